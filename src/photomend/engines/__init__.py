@@ -1,0 +1,21 @@
+"""Inpainting engines: one module per family, each registering itself on import."""
+
+from photomend.engines.base import (
+    Engine,
+    EngineTraits,
+    ProgressFn,
+    available_engines,
+    create_engine,
+    register_engine,
+)
+from photomend.engines import patchmatch as _patchmatch  # noqa: F401  (registers "patchmatch" first)
+from photomend.engines import opencv as _opencv  # noqa: F401
+
+__all__ = [
+    "Engine",
+    "EngineTraits",
+    "ProgressFn",
+    "available_engines",
+    "create_engine",
+    "register_engine",
+]

@@ -1,0 +1,88 @@
+"""The interface every inpainting engine implements, and the registry that names them.
+
+Convention inside photomend: images are float32 HxWx3 RGB in [0, 1]; masks are bool HxW with
+True = pixel to fill. Engines never see files, alpha channels or full-resolution strategies:
+:mod:`photomend.hd` owns those, so an engine's ``inpaint`` only fills the array it is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from photomend.errors import UnknownEngineError
+
+#: ``progress(stage, done, total)``: called by long-running work; front ends draw bars with it.
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class EngineTraits:
+    """What an engine declares about itself, so strategies can plan around it."""
+
+    #: A one-line description for ``photomend engines``.
+    description: str
+    #: Largest image (pixels) the engine handles in reasonable time; ``auto`` works below it.
+    max_pixels: int = 1_000_000
+    #: True when the engine synthesises texture (exemplar/learned), False for diffusion fills.
+    synthesises_texture: bool = True
+
+
+class Engine:
+    """Base class: subclasses set ``name`` and ``traits`` and implement :meth:`_inpaint`."""
+
+    name: ClassVar[str]
+    traits: ClassVar[EngineTraits]
+
+    def __init__(self, *, seed: int = 0) -> None:
+        self.seed = int(seed)
+
+    def inpaint(
+        self, image: np.ndarray, mask: np.ndarray, *, progress: ProgressFn | None = None
+    ) -> np.ndarray:
+        """Return a copy of ``image`` with the pixels under ``mask`` filled.
+
+        ``image`` is float32 HxWx3 in [0, 1], ``mask`` bool HxW. Pixels outside the mask are
+        returned unchanged; the caller's arrays are never modified.
+        """
+        if not mask.any():
+            return image.copy()
+        out = self._inpaint(np.ascontiguousarray(image, np.float32), mask.astype(bool), progress)
+        out = np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+        out[~mask] = image[~mask]
+        return out
+
+    def _inpaint(
+        self, image: np.ndarray, mask: np.ndarray, progress: ProgressFn | None
+    ) -> np.ndarray:
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Engine]] = {}
+
+
+def register_engine(cls: type[Engine]) -> type[Engine]:
+    """Class decorator: make ``cls`` available under ``cls.name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available_engines() -> dict[str, EngineTraits]:
+    """Names of the registered engines and their traits, in registration order."""
+    return {name: cls.traits for name, cls in _REGISTRY.items()}
+
+
+def create_engine(name: str, **options: Any) -> Engine:
+    """Instantiate the engine called ``name``.
+
+    >>> create_engine("telea").name
+    'telea'
+    """
+    try:
+        cls = _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise UnknownEngineError(f"unknown engine {name!r}; available: {known}") from None
+    return cls(**options)

@@ -1,0 +1,33 @@
+"""Typed exceptions of photomend.
+
+Front ends map them to what their users see: the CLI to a one-line message and exit code 2
+(``InputError``/``OutputError``) or 1 (anything else), the server to 4xx/5xx.
+"""
+
+
+class PhotomendError(Exception):
+    """Base class of every error photomend raises on purpose."""
+
+
+class InputError(PhotomendError, ValueError):
+    """The caller's input is unusable: unreadable file, bad mask, unknown engine, ..."""
+
+
+class ImageReadError(InputError):
+    """A file could not be read or decoded as an image."""
+
+
+class ImageTooLargeError(InputError):
+    """An image has more pixels than the configured limit (decompression-bomb guard)."""
+
+
+class MaskError(InputError):
+    """A mask is unusable: wrong size, or it leaves nothing to copy from."""
+
+
+class UnknownEngineError(InputError):
+    """No engine or strategy of that name is registered."""
+
+
+class OutputError(PhotomendError):
+    """An output could not be written (folder missing or not writable, would overwrite an input)."""
