@@ -12,6 +12,8 @@ from photomend.errors import (
     PhotomendError,
     UnknownEngineError,
 )
+from photomend.api import remove
+from photomend.io import LoadedImage, read_image, read_mask, write_image
 from photomend.remove import remove_array
 
 __version__ = "0.1.0"
@@ -20,10 +22,15 @@ __all__ = [
     "ImageReadError",
     "ImageTooLargeError",
     "InputError",
+    "LoadedImage",
     "MaskError",
     "OutputError",
     "PhotomendError",
     "UnknownEngineError",
+    "read_image",
+    "read_mask",
+    "remove",
     "remove_array",
+    "write_image",
     "__version__",
 ]
