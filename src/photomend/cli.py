@@ -1,0 +1,308 @@
+"""The ``photomend`` command: parse, call the library, write, and turn errors into exit codes.
+
+Exit codes: 0 success, 2 bad usage or bad input (one ``photomend: error: ...`` line, no
+traceback), 1 anything else. ``--traceback`` or ``PHOTOMEND_DEBUG=1`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+from tqdm import tqdm
+
+from photomend import __version__
+from photomend.api import check_engine
+from photomend.engines import available_engines
+from photomend.errors import InputError, MaskError, OutputError
+from photomend.io import (
+    FORMATS_BY_SUFFIX,
+    check_destination,
+    format_for_path,
+    read_image,
+    read_mask,
+    write_image,
+)
+from photomend.remove import (
+    DEFAULT_ENGINE,
+    DEFAULT_HD_STRATEGY,
+    DEFAULT_WORKING_SIZE,
+    remove_array,
+)
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+HD_STRATEGIES = ("auto", "cra", "crop", "resize", "original")
+IMAGE_SUFFIXES = tuple(FORMATS_BY_SUFFIX)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit code (the entry point passes it to sys.exit).
+
+    >>> main(["engines"])  # doctest: +ELLIPSIS
+    patchmatch ...
+    0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has already printed help or the usage error
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if not hasattr(args, "run"):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    debug = getattr(args, "traceback", False) or os.environ.get("PHOTOMEND_DEBUG", "") not in ("", "0")
+    try:
+        return args.run(args)
+    except (InputError, OutputError) as exc:
+        if debug:
+            traceback.print_exc()
+        _say("error", str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _say("error", "interrupted")
+        return 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        _say("error", f"{_describe(exc)} (rerun with --traceback for details)")
+        return EXIT_FAILURE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``photomend`` and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="photomend", description="Repair photographs on a plain CPU."
+    )
+    parser.add_argument("--version", action="version", version=f"photomend {__version__}")
+    parser.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    rm = sub.add_parser(
+        "remove",
+        help="remove objects marked by a mask",
+        description="Remove what MASK marks (any non-zero pixel, or non-zero alpha on a "
+        "transparent layer) and fill the hole from the surroundings. IMAGE may be a folder: then "
+        "--mask is a folder of masks matched by file stem (stem.png, stem_mask.png, stem.*) and "
+        "-o an output folder.",
+    )
+    rm.add_argument("image", metavar="IMAGE", type=Path, help="image file or folder of images")
+    rm.add_argument("--mask", "-m", required=True, type=Path, help="mask file or folder of masks")
+    rm.add_argument("-o", "--output", required=True, type=Path, help="output file or folder")
+    rm.add_argument("--engine", default=DEFAULT_ENGINE,
+                    help=f"inpainting engine (default: {DEFAULT_ENGINE}; see 'photomend engines')")
+    rm.add_argument("--hd-strategy", default=DEFAULT_HD_STRATEGY, choices=HD_STRATEGIES,
+                    help=f"how large images are handled (default: {DEFAULT_HD_STRATEGY})")
+    rm.add_argument("--working-size", type=_positive_int, default=DEFAULT_WORKING_SIZE,
+                    metavar="N", help=f"engine working size in pixels (default: {DEFAULT_WORKING_SIZE})")
+    rm.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+    rm.add_argument("--resize-mask", action="store_true",
+                    help="scale a mask of another size to the image instead of failing")
+    rm.add_argument("--overwrite", action="store_true",
+                    help="replace existing output files, even the input itself")
+    rm.add_argument("--quality", type=_quality, default=95, metavar="Q",
+                    help="JPEG/WebP quality 1-100 (default: 95)")
+    rm.add_argument("--max-pixels", type=_positive_int, default=None, metavar="N",
+                    help="refuse larger images (default: $PHOTOMEND_MAX_PIXELS or 200000000)")
+    rm.add_argument("--quiet", "-q", action="store_true", help="print errors only")
+    rm.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
+                    help=argparse.SUPPRESS)
+    rm.set_defaults(run=_run_remove)
+
+    eng = sub.add_parser("engines", help="list the inpainting engines")
+    eng.set_defaults(run=_run_engines)
+    return parser
+
+
+def _run_engines(args: argparse.Namespace) -> int:
+    engines = available_engines()
+    width = max(map(len, engines), default=0)
+    for name, traits in engines.items():
+        note = traits.description
+        if name == DEFAULT_ENGINE and "default" not in note:
+            note += " (default)"
+        print(f"{name:<{width}}  {note}")
+    return EXIT_OK
+
+
+def _run_remove(args: argparse.Namespace) -> int:
+    check_engine(args.engine)  # fail before reading anything
+    if args.image.is_dir():
+        return _remove_folder(args)
+    mask = args.mask
+    if mask.is_dir():
+        mask = _find_mask(args.image, mask)
+        if mask is None:
+            raise MaskError(f"no mask for {args.image.name} in {args.mask}")
+    out = args.output / args.image.name if args.output.is_dir() else args.output
+    bars = _StageBars(enabled=not args.quiet and sys.stderr.isatty())
+    try:
+        _remove_one(args.image, mask, out, args, progress=bars)
+    finally:
+        bars.close()
+    return EXIT_OK
+
+
+def _remove_folder(args: argparse.Namespace) -> int:
+    src, masks, out_dir = args.image, args.mask, args.output
+    if not masks.is_dir():
+        raise InputError(f"{src} is a folder, so --mask must be a folder of masks too")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{src} is a folder, so -o must be a folder too; {out_dir} is a file")
+    if out_dir.exists() and out_dir.resolve() == src.resolve() and not args.overwrite:
+        raise OutputError(f"the output folder is the input folder {src}; pass --overwrite to "
+                          "replace the images")
+    images = _list_images(src, skip_masks=masks.resolve() == src.resolve())
+    if not images:
+        raise InputError(f"no images in {src} (looked for {', '.join(IMAGE_SUFFIXES)})")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}")
+
+    started, failed, unexpected = time.perf_counter(), 0, False
+    bar = tqdm(images, unit="image", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty())
+    for image in bar:
+        bar.set_postfix_str(image.name)
+        try:
+            mask = _find_mask(image, masks)
+            if mask is None:
+                raise MaskError(f"no mask for {image.name} in {masks}; skipped")
+            _remove_one(image, mask, out_dir / image.name, args, progress=None)
+        except (InputError, OutputError) as exc:
+            failed += 1
+            _say("error", str(exc))
+        except Exception as exc:  # one broken file must not stop the batch
+            failed, unexpected = failed + 1, True
+            _say("error", f"{image.name}: {_describe(exc)}")
+    bar.close()
+    if not args.quiet:
+        done = len(images) - failed
+        tail = f"; {failed} failed" if failed else ""
+        print(f"processed {done} of {len(images)} images into {out_dir} "
+              f"in {time.perf_counter() - started:.1f} s{tail}")
+    return EXIT_FAILURE if unexpected else EXIT_USAGE if failed else EXIT_OK
+
+
+def _remove_one(
+    image: Path, mask: Path, out: Path, args: argparse.Namespace, *,
+    progress: Callable[[str, int, int], None] | None,
+) -> None:
+    """Remove, write and report one image; output problems are caught before the slow part."""
+    started = time.perf_counter()
+    format_for_path(out)
+    protect = () if args.overwrite else (image, mask)
+    if not args.overwrite and out.exists() and _same_file(out, image):
+        raise OutputError(f"{out} is the input image; pass --overwrite to replace it")
+    check_destination(out, overwrite=args.overwrite, protect=protect)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = read_image(image, max_pixels=args.max_pixels)
+        hole = read_mask(mask, size=loaded.size, resize=args.resize_mask,
+                         max_pixels=args.max_pixels)
+        if hole.any():
+            loaded = loaded.with_rgb(remove_array(
+                loaded.rgb, hole, engine=args.engine, hd_strategy=args.hd_strategy,
+                working_size=args.working_size, seed=args.seed, progress=progress,
+            ))
+        elif not args.quiet:
+            _say("note", f"mask {mask.name} is empty: nothing to remove, {image.name} written "
+                 "unchanged")
+        write_image(loaded, out, quality=args.quality, overwrite=args.overwrite, protect=protect)
+    if not args.quiet:
+        for w in caught:
+            if not issubclass(w.category, UserWarning):
+                continue  # library deprecation chatter is for developers, not users
+            _say("warning", f"{out.name}: {w.message}")
+        width, height = loaded.size
+        _report(f"wrote {out} ({width}x{height}, {time.perf_counter() - started:.1f} s)")
+
+
+class _StageBars:
+    """A ``progress(stage, done, total)`` callback drawing one tqdm bar per stage on stderr."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled, self.stage, self.bar = enabled, None, None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if stage != self.stage or self.bar is None:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
+        if total != self.bar.total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)  # update() rate-limits redraws; n = n is free
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.stage, self.bar = None, None
+
+
+def _list_images(folder: Path, *, skip_masks: bool) -> list[Path]:
+    return sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+        and not (skip_masks and p.stem.endswith("_mask"))
+    )
+
+
+def _find_mask(image: Path, folder: Path) -> Path | None:
+    """The mask of ``image`` in ``folder``: stem.png, stem_mask.png, then stem.* / stem_mask.*."""
+    stem = glob.escape(image.stem)
+    candidates = [folder / f"{image.stem}.png", folder / f"{image.stem}_mask.png"]
+    candidates += sorted(folder.glob(f"{stem}.*")) + sorted(folder.glob(f"{stem}_mask.*"))
+    for path in candidates:
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not _same_file(path, image):
+            return path
+    return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _say(kind: str, message: str) -> None:
+    """One ``photomend: KIND: message`` line on stderr (tqdm.write keeps any bar intact)."""
+    tqdm.write(f"photomend: {kind}: {' '.join(message.split())}", file=sys.stderr)
+
+
+def _report(line: str) -> None:
+    tqdm.write(line, file=sys.stdout)
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def _quality(text: str) -> int:
+    value = _positive_int(text)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100, got {value}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())
