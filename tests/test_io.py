@@ -156,6 +156,13 @@ def test_16bit_png_keeps_alpha_icc_and_exif(tmp_path):
     assert pil.getexif()[0x010F] == "PhotomendTestCam"
 
 
+def test_16bit_tiff_warns_that_icc_is_dropped():
+    img = LoadedImage(np.zeros((4, 4, 3), np.float32), bit_depth=16, icc_profile=SRGB)
+    with pytest.warns(UserWarning, match="ICC"):
+        data = encode_image(img, "TIFF")
+    assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+
+
 def test_16bit_gray_png(tmp_path):
     gray = np.linspace(0, 65535, 20 * 30).reshape(20, 30).astype(np.uint16)
     src = tmp_path / "g.png"
@@ -380,13 +387,15 @@ def test_unwritable_folder(tmp_path, photo, where):
 
 
 def test_failed_write_leaves_no_temp_file(tmp_path, photo, monkeypatch):
-    def broken_replace(src, dst):
+    def disk_full(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OutputError, match="No space left"):
-        write_image(read_image(photo), tmp_path / "out.png")
-    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(os, "link", disk_full)  # the no-overwrite path falls back to replace
+    monkeypatch.setattr(os, "replace", disk_full)
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match="No space left"):
+            write_image(read_image(photo), tmp_path / "out.png", overwrite=overwrite)
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_written_file_gets_normal_permissions(tmp_path, photo):

@@ -261,7 +261,8 @@ def _find_mask(image: Path, folder: Path) -> Path | None:
     candidates = [folder / f"{image.stem}.png", folder / f"{image.stem}_mask.png"]
     candidates += sorted(folder.glob(f"{stem}.*")) + sorted(folder.glob(f"{stem}_mask.*"))
     for path in candidates:
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not _same_file(path, image):
+        if (path.stem in (image.stem, f"{image.stem}_mask") and path.is_file()
+                and path.suffix.lower() in IMAGE_SUFFIXES and not _same_file(path, image)):
             return path
     return None
 

@@ -259,17 +259,16 @@ def _read_file(path: Path, what: str) -> bytes:
 
 
 def _open_pil(data: bytes, limit: int, name: str) -> Image.Image:
-    # Pillow has its own bomb guard (a warning above MAX_IMAGE_PIXELS, an error above twice
-    # that). We check against our own limit, so lift Pillow's when ours is higher and silence its
-    # warning; the except below is a last resort that keeps DecompressionBombError from leaking.
+    # Pillow has its own bomb guard: a warning above MAX_IMAGE_PIXELS, an error above twice that.
+    # We check against our own limit right after opening, so lift Pillow's to ours: then it can
+    # only speak about images we refuse anyway. (Raised, never lowered: other Pillow users in the
+    # process keep at least the protection they had. No catch_warnings: it is not thread-safe.)
     if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < limit:
         Image.MAX_IMAGE_PIXELS = limit
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(_io.BytesIO(data))
+        return Image.open(_io.BytesIO(data))
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"{name} is too large: {exc}") from None
+        raise ImageTooLargeError(f"{name} is too large: {_one_line(exc)}") from None
     except Image.UnidentifiedImageError:
         raise ImageReadError(
             f"cannot read {name}: not an image file (or a format Pillow cannot decode)"
@@ -586,7 +585,7 @@ def write_image(
     dest = Path(path)
     fmt = format_for_path(dest)
     check_destination(dest, overwrite=overwrite, protect=protect)
-    _atomic_write(dest, encode_image(image, fmt, quality=quality))
+    _atomic_write(dest, encode_image(image, fmt, quality=quality), overwrite=overwrite)
     return dest
 
 
@@ -620,7 +619,7 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
-def _atomic_write(dest: Path, data: bytes) -> None:
+def _atomic_write(dest: Path, data: bytes, *, overwrite: bool) -> None:
     tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
     try:
         # os.open with 0o666 lets the umask pick the final permissions, unlike mkstemp's 0o600.
@@ -632,12 +631,30 @@ def _atomic_write(dest: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException as exc:
+        if overwrite or not _link_no_clobber(tmp, dest):
+            os.replace(tmp, dest)
+    except FileExistsError:
+        raise OutputError(
+            f"{dest} already exists (use --overwrite / overwrite=True to replace it)"
+        ) from None
+    except OSError as exc:
+        raise OutputError(f"cannot write {dest}: {exc.strerror or exc}") from None
+    finally:
         tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OutputError(f"cannot write {dest}: {exc.strerror or exc}") from None
+
+
+def _link_no_clobber(tmp: Path, dest: Path) -> bool:
+    """Hard-link ``tmp`` to ``dest`` unless ``dest`` exists (atomically, unlike exists() + rename).
+
+    Returns False where the file system has no hard links, so the caller falls back to a rename.
+    """
+    try:
+        os.link(tmp, dest)
+    except FileExistsError:
         raise
+    except OSError:
+        return False
+    return True
 
 
 def _one_line(exc: BaseException) -> str:
