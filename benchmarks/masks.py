@@ -6,7 +6,7 @@ fraction of the image inside its range, and keeps every hole pixel at least ``MA
 from the image border, so no hole touches (let alone covers) a side of the image.
 
 >>> m = make_mask("boxes", (288, 512), seed=0)
->>> m.dtype.name, m.shape, 0.10 <= m.mean() <= 0.20
+>>> m.dtype.name, m.shape, bool(0.10 <= m.mean() <= 0.20)
 ('bool', (288, 512), True)
 """
 
