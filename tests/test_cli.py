@@ -30,7 +30,7 @@ def files(tmp_path, photo, hole):
 def _run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "photomend", *map(str, args)],
-        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
+        capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **(env or {})},
     )
 
 
@@ -72,12 +72,16 @@ def test_subprocess_folder_mode(tmp_path, photo, hole):
     _write(hole, masks / "a.png")  # stem.png
     _write(hole, masks / "b_mask.png")  # stem_mask.png
     _write(hole, masks / "c.webp")  # stem.*
+    _write(np.ones_like(hole), masks / "e.png")  # all hole: fails, named
     # d has no mask: reported, skipped, counted as a failure
+    _write(photo, images / "e.png")
     proc = _run("remove", images, "--mask", masks, "-o", out, "--engine", "telea")
     assert proc.returncode == 2
     assert _only(out) == ["a.png", "b.jpg", "c.png"]
-    _one_error_line(proc.stderr, "no mask for d.png")
-    assert "processed 3 of 4 images" in proc.stdout and "1 failed" in proc.stdout
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 2 and "Traceback" not in proc.stderr
+    assert "no mask for d.png" in errors[0] and errors[1].startswith("photomend: error: e.png: ")
+    assert "processed 3 of 5 images" in proc.stdout and "2 failed" in proc.stdout
     assert Image.open(out / "b.jpg").format == "JPEG"
 
 
@@ -258,7 +262,7 @@ def test_usage_errors_exit_2(capsys):
 
 
 def test_unexpected_failure_exit_1_and_traceback_flag(files, tmp_path, capsys, monkeypatch):
-    import photomend.cli as cli
+    from photomend import cli
 
     def boom(*args, **kwargs):
         raise RuntimeError("engine exploded")
@@ -268,6 +272,9 @@ def test_unexpected_failure_exit_1_and_traceback_flag(files, tmp_path, capsys, m
     argv = ["remove", str(image), "--mask", str(mask), "-o", str(tmp_path / "o.png")]
     assert main(argv) == 1
     _one_error_line(capsys.readouterr().err, "RuntimeError: engine exploded", "--traceback")
-    assert main(["--traceback"] + argv) == 1
+    assert main(["--traceback", *argv]) == 1
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+    monkeypatch.setenv("PHOTOMEND_DEBUG", "1")
+    assert main(argv) == 1
     assert "Traceback (most recent call last)" in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()

@@ -61,7 +61,10 @@ def test_exif_orientation_6_rotates_jpeg_clockwise(tmp_path):
     path = _save(_quadrants(), tmp_path / "o6.jpg", exif=_exif(t0112=6), quality=95)
     img = read_image(path)
     assert img.size == (40, 60)  # width and height swapped
-    colour = lambda y, x: tuple(np.round(img.rgb[y, x]).astype(int))  # noqa: E731
+
+    def colour(y: int, x: int) -> tuple[int, ...]:
+        return tuple(np.round(img.rgb[y, x]).astype(int))
+
     # Stored top-left (red) is shown top-right; stored bottom-left (blue) top-left.
     assert colour(5, 35) == (1, 0, 0)
     assert colour(5, 5) == (0, 0, 1)

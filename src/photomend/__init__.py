@@ -3,6 +3,7 @@
 The public API is a few verbs; see :func:`remove`.
 """
 
+from photomend.api import remove
 from photomend.errors import (
     ImageReadError,
     ImageTooLargeError,
@@ -12,7 +13,6 @@ from photomend.errors import (
     PhotomendError,
     UnknownEngineError,
 )
-from photomend.api import remove
 from photomend.io import LoadedImage, read_image, read_mask, write_image
 from photomend.remove import remove_array
 
@@ -27,10 +27,10 @@ __all__ = [
     "OutputError",
     "PhotomendError",
     "UnknownEngineError",
+    "__version__",
     "read_image",
     "read_mask",
     "remove",
     "remove_array",
     "write_image",
-    "__version__",
 ]

@@ -13,8 +13,8 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from tqdm import tqdm
 
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    debug = getattr(args, "traceback", False) or os.environ.get("PHOTOMEND_DEBUG", "") not in ("", "0")
+    debug = getattr(args, "traceback", False) or _env_flag("PHOTOMEND_DEBUG")
     try:
         return args.run(args)
     except (InputError, OutputError) as exc:
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("error", "interrupted")
         return 130
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (anything else: exit 1, one line, no traceback)
         if debug:
             traceback.print_exc()
         _say("error", f"{_describe(exc)} (rerun with --traceback for details)")
@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--hd-strategy", default=DEFAULT_HD_STRATEGY, choices=HD_STRATEGIES,
                     help=f"how large images are handled (default: {DEFAULT_HD_STRATEGY})")
     rm.add_argument("--working-size", type=_positive_int, default=DEFAULT_WORKING_SIZE,
-                    metavar="N", help=f"engine working size in pixels (default: {DEFAULT_WORKING_SIZE})")
+                    metavar="N",
+                    help=f"engine working size in pixels (default: {DEFAULT_WORKING_SIZE})")
     rm.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     rm.add_argument("--resize-mask", action="store_true",
                     help="scale a mask of another size to the image instead of failing")
@@ -164,7 +165,8 @@ def _remove_folder(args: argparse.Namespace) -> int:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}")
+        problem = exc.strerror or exc
+        raise OutputError(f"cannot create the output folder {out_dir}: {problem}") from None
 
     started, failed, unexpected = time.perf_counter(), 0, False
     bar = tqdm(images, unit="image", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty())
@@ -177,8 +179,9 @@ def _remove_folder(args: argparse.Namespace) -> int:
             _remove_one(image, mask, out_dir / image.name, args, progress=None)
         except (InputError, OutputError) as exc:
             failed += 1
-            _say("error", str(exc))
-        except Exception as exc:  # one broken file must not stop the batch
+            message = str(exc)  # most messages name the file; say which one when they don't
+            _say("error", message if image.name in message else f"{image.name}: {message}")
+        except Exception as exc:  # noqa: BLE001  (one broken file must not stop the batch)
             failed, unexpected = failed + 1, True
             _say("error", f"{image.name}: {_describe(exc)}")
     bar.close()
@@ -281,6 +284,10 @@ def _say(kind: str, message: str) -> None:
 
 def _report(line: str) -> None:
     tqdm.write(line, file=sys.stdout)
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _describe(exc: BaseException) -> str:

@@ -14,9 +14,10 @@ import secrets
 import struct
 import warnings
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Union
 
 import cv2
 import numpy as np
@@ -36,7 +37,8 @@ DEFAULT_MAX_PIXELS = 200_000_000
 MAX_PIXELS_ENV = "PHOTOMEND_MAX_PIXELS"
 #: File name suffix -> format written by :func:`write_image`.
 FORMATS_BY_SUFFIX = {
-    ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
+    ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
+    ".tif": "TIFF", ".tiff": "TIFF",
 }
 
 #: What a reader accepts: a path, encoded bytes, a PIL image or an array.
@@ -273,7 +275,7 @@ def _open_pil(data: bytes, limit: int, name: str) -> Image.Image:
         raise ImageReadError(
             f"cannot read {name}: not an image file (or a format Pillow cannot decode)"
         ) from None
-    except Exception as exc:  # Pillow raises many types on malformed headers
+    except Exception as exc:  # noqa: BLE001  (Pillow raises many types on malformed headers)
         raise ImageReadError(f"cannot read {name}: {_one_line(exc)}") from None
 
 
@@ -309,7 +311,7 @@ def _pixels_from_pil(
         color, alpha, icc, decoded_by_pillow = _decode(im, data, icc)
     except InputError:
         raise
-    except Exception as exc:  # truncated or corrupt data surfaces here, as any Pillow type
+    except Exception as exc:  # noqa: BLE001  (corrupt data surfaces as any Pillow type)
         raise ImageReadError(f"cannot decode {name}: {_one_line(exc)}") from None
     exif, orientation = _exif_and_orientation(im, decoded_by_pillow)
     if orientation != 1:
@@ -397,7 +399,7 @@ def _exif_and_orientation(im: Image.Image, decoded_by_pillow: bool) -> tuple[byt
         if raw and orientation != 1:
             exif[_ORIENTATION_TAG] = 1  # the pixels are rotated now; don't let viewers rotate again
             raw = exif.tobytes()
-    except Exception:  # malformed EXIF is common; it must not make the photo unreadable
+    except Exception:  # noqa: BLE001  (malformed EXIF is common; the photo must stay readable)
         return raw, 1
     return raw, orientation if 1 <= orientation <= 8 else 1
 
