@@ -14,7 +14,7 @@ from photomend.errors import (
     UnknownEngineError,
 )
 from photomend.io import LoadedImage, read_image, read_mask, write_image
-from photomend.remove import remove_array
+from photomend.removal import remove_array
 
 __version__ = "0.1.0"
 

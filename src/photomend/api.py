@@ -10,7 +10,7 @@ from PIL import Image
 from photomend.engines import ProgressFn, available_engines
 from photomend.errors import InputError, UnknownEngineError
 from photomend.io import ImageSource, LoadedImage, read_image, read_mask, to_uint8, to_uint16
-from photomend.remove import (
+from photomend.removal import (
     DEFAULT_ENGINE,
     DEFAULT_HD_STRATEGY,
     DEFAULT_WORKING_SIZE,
@@ -55,7 +55,7 @@ def remove(
     with or without alpha); for a path or bytes, an 8-bit RGB(A) PIL image whose ``info``
     carries the ICC profile and EXIF. EXIF orientation is applied to every input. To keep a
     16-bit file at 16 bits, use :func:`photomend.io.read_image`,
-    :func:`photomend.remove.remove_array` and :func:`photomend.io.write_image`.
+    :func:`photomend.removal.remove_array` and :func:`photomend.io.write_image`.
 
     Raises
     ------

@@ -30,7 +30,7 @@ from photomend.io import (
     read_mask,
     write_image,
 )
-from photomend.remove import (
+from photomend.removal import (
     DEFAULT_ENGINE,
     DEFAULT_HD_STRATEGY,
     DEFAULT_WORKING_SIZE,

@@ -1,8 +1,172 @@
-"""High-resolution strategies (placeholder, being written)."""
+"""High-resolution strategies: how an engine that works best on ~0.25–1 MP fills a 4K–100 MP photo.
+
+* ``original``: run the engine on the full image.
+* ``resize``: run it at the working size (long side ``working_size``) and blow the fill up —
+  fast, but the fill is as soft as the small copy. The baseline ``cra`` must beat.
+* ``cra``: ``resize`` plus Contextual Residual Aggregation (:mod:`photomend.ops.cra`), which
+  transfers the photo's own full-resolution detail into the hole.
+* ``crop``: fill a padded crop around each hole region at native resolution; a region whose crop
+  is too big for the engine (more than its ``max_pixels``) is filled with ``cra`` inside its crop.
+* ``auto`` (default): ``original`` when the whole image is within the engine's ``max_pixels``;
+  otherwise ``crop`` for each region whose padded crop is within it (native detail, local
+  context) and ``cra`` over the whole photo for the larger regions (global context).
+"""
+
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
 import numpy as np
+
 from photomend.engines import Engine, ProgressFn
+from photomend.errors import UnknownEngineError
+from photomend.ops.cra import aggregate_residual, upsample_rows
+
+STRATEGIES = ("auto", "cra", "crop", "resize", "original")
+
+#: Context kept around a hole region in ``crop`` (px, and fraction of the region's size).
+CROP_MARGIN_PX = 64
+CROP_MARGIN_FRAC = 0.5
 
 
-def run_strategy(name: str, engine: Engine, rgb: np.ndarray, mask: np.ndarray, *, working_size: int = 512, progress: ProgressFn | None = None) -> np.ndarray:
+def run_strategy(
+    name: str,
+    engine: Engine,
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    *,
+    working_size: int = 512,
+    progress: ProgressFn | None = None,
+) -> np.ndarray:
+    """Fill ``mask`` in ``rgb`` with ``engine`` using the high-resolution strategy ``name``."""
+    try:
+        fn = _STRATEGY_FUNCS[name]
+    except KeyError:
+        raise UnknownEngineError(
+            f"unknown hd strategy {name!r}; available: {', '.join(STRATEGIES)}"
+        ) from None
+    if working_size < 32:
+        raise UnknownEngineError(f"working size must be at least 32 px, got {working_size}")
+    return fn(engine, rgb, mask, working_size, progress)
+
+
+def _original(engine, rgb, mask, working_size, progress):
     return engine.inpaint(rgb, mask, progress=progress)
+
+
+def _small_fill(engine, rgb, mask, working_size, progress):
+    """The engine's fill at the working size: (small image, small result)."""
+    h, w = mask.shape
+    f = working_size / max(h, w)
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    # Any working pixel touched by the hole is hole: the object must not leak into the fill.
+    small_mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    return small, engine.inpaint(small, small_mask, progress=progress)
+
+
+def _resize(engine, rgb, mask, working_size, progress):
+    if max(mask.shape) <= working_size:
+        return _original(engine, rgb, mask, working_size, progress)
+    _, result = _small_fill(engine, rgb, mask, working_size, progress)
+    h, w = mask.shape
+    up = upsample_rows(result, (h, w), 0, h)
+    out = rgb.copy()
+    out[mask] = up[mask]
+    return out
+
+
+def _cra(engine, rgb, mask, working_size, progress):
+    if max(mask.shape) <= working_size:
+        return _original(engine, rgb, mask, working_size, progress)
+    small, result = _small_fill(engine, rgb, mask, working_size, progress)
+    # Outside the hole only a rim of a few px is touched: the feathered seam.
+    return aggregate_residual(rgb, mask, small, result)
+
+
+@dataclass(frozen=True)
+class _Region:
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    labels: tuple[int, ...]
+
+    @property
+    def pixels(self) -> int:
+        return (self.y1 - self.y0) * (self.x1 - self.x0)
+
+
+def _regions(mask: np.ndarray) -> tuple[np.ndarray, list[_Region]]:
+    """Connected hole regions with their padded crop boxes; overlapping boxes are merged."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    h, w = mask.shape
+    boxes = []
+    for i in range(1, n):
+        x, y, bw, bh = stats[i, :4]
+        m = max(CROP_MARGIN_PX, round(CROP_MARGIN_FRAC * max(bw, bh)))
+        boxes.append([max(0, y - m), min(h, y + bh + m), max(0, x - m), min(w, x + bw + m), {i}])
+    merged = True
+    while merged:  # few regions in practice; quadratic merge is fine
+        merged = False
+        for a in range(len(boxes)):
+            for b in range(a + 1, len(boxes)):
+                p, q = boxes[a], boxes[b]
+                if p[0] < q[1] and q[0] < p[1] and p[2] < q[3] and q[2] < p[3]:
+                    boxes[a] = [min(p[0], q[0]), max(p[1], q[1]), min(p[2], q[2]),
+                                max(p[3], q[3]), p[4] | q[4]]
+                    del boxes[b]
+                    merged = True
+                    break
+            if merged:
+                break
+    return labels, [_Region(b[0], b[1], b[2], b[3], tuple(sorted(b[4]))) for b in boxes]
+
+
+def _fill_regions(
+    engine: Engine, rgb: np.ndarray, mask: np.ndarray, working_size: int,
+    progress: ProgressFn | None, *, big: Callable | None,
+) -> np.ndarray:
+    """Fill each region that fits the engine in its crop at native resolution; hand the rest to
+    ``big`` over the whole photo, or (``big=None``) to ``cra`` inside their crops."""
+    labels, regions = _regions(mask)
+    limit = engine.traits.max_pixels
+    out = rgb.copy()
+    big_labels: list[int] = []
+    for n, reg in enumerate(regions):
+        if reg.pixels > limit and big is not None:
+            big_labels.extend(reg.labels)
+            continue
+        sl = (slice(reg.y0, reg.y1), slice(reg.x0, reg.x1))
+        sub_mask = np.isin(labels[sl], reg.labels)
+        fill = _original if reg.pixels <= limit else _cra
+        sub = fill(engine, rgb[sl], sub_mask, working_size, None)
+        out[sl][sub_mask] = sub[sub_mask]
+        if progress is not None:
+            progress("regions", n + 1, len(regions))
+    if big_labels:
+        big_mask = np.isin(labels, big_labels)
+        filled = big(engine, rgb, big_mask, working_size, progress)
+        out[big_mask] = filled[big_mask]
+    return out
+
+
+def _crop(engine, rgb, mask, working_size, progress):
+    return _fill_regions(engine, rgb, mask, working_size, progress, big=None)
+
+
+def _auto(engine, rgb, mask, working_size, progress):
+    if mask.size <= engine.traits.max_pixels:
+        return _original(engine, rgb, mask, working_size, progress)
+    return _fill_regions(engine, rgb, mask, working_size, progress, big=_cra)
+
+
+_STRATEGY_FUNCS = {
+    "auto": _auto,
+    "cra": _cra,
+    "crop": _crop,
+    "resize": _resize,
+    "original": _original,
+}

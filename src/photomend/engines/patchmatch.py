@@ -1,15 +1,199 @@
-"""PLACEHOLDER being written: temporary telea-backed patchmatch."""
+"""Multi-scale exemplar completion (Wexler et al. 2007, with Barnes et al.'s PatchMatch search).
+
+Coarse to fine: the coarsest level is seeded by a smooth diffusion fill, then at each level a few
+EM iterations alternate PatchMatch (find, for every patch overlapping the hole, its nearest
+fully-known patch) and voting (every hole pixel becomes the weighted mean of what the patches
+covering it propose). The matches are doubled up to the next level, where voting them gives that
+level's starting image, so structure found at the coarse levels carries to full resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
-from photomend.engines.base import Engine, EngineTraits, register_engine
+
+from photomend.engines.base import Engine, EngineTraits, ProgressFn, register_engine
+from photomend.errors import MaskError
+from photomend.ops import patchmatch_kernels as k
+
+
+@dataclass(frozen=True)
+class _Level:
+    img: np.ndarray  # float32 HxWx3
+    hole: np.ndarray  # bool HxW
+
+
+def _downsample(level: _Level) -> _Level:
+    h, w = level.hole.shape
+    size = (max(1, (w + 1) // 2), max(1, (h + 1) // 2))
+    img = cv2.resize(level.img, size, interpolation=cv2.INTER_AREA)
+    # A coarse pixel that mixes any hole pixel is hole: the removed object must not leak colour.
+    hole = cv2.resize(level.hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    return _Level(img, hole)
+
+
+def _source_centres(hole: np.ndarray, r: int) -> np.ndarray:
+    """bool HxW: centres of patches that lie inside the image and contain no hole pixel."""
+    h, w = hole.shape
+    known = (~hole).astype(np.uint8)
+    full = cv2.erode(known, np.ones((2 * r + 1, 2 * r + 1), np.uint8), borderValue=0) > 0
+    full[:r] = False
+    full[h - r :] = False
+    full[:, :r] = False
+    full[:, w - r :] = False
+    return full
+
+
+def _targets(hole: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of all patches overlapping the hole (row-major), and the index map."""
+    near = cv2.dilate(hole.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    ys, xs = np.nonzero(near)
+    targets = np.stack([ys, xs], axis=1).astype(np.int32)
+    tindex = np.full(hole.shape, -1, np.int32)
+    tindex[ys, xs] = np.arange(len(ys), dtype=np.int32)
+    return targets, tindex
+
+
+def _diffusion_fill(level: _Level, method: int = cv2.INPAINT_TELEA) -> np.ndarray:
+    """OpenCV diffusion fill (8 bits are enough for a smooth fill)."""
+    u8 = np.clip(level.img * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    filled = cv2.inpaint(u8, level.hole.astype(np.uint8), 3, method)
+    img = level.img.copy()
+    img[level.hole] = filled[level.hole].astype(np.float32) / 255.0
+    return img
 
 
 @register_engine
 class PatchMatchEngine(Engine):
-    name = "patchmatch"
-    traits = EngineTraits(description="placeholder")
+    """Exemplar completion; sharp texture, no weights, deterministic for a given ``seed``.
 
-    def _inpaint(self, image, mask, progress):
-        u8 = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        filled = cv2.inpaint(u8, mask.astype(np.uint8), 5, cv2.INPAINT_TELEA)
-        return filled.astype(np.float32) / 255.0
+    >>> import numpy as np
+    >>> img = np.random.default_rng(0).random((48, 48, 3), dtype=np.float32)
+    >>> hole = np.zeros((48, 48), bool); hole[20:28, 20:28] = True
+    >>> out = PatchMatchEngine(seed=1).inpaint(img, hole)
+    >>> bool(np.array_equal(out[~hole], img[~hole]))
+    True
+    """
+
+    name = "patchmatch"
+    traits = EngineTraits(
+        description="multi-scale PatchMatch exemplar fill (default): sharp texture, no download",
+        max_pixels=1_000_000,
+    )
+
+    #: Patch radius (7x7 patches).
+    radius = 3
+    #: The pyramid stops when the coarse hole is this thin (distance to known, px) or the image
+    #: this small: there a diffusion start is good enough for the search to take over.
+    coarsest_hole_depth = 3.0
+    coarsest_side = 24
+    #: EM iterations at the coarsest and at the finest level (linear in between).
+    em_coarse, em_fine = 6, 2
+    #: Extra EM iterations with sharp weights at the finest level, for the texture.
+    em_sharp = 3
+    #: PatchMatch scans per EM iteration.
+    pm_iters = 2
+
+    def _pyramid(self, image: np.ndarray, mask: np.ndarray) -> list[_Level]:
+        levels = [_Level(image, mask)]
+        while True:
+            cur = levels[-1]
+            depth = cv2.distanceTransform(cur.hole.astype(np.uint8), cv2.DIST_L2, 3).max()
+            if depth <= self.coarsest_hole_depth or min(cur.hole.shape) < 2 * self.coarsest_side:
+                break
+            nxt = _downsample(cur)
+            if _source_centres(nxt.hole, self.radius).sum() < 64:
+                break  # the coarser level would have (almost) nothing to copy from
+            levels.append(nxt)
+        return levels[::-1]
+
+    def _inpaint(self, image: np.ndarray, mask: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
+        r = self.radius
+        if not _source_centres(mask, r).any():
+            raise MaskError(
+                "the mask leaves no 7x7 area of known pixels: there is nothing to copy from"
+            )
+        k.seed_rng(self.seed)
+        levels = self._pyramid(image, mask)
+        n = len(levels)
+        npix = np.float32(3 * (2 * r + 1) ** 2)
+        prev_tindex = prev_nnf = None
+        img = _diffusion_fill(levels[0])
+        for li, level in enumerate(levels):
+            if li > 0:
+                # Start from the coarser result, blown up, so the first costs are meaningful.
+                h, w = level.hole.shape
+                up = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+                img = level.img.copy()
+                img[level.hole] = up[level.hole]
+            valid = _source_centres(level.hole, r)
+            valid_yx = np.argwhere(valid).astype(np.int32)
+            targets, tindex = _targets(level.hole, r)
+            hole_yx = np.argwhere(level.hole).astype(np.int32)
+            nnf = np.empty_like(targets)
+            cost = np.empty(len(targets), np.float32)
+            if prev_nnf is None:
+                k.random_init(targets, valid_yx, nnf)
+            else:
+                k.upsample_nnf(prev_tindex, prev_nnf, targets, valid, valid_yx, nnf)
+                # The doubled matches give this level its first estimate of the hole.
+                k.compute_costs(img, targets, nnf, cost, r, lam)
+                k.vote(img, hole_yx, tindex, nnf, cost, r, *self._weights(cost, npix))
+            frac = li / max(1, n - 1)
+            n_em = round(self.em_coarse + (self.em_fine - self.em_coarse) * frac)
+            max_radius = max(level.hole.shape)
+            # Locality prior: a far source must beat a near one by this much (per px², scaled so
+            # the prior weighs the same at every level).
+            lam = np.float32(self.locality * npix / max(level.hole.shape) ** 2)
+            for _ in range(n_em):
+                k.compute_costs(img, targets, nnf, cost, r, lam)
+                k.patchmatch(img, targets, tindex, valid, nnf, cost, r, self.pm_iters, max_radius, lam)
+                k.vote(img, hole_yx, tindex, nnf, cost, r, *self._weights(cost, npix))
+            prev_tindex, prev_nnf = tindex, nnf
+            if progress is not None:
+                progress("patchmatch levels", li + 1, n)
+        # Sharp-weight EM at the finest level: the estimate and its matches converge to
+        # textured sources (soft votes make soft images, which then match soft sources).
+        sharp = img.copy()
+        for _ in range(self.em_sharp):
+            k.compute_costs(sharp, targets, nnf, cost, r, lam)
+            k.patchmatch(sharp, targets, tindex, valid, nnf, cost, r, self.pm_iters, max_radius, lam)
+            k.vote(sharp, hole_yx, tindex, nnf, cost, r, *self._weights(cost, npix, self.sharp_percentile))
+        return self._compose(image, mask, img, sharp)
+
+    def _compose(self, image, mask, voted, sharp) -> np.ndarray:
+        """Structure from an ensemble of the voted fill and a diffusion fill; texture (the finest
+        frequencies) from the sharp vote.
+
+        Averaged votes are faithful but soft; single votes are sharp but often misplaced; a
+        diffusion fill is the most faithful near the rim and has no texture at all. Measured on
+        package photos (benchmarks/), this mix keeps masked PSNR at or above the diffusion
+        fills' while restoring a natural amount of fine detail.
+        """
+        diffusion = 0.5 * (_diffusion_fill(_Level(image, mask), cv2.INPAINT_NS)
+                           + _diffusion_fill(_Level(image, mask), cv2.INPAINT_TELEA))
+        a = self.structure_weight
+        structure = cv2.GaussianBlur(a * voted + (1.0 - a) * diffusion, (0, 0), self.texture_sigma)
+        texture = sharp - cv2.GaussianBlur(sharp, (0, 0), self.texture_sigma)
+        out = image.copy()
+        out[mask] = (structure + texture)[mask]
+        return out
+
+    #: Voting weights: sigma = this percentile of the patch distances (soft) / (sharp).
+    sigma_percentile = 75
+    sharp_percentile = 1
+    #: Share of the voted fill in the structure (the rest: diffusion), and the Gaussian sigma
+    #: (px) splitting structure from texture.
+    structure_weight = 0.3
+    texture_sigma = 1.0
+    locality = 0.0
+
+    def _weights(
+        self, cost: np.ndarray, npix: np.float32, percentile: float | None = None
+    ) -> tuple[np.float32, np.float32]:
+        # Wexler et al.: sigma = 75th percentile of the patch distances of this iteration.
+        q = self.sigma_percentile if percentile is None else percentile
+        sigma2 = max(float(np.percentile(cost / npix, q)), 1e-6)
+        return np.float32(1.0 / (2.0 * sigma2)), npix

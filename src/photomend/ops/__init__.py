@@ -1,0 +1,1 @@
+"""Pure array operations shared by engines and strategies: numba kernels, CRA."""

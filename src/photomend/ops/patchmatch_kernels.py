@@ -1,0 +1,186 @@
+"""Numba kernels of exemplar completion: patch distance, PatchMatch search, Wexler voting.
+
+A level of the pyramid is described by:
+
+* ``img``: float32 HxWx3, hole pixels holding the current estimate;
+* ``targets``: int32 Nx2 (y, x) centres of every patch that overlaps the hole, row-major order;
+* ``tindex``: int32 HxW, the row of ``targets`` centred at each pixel, -1 elsewhere;
+* ``valid``: bool HxW, True at centres of *source* patches: inside the image and fully known;
+* ``nnf``: int32 Nx2, the source centre matched to each target; ``cost``: float32 N, its SSD.
+
+Each kernel has a slow NumPy twin in :mod:`photomend.ops.patchmatch_reference` that the tests
+compare against. ``cache=True`` keeps the compile (a few seconds) to the first run of an install.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+INF = np.float32(3.0e38)
+
+
+@njit(cache=True)
+def seed_rng(seed: int) -> None:
+    """Seed numba's generator: the search is deterministic for a given seed."""
+    np.random.seed(seed)
+
+
+@njit(cache=True, inline="always")
+def patch_ssd(img, ty, tx, sy, sx, r, best):
+    """SSD between the patches centred at (ty, tx) and (sy, sx); target pixels outside the image
+    are skipped. Stops early (returning a value >= ``best``) once the sum exceeds ``best``."""
+    h, w = img.shape[0], img.shape[1]
+    d = np.float32(0.0)
+    for dy in range(-r, r + 1):
+        y = ty + dy
+        if y < 0 or y >= h:
+            continue
+        for dx in range(-r, r + 1):
+            x = tx + dx
+            if x < 0 or x >= w:
+                continue
+            for c in range(3):
+                e = img[y, x, c] - img[sy + dy, sx + dx, c]
+                d += e * e
+        if d >= best:
+            return d
+    return d
+
+
+@njit(cache=True)
+def compute_costs(img, targets, nnf, cost, r, lam):
+    """Recompute the cost of every match after the image estimate changed."""
+    for i in range(targets.shape[0]):
+        dy = nnf[i, 0] - targets[i, 0]
+        dx = nnf[i, 1] - targets[i, 1]
+        pen = lam * np.float32(dy * dy + dx * dx)
+        cost[i] = patch_ssd(img, targets[i, 0], targets[i, 1], nnf[i, 0], nnf[i, 1], r, INF) + pen
+
+
+@njit(cache=True)
+def random_init(targets, valid_yx, nnf):
+    """Give every target a random valid source centre."""
+    n = valid_yx.shape[0]
+    for i in range(targets.shape[0]):
+        k = np.random.randint(0, n)
+        nnf[i, 0] = valid_yx[k, 0]
+        nnf[i, 1] = valid_yx[k, 1]
+
+
+@njit(cache=True, inline="always")
+def _try(img, valid, targets, nnf, cost, i, sy, sx, r, lam):
+    h, w = valid.shape
+    if sy < 0 or sy >= h or sx < 0 or sx >= w or not valid[sy, sx]:
+        return
+    if sy == nnf[i, 0] and sx == nnf[i, 1]:
+        return
+    dy = sy - targets[i, 0]
+    dx = sx - targets[i, 1]
+    pen = lam * np.float32(dy * dy + dx * dx)
+    d = patch_ssd(img, targets[i, 0], targets[i, 1], sy, sx, r, cost[i] - pen) + pen
+    if d < cost[i]:
+        cost[i] = d
+        nnf[i, 0] = sy
+        nnf[i, 1] = sx
+
+
+@njit(cache=True)
+def patchmatch(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, lam):
+    """Improve ``nnf`` in place: ``iters`` alternating scans of propagation + random search."""
+    n = targets.shape[0]
+    h, w = valid.shape
+    for it in range(iters):
+        forward = it % 2 == 0
+        step = -1 if forward else 1
+        for j in range(n):
+            i = j if forward else n - 1 - j
+            ty = targets[i, 0]
+            tx = targets[i, 1]
+            # Propagation: the neighbour already visited in this scan suggests its shifted match.
+            nx = tx + step
+            if 0 <= nx < w:
+                k = tindex[ty, nx]
+                if k >= 0:
+                    _try(img, valid, targets, nnf, cost, i, nnf[k, 0], nnf[k, 1] - step, r, lam)
+            ny = ty + step
+            if 0 <= ny < h:
+                k = tindex[ny, tx]
+                if k >= 0:
+                    _try(img, valid, targets, nnf, cost, i, nnf[k, 0] - step, nnf[k, 1], r, lam)
+            # Random search in exponentially shrinking windows around the current best.
+            rad = max_radius
+            while rad >= 1:
+                sy = nnf[i, 0] + np.random.randint(-rad, rad + 1)
+                sx = nnf[i, 1] + np.random.randint(-rad, rad + 1)
+                _try(img, valid, targets, nnf, cost, i, sy, sx, r, lam)
+                rad //= 2
+
+
+@njit(cache=True)
+def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix):
+    """Wexler voting, in place: each hole pixel becomes the weighted mean of the source pixels
+    that the patches covering it propose; weight = exp(-mean SSD / (2 sigma^2)).
+
+    Sources are fully known, so writing hole pixels in place never changes what is read.
+    """
+    h, w = tindex.shape
+    for m in range(hole_yx.shape[0]):
+        y = hole_yx[m, 0]
+        x = hole_yx[m, 1]
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        ws = 0.0
+        for dy in range(-r, r + 1):
+            ty = y - dy
+            if ty < 0 or ty >= h:
+                continue
+            for dx in range(-r, r + 1):
+                tx = x - dx
+                if tx < 0 or tx >= w:
+                    continue
+                k = tindex[ty, tx]
+                if k < 0:
+                    continue
+                wt = np.exp(-(cost[k] / npix) * inv_two_sigma2)
+                sy = nnf[k, 0] + dy
+                sx = nnf[k, 1] + dx
+                a0 += wt * img[sy, sx, 0]
+                a1 += wt * img[sy, sx, 1]
+                a2 += wt * img[sy, sx, 2]
+                ws += wt
+        if ws > 0.0:
+            img[y, x, 0] = a0 / ws
+            img[y, x, 1] = a1 / ws
+            img[y, x, 2] = a2 / ws
+
+
+@njit(cache=True)
+def upsample_nnf(coarse_tindex, coarse_nnf, targets, valid, valid_yx, nnf):
+    """Initialise a fine level's matches from the coarser level's (offsets doubled).
+
+    A target whose coarse parent had no match, or whose doubled match is not a valid source
+    here, gets a random valid source; the search repairs it.
+    """
+    ch, cw = coarse_tindex.shape
+    h, w = valid.shape
+    n_valid = valid_yx.shape[0]
+    for i in range(targets.shape[0]):
+        y = targets[i, 0]
+        x = targets[i, 1]
+        cy = min(y // 2, ch - 1)
+        cx = min(x // 2, cw - 1)
+        k = coarse_tindex[cy, cx]
+        ok = False
+        if k >= 0:
+            sy = 2 * coarse_nnf[k, 0] + (y - 2 * cy)
+            sx = 2 * coarse_nnf[k, 1] + (x - 2 * cx)
+            if 0 <= sy < h and 0 <= sx < w and valid[sy, sx]:
+                nnf[i, 0] = sy
+                nnf[i, 1] = sx
+                ok = True
+        if not ok:
+            j = np.random.randint(0, n_valid)
+            nnf[i, 0] = valid_yx[j, 0]
+            nnf[i, 1] = valid_yx[j, 1]
