@@ -161,20 +161,36 @@ class PatchMatchEngine(Engine):
             k.compute_costs(sharp, targets, nnf, cost, r, lam)
             k.patchmatch(sharp, targets, tindex, valid, nnf, cost, r, self.pm_iters, max_radius, lam)
             k.vote(sharp, hole_yx, tindex, nnf, cost, r, *self._weights(cost, npix, self.sharp_percentile))
-        return self._compose(image, mask, img, sharp)
+        trust = self._match_trust(mask, targets, cost / npix)
+        return self._compose(image, mask, img, sharp, trust)
 
-    def _compose(self, image, mask, voted, sharp) -> np.ndarray:
+    def _match_trust(self, mask: np.ndarray, targets: np.ndarray, cost: np.ndarray) -> np.ndarray:
+        """Per pixel, how well the patches covering it were matched, in [0, 1].
+
+        1 where the photo repeats itself exactly (regular texture: copy it), falling towards 0
+        as the mean patch error grows past ``trust_error`` (an RMS of ~0.002 per channel).
+        """
+        size = (2 * self.radius + 1,) * 2
+        err = np.zeros(mask.shape, np.float32)
+        err[targets[:, 0], targets[:, 1]] = cost
+        has = np.zeros(mask.shape, np.float32)
+        has[targets[:, 0], targets[:, 1]] = 1.0
+        mean_err = cv2.blur(err, size) / np.maximum(cv2.blur(has, size), 1e-6)
+        return np.exp(-mean_err / self.trust_error)
+
+    def _compose(self, image, mask, voted, sharp, trust) -> np.ndarray:
         """Structure from an ensemble of the voted fill and a diffusion fill; texture (the finest
         frequencies) from the sharp vote.
 
         Averaged votes are faithful but soft; single votes are sharp but often misplaced; a
         diffusion fill is the most faithful near the rim and has no texture at all. Measured on
         package photos (benchmarks/), this mix keeps masked PSNR at or above the diffusion
-        fills' while restoring a natural amount of fine detail.
+        fills' while restoring a natural amount of fine detail. Where the matches are exact
+        (``trust`` near 1: regular texture) the voted fill is taken as it is.
         """
         diffusion = 0.5 * (_diffusion_fill(_Level(image, mask), cv2.INPAINT_NS)
                            + _diffusion_fill(_Level(image, mask), cv2.INPAINT_TELEA))
-        a = self.structure_weight
+        a = (self.structure_weight + (1.0 - self.structure_weight) * trust)[..., None]
         structure = cv2.GaussianBlur(a * voted + (1.0 - a) * diffusion, (0, 0), self.texture_sigma)
         texture = sharp - cv2.GaussianBlur(sharp, (0, 0), self.texture_sigma)
         out = image.copy()
@@ -188,6 +204,8 @@ class PatchMatchEngine(Engine):
     #: (px) splitting structure from texture.
     structure_weight = 0.3
     texture_sigma = 1.0
+    #: Mean squared patch error (per pixel and channel) at which the matches lose most trust.
+    trust_error = 3e-6
     locality = 0.0
 
     def _weights(

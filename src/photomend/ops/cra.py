@@ -61,16 +61,20 @@ def aggregate_residual(
     small_image: np.ndarray,
     small_result: np.ndarray,
     *,
-    cell: int = 8,
+    cell: int = 4,
     temperature: float = 0.05,
-    top_k: int = 8,
+    top_k: int = 1,
     feather: int | None = None,
 ) -> np.ndarray:
     """Return ``full`` with its hole replaced by upsample(``small_result``) + aggregated residual.
 
     ``full``: float32 HxWx3; ``mask``: bool HxW; ``small_image``: ``full`` resized (INTER_AREA)
-    to the working size; ``small_result``: the engine's fill of it. Outside the (feathered) hole
-    the original pixels are kept.
+    to the working size; ``small_result``: the engine's fill of it. Outside the hole the original
+    pixels are kept, but for a seam feathered over ``feather`` px (default: scale / 4).
+
+    ``top_k=1`` (default) copies the residual of the best-matching known cell: measured on the
+    4K package photo, softer attention (top 8, temperature 0.05) averages unrelated textures and
+    keeps only ~15 % of the detail energy, where the best match keeps ~55 %.
 
     >>> import numpy as np, cv2
     >>> full = np.random.default_rng(0).random((256, 256, 3), dtype=np.float32)
@@ -86,7 +90,7 @@ def aggregate_residual(
     gh, gw = math.ceil(hs / cell), math.ceil(ws / cell)
     ch, cw = math.ceil(h / gh), math.ceil(w / gw)
     if feather is None:
-        feather = max(2, round(scale))
+        feather = max(1, round(scale / 4))
 
     # Cell status at full resolution. The low-pass spreads the removed object over ~2 working
     # pixels, so a known cell must be that far from the hole to have a clean residual.
