@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from photomend.engines import Engine, ProgressFn
-from photomend.errors import UnknownEngineError
+from photomend.errors import InputError, UnknownEngineError
 from photomend.ops.cra import aggregate_residual, upsample_rows
 
 STRATEGIES = ("auto", "cra", "crop", "resize", "original")
@@ -48,7 +48,7 @@ def run_strategy(
             f"unknown hd strategy {name!r}; available: {', '.join(STRATEGIES)}"
         ) from None
     if working_size < 32:
-        raise UnknownEngineError(f"working size must be at least 32 px, got {working_size}")
+        raise InputError(f"working size must be at least 32 px, got {working_size}")
     return fn(engine, rgb, mask, working_size, progress)
 
 

@@ -1,0 +1,71 @@
+"""High-resolution strategies: every strategy fills the hole and only the hole (and its rim)."""
+
+import numpy as np
+import pytest
+
+from photomend.engines import create_engine
+from photomend.errors import InputError, UnknownEngineError
+from photomend.hd import STRATEGIES, _regions, run_strategy
+
+
+@pytest.fixture(scope="module")
+def photo():
+    rng = np.random.default_rng(0)
+    base = rng.random((24, 32, 3), dtype=np.float32)
+    import cv2
+
+    img = cv2.resize(base, (1280, 960), interpolation=cv2.INTER_CUBIC)
+    img = np.clip(img + 0.05 * rng.standard_normal(img.shape).astype(np.float32), 0, 1)
+    hole = np.zeros((960, 1280), bool)
+    hole[100:160, 100:180] = True  # small: fits a native crop
+    hole[400:900, 500:1200] = True  # big: needs CRA
+    return img, hole
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_strategy_fills_only_the_hole(photo, name):
+    img, hole = photo
+    out = run_strategy(name, create_engine("telea"), img, hole, working_size=256)
+    assert out.shape == img.shape and out.dtype == np.float32
+    import cv2
+
+    rim = cv2.dilate(hole.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    np.testing.assert_array_equal(out[~rim], img[~rim])
+    assert np.abs(out[hole] - img[hole]).mean() > 0.01  # the hole really was refilled
+
+
+def test_regions_merge_overlapping_crops():
+    mask = np.zeros((400, 400), bool)
+    mask[100:110, 100:110] = True
+    mask[100:110, 130:140] = True  # crops overlap: one region
+    mask[350:360, 350:360] = True
+    _, regions = _regions(mask)
+    assert sorted(len(r.labels) for r in regions) == [1, 2]
+
+
+def test_unknown_strategy_and_bad_working_size():
+    img = np.zeros((64, 64, 3), np.float32)
+    hole = np.zeros((64, 64), bool)
+    hole[10:20, 10:20] = True
+    with pytest.raises(UnknownEngineError, match="unknown hd strategy 'zoom'"):
+        run_strategy("zoom", create_engine("telea"), img, hole)
+    with pytest.raises(InputError, match="working size"):
+        run_strategy("cra", create_engine("telea"), img, hole, working_size=8)
+
+
+def test_auto_mixes_native_crops_and_cra_with_patchmatch(photo):
+    """Above the engine's pixel budget, auto fills the small region natively and the big one
+    with CRA; both are filled and the photo away from them is untouched."""
+    import cv2
+
+    img, hole = photo
+    engine = create_engine("patchmatch", seed=0)
+    assert hole.size > engine.traits.max_pixels
+    out = run_strategy("auto", engine, img, hole, working_size=256)
+    rim = cv2.dilate(hole.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    np.testing.assert_array_equal(out[~rim], img[~rim])
+    small, big = hole.copy(), hole.copy()
+    small[300:] = False
+    big[:300] = False
+    for part in (small, big):
+        assert np.abs(out[part] - img[part]).mean() > 0.01

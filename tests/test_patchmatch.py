@@ -1,0 +1,112 @@
+"""The PatchMatch engine and its numba kernels (checked against their NumPy twins)."""
+
+import numpy as np
+import pytest
+
+from photomend.engines import create_engine
+from photomend.engines.patchmatch import _source_centres, _targets
+from photomend.errors import MaskError
+from photomend.ops import patchmatch_kernels as k
+from photomend.ops import patchmatch_reference as ref
+
+
+def _masked_psnr(a, b, mask):
+    return 10 * np.log10(1.0 / np.mean((a[mask] - b[mask]) ** 2))
+
+
+@pytest.fixture
+def level():
+    rng = np.random.default_rng(0)
+    img = rng.random((40, 48, 3), dtype=np.float32)
+    hole = np.zeros((40, 48), bool)
+    hole[15:25, 0:12] = True  # touches the left border: border targets are exercised
+    return img, hole
+
+
+def test_patch_ssd_matches_reference(level):
+    img, _ = level
+    for ty, tx, sy, sx in [(10, 10, 20, 30), (0, 0, 5, 5), (39, 47, 30, 20), (3, 44, 10, 10)]:
+        got = k.patch_ssd(img, ty, tx, sy, sx, 3, np.float32(3e38))
+        assert got == pytest.approx(ref.patch_ssd(img, ty, tx, sy, sx, 3), rel=1e-4)
+
+
+def test_vote_matches_reference(level):
+    img, hole = level
+    r = 3
+    valid = _source_centres(hole, r)
+    targets, tindex = _targets(hole, r)
+    valid_yx = np.argwhere(valid).astype(np.int32)
+    k.seed_rng(3)
+    nnf = np.empty_like(targets)
+    k.random_init(targets, valid_yx, nnf)
+    assert valid[nnf[:, 0], nnf[:, 1]].all()
+    cost = np.empty(len(targets), np.float32)
+    k.compute_costs(img, targets, nnf, cost, r, np.float32(0))
+    hole_yx = np.argwhere(hole).astype(np.int32)
+    expected = ref.vote(img, hole_yx, tindex, nnf, cost, r, 20.0, 147.0)
+    got = img.copy()
+    k.vote(got, hole_yx, tindex, nnf, cost, r, np.float32(20.0), np.float32(147.0))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_patchmatch_finds_an_exact_copy():
+    """A hole-free target whose content exists once elsewhere is matched to it exactly."""
+    rng = np.random.default_rng(1)
+    img = rng.random((64, 64, 3), dtype=np.float32)
+    img[40:47, 10:17] = img[8:15, 30:37]  # unique duplicate: centre (43, 13) <- (11, 33)
+    r = 3
+    hole2 = np.zeros((64, 64), bool)
+    hole2[43, 16] = True  # makes (43, 13) a target (within r of the hole)
+    valid = _source_centres(hole2, r)
+    targets, tindex = _targets(hole2, r)
+    valid_yx = np.argwhere(valid).astype(np.int32)
+    k.seed_rng(0)
+    nnf = np.empty_like(targets)
+    cost = np.empty(len(targets), np.float32)
+    k.random_init(targets, valid_yx, nnf)
+    k.compute_costs(img, targets, nnf, cost, r, np.float32(0))
+    k.patchmatch(img, targets, tindex, valid, nnf, cost, r, 8, 64, np.float32(0))
+    i = tindex[43, 13]
+    # The target at (43, 13) is itself a valid source only if it has no hole pixel: (43, 16)
+    # is inside its window, so the best *other* source is the planted copy.
+    assert tuple(nnf[i]) == (11, 33)
+    assert cost[i] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_periodic_texture_hole_filled_exactly():
+    y, x = np.mgrid[0:160, 0:160].astype(np.float32)
+    img = np.stack([
+        0.5 + 0.3 * np.sin(2 * np.pi * x / 8) * np.cos(2 * np.pi * y / 12),
+        0.5 + 0.2 * np.sin(2 * np.pi * (x + y) / 10),
+        0.4 + 0.2 * ((x // 4 + y // 4) % 2),
+    ], -1).astype(np.float32)
+    hole = np.zeros((160, 160), bool)
+    hole[60:100, 50:100] = True
+    out = create_engine("patchmatch", seed=0).inpaint(img, hole)
+    assert _masked_psnr(out, img, hole) > 30.0
+    telea = create_engine("telea").inpaint(img, hole)
+    assert _masked_psnr(telea, img, hole) < 25.0  # the texture is what makes this hard
+
+
+def test_deterministic_for_a_seed_and_outside_untouched():
+    rng = np.random.default_rng(5)
+    img = rng.random((64, 80, 3), dtype=np.float32)
+    hole = np.zeros((64, 80), bool)
+    hole[20:40, 30:50] = True
+    before = img.copy()
+    a = create_engine("patchmatch", seed=7).inpaint(img, hole)
+    b = create_engine("patchmatch", seed=7).inpaint(img, hole)
+    c = create_engine("patchmatch", seed=8).inpaint(img, hole)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    np.testing.assert_array_equal(a[~hole], img[~hole])
+    np.testing.assert_array_equal(img, before)  # the caller's array is not modified
+    assert a.dtype == np.float32 and 0.0 <= a.min() and a.max() <= 1.0
+
+
+def test_nothing_to_copy_from_is_a_clear_error():
+    img = np.zeros((32, 32, 3), np.float32)
+    hole = np.ones((32, 32), bool)
+    hole[0:3, 0:3] = False  # known pixels exist, but no 7x7 fully known patch
+    with pytest.raises(MaskError, match="nothing to copy from"):
+        create_engine("patchmatch").inpaint(img, hole)
