@@ -49,7 +49,10 @@ def attention(
     f /= np.linalg.norm(f, axis=1, keepdims=True) + 1e-6
     sim = f[hole_cells] @ f[known_cells].T  # cosine similarity, n_hole x n_known
     k = min(top_k, sim.shape[1])
-    idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    if k == 1:  # argmax is ~10x cheaper than a partition
+        idx = np.argmax(sim, axis=1)[:, None]
+    else:
+        idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]
     top = np.take_along_axis(sim, idx, axis=1) / temperature
     top = np.exp(top - top.max(axis=1, keepdims=True))
     return idx, (top / top.sum(axis=1, keepdims=True)).astype(np.float32)
