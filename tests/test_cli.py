@@ -278,3 +278,127 @@ def test_unexpected_failure_exit_1_and_traceback_flag(files, tmp_path, capsys, m
     assert main(argv) == 1
     assert "Traceback (most recent call last)" in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()
+
+
+# --- --compare: the before/after sheet --------------------------------------------------------
+
+
+def _sheet_halves(path: Path, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (before, after) panels of a sheet whose panels are h x w (labels on top, gap between)."""
+    sheet = np.asarray(Image.open(path).convert("RGB"))
+    strip = sheet.shape[0] - h
+    return sheet[strip:, :w], sheet[strip:, sheet.shape[1] - w :]
+
+
+def test_compare_writes_before_after_sheet(files, tmp_path, photo, hole, capsys):
+    image, mask = files
+    out, sheet = tmp_path / "o.png", tmp_path / "sheet.png"
+    assert main(["remove", str(image), "--mask", str(mask), "-o", str(out), "--engine", "telea",
+                 "--compare", str(sheet)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"wrote {sheet} (before | after)"
+    before, after = _sheet_halves(sheet, 48, 64)
+    np.testing.assert_array_equal(after, np.asarray(Image.open(out)))
+    np.testing.assert_array_equal(before[~hole], photo[~hole])
+    tinted = before[hole].astype(int)
+    assert (tinted[:, 0] > tinted[:, 1] + 60).all() and (tinted[:, 2] > tinted[:, 1] + 60).all()
+    assert _only(tmp_path) == ["in", "o.png", "sheet.png"]
+
+
+def test_compare_into_folder_and_folder_mode(tmp_path, photo, hole, capsys):
+    images, sheets = tmp_path / "images", tmp_path / "sheets"
+    images.mkdir()
+    for name in ("a.png", "b.jpg"):
+        _write(photo, images / name)
+        _write(hole, images / f"{Path(name).stem}_mask.png")
+    assert main(["remove", str(images), "--mask", str(images), "-o", str(tmp_path / "out"),
+                 "--engine", "telea", "--compare", str(sheets), "-q"]) == 0
+    assert _only(sheets) == ["a.png", "b.jpg"] and _only(tmp_path / "out") == ["a.png", "b.jpg"]
+    sheets.joinpath("single").mkdir()
+    assert main(["remove", str(images / "a.png"), "--mask", str(images / "a_mask.png"), "-o",
+                 str(tmp_path / "one.png"), "--engine", "telea", "--compare",
+                 str(sheets / "single"), "-q"]) == 0
+    assert _only(sheets / "single") == ["a.png"]
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("compare", "needle"),
+    [("o.png", "its own name"), ("sheet.gif", ".gif"), ("taken.png", "already exists")],
+)
+def test_compare_problems_fail_before_any_output(files, tmp_path, capsys, compare, needle):
+    image, mask = files
+    (tmp_path / "taken.png").write_bytes(b"keep me")
+    _fails(capsys, ["remove", str(image), "--mask", str(mask), "-o", str(tmp_path / "o.png"),
+                    "--compare", str(tmp_path / compare)], needle)
+    assert _only(tmp_path) == ["in", "taken.png"]
+    assert (tmp_path / "taken.png").read_bytes() == b"keep me"
+
+
+def test_compare_folder_mode_needs_its_own_folder(tmp_path, photo, hole, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    _write(photo, images / "a.png")
+    _write(hole, images / "a_mask.png")
+    out = tmp_path / "out"
+    _fails(capsys, ["remove", str(images), "--mask", str(images), "-o", str(out), "--compare",
+                    str(out)], "--compare")
+    (tmp_path / "file.png").write_bytes(b"x")
+    _fails(capsys, ["remove", str(images), "--mask", str(images), "-o", str(out), "--compare",
+                    str(tmp_path / "file.png")], "must be a folder too")
+    assert not out.exists()
+
+
+# --- photomend example -------------------------------------------------------------------------
+
+
+EXAMPLE_FILES = ["example.jpg", "example_before_after.jpg", "example_mask.png",
+                 "example_result.jpg"]
+
+
+def test_subprocess_example(tmp_path):
+    out = tmp_path / "demo" / "nested"
+    proc = _run("example", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"wrote {out / 'example_result.jpg'} (800x425, ")
+    assert lines[1] == f"wrote {out / 'example_before_after.jpg'} (before | after)"
+    assert _only(out) == EXAMPLE_FILES
+
+    photo = np.asarray(Image.open(out / "example.jpg")).astype(int)
+    result = np.asarray(Image.open(out / "example_result.jpg")).astype(int)
+    hole = np.asarray(Image.open(out / "example_mask.png")) > 0
+    assert photo.shape == result.shape == (425, 800, 3) and 0.01 < hole.mean() < 0.1
+    assert np.abs(result[~hole] - photo[~hole]).mean() < 2  # JPEG-close outside the hole
+    # The tower is gone: inside the hole the fill is close to the sky around it, with no
+    # bright girders left.
+    assert np.abs(result[hole] - photo[hole]).mean() > 5
+    sheet = Image.open(out / "example_before_after.jpg")
+    assert sheet.width > 1600 and sheet.height > 425
+
+    again = _run("example", "-o", out, "--quiet")  # reruns replace the example's own files
+    assert again.returncode == 0 and again.stdout == "" and again.stderr == ""
+    assert _only(out) == EXAMPLE_FILES
+
+
+def test_example_output_must_be_a_folder(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    _fails(capsys, ["example", "-o", str(blocker)], "must be a folder")
+    assert _only(tmp_path) == ["a-file"]
+
+
+def test_example_defaults_to_photomend_example_folder(tmp_path, monkeypatch, capsys):
+    from photomend import cli
+
+    calls = []
+    monkeypatch.setattr(cli, "_remove_one", lambda *args, **kwargs: calls.append((args, kwargs)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["example", "-q"]) == 0
+    ((_image, _mask, out, settings), kwargs) = calls[0]
+    assert out == Path("photomend-example", "example_result.jpg")
+    assert kwargs["compare"] == Path("photomend-example", "example_before_after.jpg")
+    assert settings.engine == "patchmatch" and settings.hd_strategy == "auto"
+    assert sorted(p.name for p in Path("photomend-example").iterdir()) == [
+        "example.jpg", "example_mask.png"]
+    capsys.readouterr()

@@ -1,7 +1,9 @@
 """The ``photomend`` command: parse, call the library, write, and turn errors into exit codes.
 
-Exit codes: 0 success, 2 bad usage or bad input (one ``photomend: error: ...`` line, no
-traceback), 1 anything else. ``--traceback`` or ``PHOTOMEND_DEBUG=1`` shows tracebacks.
+Commands: ``remove`` (one image, or a folder), ``engines`` (list them) and ``example`` (run the
+bundled example photo). Exit codes: 0 success, 2 bad usage or bad input (one
+``photomend: error: ...`` line, no traceback), 1 anything else. ``--traceback`` or
+``PHOTOMEND_DEBUG=1`` shows tracebacks.
 """
 
 from __future__ import annotations
@@ -9,21 +11,25 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import shutil
 import sys
 import time
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
+from importlib.resources import as_file, files
 from pathlib import Path
 
 from tqdm import tqdm
 
 from photomend import __version__
 from photomend.api import check_engine
+from photomend.compare import before_after
 from photomend.engines import available_engines
-from photomend.errors import InputError, MaskError, OutputError
+from photomend.errors import InputError, MaskError, OutputError, PhotomendError
 from photomend.io import (
     FORMATS_BY_SUFFIX,
+    LoadedImage,
     check_destination,
     format_for_path,
     read_image,
@@ -40,6 +46,12 @@ from photomend.removal import (
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 HD_STRATEGIES = ("auto", "cra", "crop", "resize", "original")
 IMAGE_SUFFIXES = tuple(FORMATS_BY_SUFFIX)
+#: Long side, in pixels, of each half of a --compare sheet (a quick look, not a full-size copy).
+COMPARE_MAX_SIDE = 2048
+#: The bundled example (package data) and what ``photomend example`` writes.
+EXAMPLE_PHOTO, EXAMPLE_MASK = "example.jpg", "example_mask.png"
+EXAMPLE_RESULT, EXAMPLE_SHEET = "example_result.jpg", "example_before_after.jpg"
+EXAMPLE_DIR = Path("photomend-example")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="JPEG/WebP quality 1-100 (default: 95)")
     rm.add_argument("--max-pixels", type=_positive_int, default=None, metavar="N",
                     help="refuse larger images (default: $PHOTOMEND_MAX_PIXELS or 200000000)")
+    rm.add_argument("--compare", type=Path, default=None, metavar="FILE",
+                    help="also write a before/after sheet (the image with the removed area "
+                    "tinted | the result) to FILE; a folder when IMAGE is a folder "
+                    f"(each half at most {COMPARE_MAX_SIDE} px)")
     rm.add_argument("--quiet", "-q", action="store_true", help="print errors only")
     rm.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
                     help=argparse.SUPPRESS)
@@ -118,6 +134,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     eng = sub.add_parser("engines", help="list the inpainting engines")
     eng.set_defaults(run=_run_engines)
+
+    ex = sub.add_parser(
+        "example",
+        help="run the bundled example photo",
+        description="Remove a tower from the bundled example photo with the default settings "
+        f"and write {EXAMPLE_RESULT} and {EXAMPLE_SHEET} (before | after) into DIR, with copies "
+        f"of the input ({EXAMPLE_PHOTO}, {EXAMPLE_MASK}). Files of those names in DIR are "
+        "replaced.",
+    )
+    ex.add_argument("-o", "--output", type=Path, default=EXAMPLE_DIR, metavar="DIR",
+                    help=f"output folder, created if needed (default: ./{EXAMPLE_DIR})")
+    ex.add_argument("--quiet", "-q", action="store_true", help="print errors only")
+    ex.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
+                    help=argparse.SUPPRESS)
+    ex.set_defaults(run=_run_example)
     return parser
 
 
@@ -142,12 +173,52 @@ def _run_remove(args: argparse.Namespace) -> int:
         if mask is None:
             raise MaskError(f"no mask for {args.image.name} in {args.mask}")
     out = args.output / args.image.name if args.output.is_dir() else args.output
+    compare = args.compare
+    if compare is not None and compare.is_dir():
+        compare = compare / args.image.name
     bars = _StageBars(enabled=not args.quiet and sys.stderr.isatty())
     try:
-        _remove_one(args.image, mask, out, args, progress=bars)
+        _remove_one(args.image, mask, out, args, progress=bars, compare=compare)
     finally:
         bars.close()
     return EXIT_OK
+
+
+def _run_example(args: argparse.Namespace) -> int:
+    out_dir = args.output
+    _make_folder(out_dir, "-o")
+    settings = argparse.Namespace(
+        engine=DEFAULT_ENGINE, hd_strategy=DEFAULT_HD_STRATEGY, working_size=DEFAULT_WORKING_SIZE,
+        seed=0, resize_mask=False, overwrite=True, quality=95, max_pixels=None, quiet=args.quiet,
+    )
+    data = files("photomend") / "data"
+    with as_file(data / EXAMPLE_PHOTO) as photo, as_file(data / EXAMPLE_MASK) as mask:
+        for path in (photo, mask):
+            if not path.is_file():
+                raise PhotomendError(f"the bundled example {path} is missing; reinstall photomend")
+        bars = _StageBars(enabled=not args.quiet and sys.stderr.isatty())
+        try:
+            _remove_one(photo, mask, out_dir / EXAMPLE_RESULT, settings, progress=bars,
+                        compare=out_dir / EXAMPLE_SHEET)
+        finally:
+            bars.close()
+        for path in (photo, mask):  # so that the user can rerun it with `photomend remove`
+            if not _same_file(path, out_dir / path.name):
+                shutil.copyfile(path, out_dir / path.name)
+    if not args.quiet:
+        _report(f"input copied to {out_dir / EXAMPLE_PHOTO} and {out_dir / EXAMPLE_MASK}")
+    return EXIT_OK
+
+
+def _make_folder(folder: Path, option: str) -> None:
+    """Create the output folder ``folder`` (given with ``option``) or raise OutputError."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{option} must be a folder; {folder} is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = exc.strerror or exc
+        raise OutputError(f"cannot create the output folder {folder}: {problem}") from None
 
 
 def _remove_folder(args: argparse.Namespace) -> int:
@@ -159,14 +230,20 @@ def _remove_folder(args: argparse.Namespace) -> int:
     if out_dir.exists() and out_dir.resolve() == src.resolve() and not args.overwrite:
         raise OutputError(f"the output folder is the input folder {src}; pass --overwrite to "
                           "replace the images")
+    compare_dir = args.compare
+    if compare_dir is not None:
+        if compare_dir.exists() and not compare_dir.is_dir():
+            raise OutputError(f"{src} is a folder, so --compare must be a folder too; "
+                              f"{compare_dir} is a file")
+        if compare_dir.resolve() in (out_dir.resolve(), src.resolve()):
+            raise OutputError("--compare must name a folder of its own, not the input or output "
+                              "folder")
     images = _list_images(src, skip_masks=masks.resolve() == src.resolve())
     if not images:
         raise InputError(f"no images in {src} (looked for {', '.join(IMAGE_SUFFIXES)})")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        problem = exc.strerror or exc
-        raise OutputError(f"cannot create the output folder {out_dir}: {problem}") from None
+    _make_folder(out_dir, "-o")
+    if compare_dir is not None:
+        _make_folder(compare_dir, "--compare")
 
     started, failed, unexpected = time.perf_counter(), 0, False
     bar = tqdm(images, unit="image", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty())
@@ -176,7 +253,8 @@ def _remove_folder(args: argparse.Namespace) -> int:
             mask = _find_mask(image, masks)
             if mask is None:
                 raise MaskError(f"no mask for {image.name} in {masks}; skipped")
-            _remove_one(image, mask, out_dir / image.name, args, progress=None)
+            compare = None if compare_dir is None else compare_dir / image.name
+            _remove_one(image, mask, out_dir / image.name, args, progress=None, compare=compare)
         except (InputError, OutputError) as exc:
             failed += 1
             message = str(exc)  # most messages name the file; say which one when they don't
@@ -195,29 +273,43 @@ def _remove_folder(args: argparse.Namespace) -> int:
 
 def _remove_one(
     image: Path, mask: Path, out: Path, args: argparse.Namespace, *,
-    progress: Callable[[str, int, int], None] | None,
+    progress: Callable[[str, int, int], None] | None, compare: Path | None = None,
 ) -> None:
-    """Remove, write and report one image; output problems are caught before the slow part."""
+    """Remove, write and report one image (and its before/after sheet when ``compare`` is set).
+
+    Output problems are caught before the slow part.
+    """
     started = time.perf_counter()
     format_for_path(out)
     protect = () if args.overwrite else (image, mask)
     if not args.overwrite and out.exists() and _same_file(out, image):
         raise OutputError(f"{out} is the input image; pass --overwrite to replace it")
     check_destination(out, overwrite=args.overwrite, protect=protect)
+    if compare is not None:
+        format_for_path(compare)
+        if compare.absolute() == out.absolute() or _same_file(compare, out):
+            raise OutputError(f"--compare and -o both name {out}; give the sheet its own name")
+        check_destination(compare, overwrite=args.overwrite, protect=(image, mask))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        loaded = read_image(image, max_pixels=args.max_pixels)
-        hole = read_mask(mask, size=loaded.size, resize=args.resize_mask,
+        before = read_image(image, max_pixels=args.max_pixels)
+        hole = read_mask(mask, size=before.size, resize=args.resize_mask,
                          max_pixels=args.max_pixels)
+        loaded = before
         if hole.any():
-            loaded = loaded.with_rgb(remove_array(
-                loaded.rgb, hole, engine=args.engine, hd_strategy=args.hd_strategy,
+            loaded = before.with_rgb(remove_array(
+                before.rgb, hole, engine=args.engine, hd_strategy=args.hd_strategy,
                 working_size=args.working_size, seed=args.seed, progress=progress,
             ))
         elif not args.quiet:
             _say("note", f"mask {mask.name} is empty: nothing to remove, {image.name} written "
                  "unchanged")
         write_image(loaded, out, quality=args.quality, overwrite=args.overwrite, protect=protect)
+        if compare is not None:
+            sheet = before_after(before.rgb, hole, loaded.rgb, max_side=COMPARE_MAX_SIDE)
+            write_image(LoadedImage(sheet, icc_profile=before.icc_profile), compare,
+                        quality=args.quality, overwrite=args.overwrite,
+                        protect=(image, mask, out))
     if not args.quiet:
         for w in caught:
             if not issubclass(w.category, UserWarning):
@@ -225,6 +317,8 @@ def _remove_one(
             _say("warning", f"{out.name}: {w.message}")
         width, height = loaded.size
         _report(f"wrote {out} ({width}x{height}, {time.perf_counter() - started:.1f} s)")
+        if compare is not None:
+            _report(f"wrote {compare} (before | after)")
 
 
 class _StageBars:
