@@ -192,7 +192,10 @@ class PatchMatchEngine(Engine):
                            + _diffusion_fill(_Level(image, mask), cv2.INPAINT_TELEA))
         a = (self.structure_weight + (1.0 - self.structure_weight) * trust)[..., None]
         structure = cv2.GaussianBlur(a * voted + (1.0 - a) * diffusion, (0, 0), self.texture_sigma)
-        texture = sharp - cv2.GaussianBlur(sharp, (0, 0), self.texture_sigma)
+        # Achromatic texture: single votes now and then bring a pixel of a foreign hue, which
+        # would show as a coloured speck (and as a square once CRA blows the fill up).
+        texture = (sharp - cv2.GaussianBlur(sharp, (0, 0), self.texture_sigma)).mean(
+            axis=2, keepdims=True)
         out = image.copy()
         out[mask] = (structure + texture)[mask]
         return out

@@ -116,10 +116,18 @@ def aggregate_residual(
     # Only the residuals that some hole cell attends to are ever built.
     used, inverse = np.unique(idx, return_inverse=True)
     residual = _residual_cells(full, small_image, known_cells[used], gh, gw, ch, cw)
+    # A rare cell holds one strong edge (a highlight, a coloured line) whose copy would stand
+    # out as a square: cap every cell's detail energy at twice the typical known cell's.
+    all_rms = np.sqrt(np.mean(_residual_cells(
+        full, small_image, known_cells[:: max(1, len(known_cells) // 256)], gh, gw, ch, cw
+    ) ** 2, axis=1))
+    rms = np.sqrt(np.mean(residual**2, axis=1))
+    cap = 2.0 * float(np.median(all_rms))
+    residual *= np.minimum(1.0, cap / np.maximum(rms, 1e-6))[:, None]
     a = np.zeros((len(hole_cells), len(used)), np.float32)
     np.add.at(a, (np.repeat(np.arange(len(hole_cells)), idx.shape[1]), inverse.ravel()),
               weight.ravel())
-    hole_residual = a @ residual  # the one BLAS product: n_hole x (ch*cw*3)
+    hole_residual = a @ residual  # the one BLAS product: n_hole x (ch*cw)
     _compose(out, full, blend, small_result, hole_residual, hole_cells, gh, gw, ch, cw)
     return out
 
@@ -132,16 +140,18 @@ def _feather_mask(mask: np.ndarray, feather: int) -> np.ndarray:
 
 
 def _residual_cells(full, small_image, cells, gh, gw, ch, cw) -> np.ndarray:
-    """Residual (full − up(down(full))) of the given cells, n x (ch*cw*3), strip by strip."""
+    """Achromatic residual (full − up(down(full)), mean over RGB) of the given cells,
+    n x (ch*cw), strip by strip. Fine detail in photos is luminance; copying its colour too
+    paints foreign hues into the hole."""
     h, w = full.shape[:2]
-    out = np.zeros((len(cells), ch * cw * 3), np.float32)
+    out = np.zeros((len(cells), ch * cw), np.float32)
     rows, cols = np.divmod(cells, gw)
     for gy in np.unique(rows):
         y0, y1 = gy * ch, min(h, (gy + 1) * ch)
-        strip = full[y0:y1] - upsample_rows(small_image, (h, w), y0, y1)
+        strip = (full[y0:y1] - upsample_rows(small_image, (h, w), y0, y1)).mean(axis=2)
         for i in np.flatnonzero(rows == gy):
             x0 = cols[i] * cw
-            block = np.zeros((ch, cw, 3), np.float32)
+            block = np.zeros((ch, cw), np.float32)
             part = strip[:, x0 : min(w, x0 + cw)]
             block[: part.shape[0], : part.shape[1]] = part
             out[i] = block.ravel()
@@ -159,7 +169,7 @@ def _compose(out, full, blend, small_result, hole_residual, hole_cells, gh, gw, 
             x0, x1 = cols[i] * cw, min(w, (cols[i] + 1) * cw)
             fill = up[:, x0:x1]
             if hole_residual is not None:
-                fill = fill + hole_residual[i].reshape(ch, cw, 3)[: y1 - y0, : x1 - x0]
+                fill = fill + hole_residual[i].reshape(ch, cw, 1)[: y1 - y0, : x1 - x0]
             a = blend[y0:y1, x0:x1, None]
             out[y0:y1, x0:x1] = full[y0:y1, x0:x1] * (1.0 - a) + fill * a
     np.clip(out, 0.0, 1.0, out=out)
