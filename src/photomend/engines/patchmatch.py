@@ -190,14 +190,15 @@ class PatchMatchEngine(Engine):
         """
         diffusion = 0.5 * (_diffusion_fill(_Level(image, mask), cv2.INPAINT_NS)
                            + _diffusion_fill(_Level(image, mask), cv2.INPAINT_TELEA))
-        a = (self.structure_weight + (1.0 - self.structure_weight) * trust)[..., None]
+        a = self.structure_weight
         structure = cv2.GaussianBlur(a * voted + (1.0 - a) * diffusion, (0, 0), self.texture_sigma)
         # Achromatic texture: single votes now and then bring a pixel of a foreign hue, which
         # would show as a coloured speck (and as a square once CRA blows the fill up).
         texture = (sharp - cv2.GaussianBlur(sharp, (0, 0), self.texture_sigma)).mean(
             axis=2, keepdims=True)
+        t = trust[..., None]
         out = image.copy()
-        out[mask] = (structure + texture)[mask]
+        out[mask] = (t * voted + (1.0 - t) * (structure + texture))[mask]
         return out
 
     #: Voting weights: sigma = this percentile of the patch distances (soft) / (sharp).
