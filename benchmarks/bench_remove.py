@@ -88,7 +88,7 @@ def _markdown(args, photos, seeds, summary, part_b, env) -> str:
             "",
             "Each row is a fresh process. time = read + fill + write inside the process (warm: numba "
             "kernels loaded from the cache); process = the whole subprocess including interpreter start "
-            "and imports; peak RSS = `ru_maxrss` of that process; × telea = time / OpenCV Telea's on the "
+            "and imports; peak RSS = VmHWM of that process; × telea = time / OpenCV Telea's on the "
             "same mask. photomend rows use engine patchmatch with the named `hd_strategy`.",
             "",
             bench_4k.table(part_b),

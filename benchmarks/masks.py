@@ -1,7 +1,8 @@
 """Seeded, reproducible hole masks for the benchmarks: wide brush strokes, boxes, object blobs.
 
-Every size is relative to the image (its short side ``S``), so a seed gives the same layout at
-512 px and at 4K, up to rasterisation. Each generator draws candidates until the hole covers a
+Every size is relative to the image (its short side ``S``). A mask is drawn on a canvas of the
+image's aspect ratio with a short side of 512 px and then scaled to the image, so a seed gives
+the same layout at 512 px and at 4K. Each generator draws candidates until the hole covers a
 fraction of the image inside its range, and keeps every hole pixel at least ``MARGIN * S`` away
 from the image border, so no hole touches (let alone covers) a side of the image.
 
@@ -23,7 +24,10 @@ MASK_KINDS = ("strokes", "boxes", "blobs")
 COVERAGE = {"strokes": (0.10, 0.25), "boxes": (0.10, 0.20), "blobs": (0.05, 0.12)}
 #: Distance of every hole pixel from the image border, as a fraction of the short side.
 MARGIN = 0.03
+#: Short side of the canvas every mask is drawn on before it is scaled to the image.
+CANVAS_SHORT_SIDE = 512
 _MAX_TRIES = 2000
+_BAND = 0.002  # coverage kept from the range's ends on the canvas; scaling moves it less
 
 Generator = Callable[[tuple[int, int], np.random.Generator, tuple[float, float]], "np.ndarray | None"]
 
@@ -53,9 +57,16 @@ def make_mask(
         raise ValueError(f"coverage must satisfy 0 < low <= high < 1, got {(low, high)}")
     rng = np.random.default_rng([int(seed), MASK_KINDS.index(kind)])
     generate = _GENERATORS[kind]
+    scale = CANVAS_SHORT_SIDE / min(h, w)
+    canvas = (max(1, round(h * scale)), max(1, round(w * scale)))
     for _ in range(_MAX_TRIES):
-        mask = generate((h, w), rng, (low, high))
-        if mask is not None and low <= mask.mean() <= high and not _touches_margin(mask):
+        mask = generate(canvas, rng, (low, high))
+        # decide on the canvas, with a band to spare, so every image size accepts the same one
+        if mask is None or not low + _BAND <= mask.mean() <= high - _BAND:
+            continue
+        if canvas != (h, w):
+            mask = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
+        if low <= mask.mean() <= high and not _touches_margin(mask):
             return mask
     raise RuntimeError(f"no {kind} mask with coverage in {(low, high)} after {_MAX_TRIES} tries")
 
@@ -68,7 +79,7 @@ def _touches_margin(mask: np.ndarray) -> bool:
 def _inner_box(shape: tuple[int, int]) -> tuple[float, float, float, float]:
     """(x0, y0, x1, y1): where hole pixels may lie."""
     h, w = shape
-    m = MARGIN * min(h, w)
+    m = MARGIN * min(h, w) + 1  # one pixel to spare for the scaling to the image
     return m, m, w - 1 - m, h - 1 - m
 
 

@@ -4,6 +4,8 @@
 >>> img = np.zeros((40, 60, 3), np.float32); hole = np.zeros((40, 60), bool); hole[10:20, 10:30] = True
 >>> comparison_sheet(img, hole, {"a": img, "b": img}, panel_width=60).shape
 (58, 188, 3)
+>>> comparison_sheet(img, hole, {"a": img, "b": None}, panel_width=60, columns=2).shape
+(120, 124, 3)
 """
 
 from __future__ import annotations
@@ -32,30 +34,35 @@ def overlay_mask(image: np.ndarray, mask: np.ndarray, *, alpha: float = 0.55) ->
 def comparison_sheet(
     image: np.ndarray,
     mask: np.ndarray,
-    results: Mapping[str, np.ndarray],
+    results: Mapping[str, np.ndarray | None],
     *,
     panel_width: int | None = None,
+    columns: int = 4,
     title: str = "input + hole",
 ) -> np.ndarray:
     """Return a uint8 RGB sheet: ``image`` with ``mask`` overlaid, then each result, labelled.
 
     ``image`` and the results are float RGB in [0, 1] of one size; ``panel_width`` scales every
-    panel (default: the image's own width). Panels whose value is None are drawn grey ("n/a").
+    panel (default: the image's own width); panels wrap after ``columns``. A result that is
+    None is drawn grey and labelled "n/a".
     """
     h, w = mask.shape
     pw = panel_width or w
     ph = max(1, round(h * pw / w))
     panels = [(title, overlay_mask(image, mask))] + list(results.items())
-    sheet = np.full((ph + _LABEL_H, len(panels) * (pw + _GAP) - _GAP, 3), 255, np.uint8)
+    ncol = max(1, min(columns, len(panels)))
+    nrow = -(-len(panels) // ncol)
+    cell_w, cell_h = pw + _GAP, ph + _LABEL_H + _GAP
+    sheet = np.full((nrow * cell_h - _GAP, ncol * cell_w - _GAP, 3), 255, np.uint8)
     for i, (label, panel) in enumerate(panels):
-        x = i * (pw + _GAP)
+        x, y = (i % ncol) * cell_w, (i // ncol) * cell_h
         if panel is None:
             tile = np.full((ph, pw, 3), 128, np.uint8)
             label = f"{label} (n/a)"
         else:
             tile = _to_uint8(cv2.resize(np.asarray(panel, np.float32), (pw, ph), interpolation=cv2.INTER_AREA))
-        sheet[_LABEL_H:, x : x + pw] = tile
-        cv2.putText(sheet, label[: max(4, pw // 8)], (x + 2, _LABEL_H - 5), cv2.FONT_HERSHEY_SIMPLEX,
+        sheet[y + _LABEL_H : y + _LABEL_H + ph, x : x + pw] = tile
+        cv2.putText(sheet, label[: max(4, pw // 8)], (x + 2, y + _LABEL_H - 5), cv2.FONT_HERSHEY_SIMPLEX,
                     0.42, (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
     return sheet
 
