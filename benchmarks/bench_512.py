@@ -53,7 +53,7 @@ def run(
             })  # fmt: skip
         if sheet_dir is not None and seed == seeds[0]:
             name = photo.replace(":", "_").rsplit(".", 1)[0]
-            save_png(comparison_sheet(truth, mask, results), sheet_dir / f"{name}_{kind}.png")
+            save_png(comparison_sheet(truth, mask, results, columns=5), sheet_dir / f"{name}_{kind}.png")
     return records
 
 
