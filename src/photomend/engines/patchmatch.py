@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from photomend.engines.base import Engine, EngineTraits, ProgressFn, register_engine
+from photomend.engines.opencv import diffusion_fill
 from photomend.errors import MaskError
 from photomend.ops import patchmatch_kernels as k
 
@@ -54,15 +55,6 @@ def _targets(hole: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
     tindex = np.full(hole.shape, -1, np.int32)
     tindex[ys, xs] = np.arange(len(ys), dtype=np.int32)
     return targets, tindex
-
-
-def _diffusion_fill(level: _Level, method: int = cv2.INPAINT_TELEA) -> np.ndarray:
-    """OpenCV diffusion fill (8 bits are enough for a smooth fill)."""
-    u8 = np.clip(level.img * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    filled = cv2.inpaint(u8, level.hole.astype(np.uint8), 3, method)
-    img = level.img.copy()
-    img[level.hole] = filled[level.hole].astype(np.float32) / 255.0
-    return img
 
 
 @register_engine
@@ -120,7 +112,8 @@ class PatchMatchEngine(Engine):
         n = len(levels)
         npix = np.float32(3 * (2 * r + 1) ** 2)
         prev_tindex = prev_nnf = None
-        img = _diffusion_fill(levels[0])
+        # Smooth start at the coarsest level: detail comes from the patches.
+        img = diffusion_fill(levels[0].img, levels[0].hole, cv2.INPAINT_TELEA, 3)
         for li, level in enumerate(levels):
             if li > 0:
                 # Start from the coarser result, blown up, so the first costs are meaningful.
@@ -188,8 +181,8 @@ class PatchMatchEngine(Engine):
         fills' while restoring a natural amount of fine detail. Where the matches are exact
         (``trust`` near 1: regular texture) the voted fill is taken as it is.
         """
-        diffusion = 0.5 * (_diffusion_fill(_Level(image, mask), cv2.INPAINT_NS)
-                           + _diffusion_fill(_Level(image, mask), cv2.INPAINT_TELEA))
+        diffusion = 0.5 * (diffusion_fill(image, mask, cv2.INPAINT_NS, 3)
+                           + diffusion_fill(image, mask, cv2.INPAINT_TELEA, 3))
         a = self.structure_weight
         structure = cv2.GaussianBlur(a * voted + (1.0 - a) * diffusion, (0, 0), self.texture_sigma)
         # Achromatic texture: single votes now and then bring a pixel of a foreign hue, which
