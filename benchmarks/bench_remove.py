@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
+    env = _environment()  # before the run: the commit measured, not one made meanwhile
     out_dir = HERE / "out"
     photos = benchmark_photos(quick=args.quick)
     seeds = [0] if args.quick else [0, 1]
@@ -46,7 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     summary = bench_512.summarise(records, methods)
     part_b = None if (args.quick or args.no_4k) else bench_4k.run(out_dir / "4k")
 
-    env = _environment()
     env["wall_s"] = time.perf_counter() - started
     report = _markdown(args, photos, seeds, summary, part_b, env)
     print(report)
@@ -107,11 +107,9 @@ def _environment() -> dict:
 
     from photomend.engines import available_engines
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
-                                text=True).stdout.strip() or "unknown"  # fmt: skip
-    except OSError:
-        commit = "unknown"
+    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    if _git("status", "--porcelain", "--untracked-files=no", "--", "../src"):
+        commit += " + uncommitted changes in src/"
     return {
         "date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "commit": commit, "cpu": _cpu_name(),
         "cores": os.cpu_count(), "python": platform.python_version(), "numpy": numpy.__version__,
@@ -119,6 +117,13 @@ def _environment() -> dict:
         "pypatchmatch": pypatchmatch_version() or "not installed",
         "patchmatch_engine": available_engines()["patchmatch"].description, "photos_deb": mate_source(),
     }  # fmt: skip
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
 
 
 def _cpu_name() -> str:
