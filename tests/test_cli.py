@@ -262,12 +262,13 @@ def test_usage_errors_exit_2(capsys):
 
 
 def test_unexpected_failure_exit_1_and_traceback_flag(files, tmp_path, capsys, monkeypatch):
+    import photomend.cli.remove as _remove_cli  # noqa: F401
     from photomend import cli
 
     def boom(*args, **kwargs):
         raise RuntimeError("engine exploded")
 
-    monkeypatch.setattr(cli, "remove_array", boom)
+    monkeypatch.setattr(cli.remove, "remove_array", boom)
     image, mask = files
     argv = ["remove", str(image), "--mask", str(mask), "-o", str(tmp_path / "o.png")]
     assert main(argv) == 1
@@ -389,10 +390,11 @@ def test_example_output_must_be_a_folder(tmp_path, capsys):
 
 
 def test_example_defaults_to_photomend_example_folder(tmp_path, monkeypatch, capsys):
+    import photomend.cli.remove as _remove_cli  # noqa: F401
     from photomend import cli
 
     calls = []
-    monkeypatch.setattr(cli, "_remove_one", lambda *args, **kwargs: calls.append((args, kwargs)))
+    monkeypatch.setattr(cli.remove, "_remove_one", lambda *args, **kwargs: calls.append((args, kwargs)))
     monkeypatch.chdir(tmp_path)
     assert main(["example", "-q"]) == 0
     ((_image, _mask, out, settings), kwargs) = calls[0]

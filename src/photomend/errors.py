@@ -31,3 +31,15 @@ class UnknownEngineError(InputError):
 
 class OutputError(PhotomendError):
     """An output could not be written (folder missing or not writable, would overwrite an input)."""
+
+
+class ModelError(InputError):
+    """A model is unusable: unknown name, not installed, corrupt file, wrong architecture."""
+
+
+class UnknownModelError(ModelError):
+    """No model of that name is in the zoo."""
+
+
+class ModelMissingError(ModelError):
+    """A known model is not installed; the message says the exact command that installs it."""

@@ -127,6 +127,9 @@ class PatchMatchEngine(Engine):
             hole_yx = np.argwhere(level.hole).astype(np.int32)
             nnf = np.empty_like(targets)
             cost = np.empty(len(targets), np.float32)
+            # Locality prior: a far source must beat a near one by this much (per px², scaled so
+            # the prior weighs the same at every level).
+            lam = np.float32(self.locality * npix / max(level.hole.shape) ** 2)
             if prev_nnf is None:
                 k.random_init(targets, valid_yx, nnf)
             else:
@@ -137,9 +140,6 @@ class PatchMatchEngine(Engine):
             frac = li / max(1, n - 1)
             n_em = round(self.em_coarse + (self.em_fine - self.em_coarse) * frac)
             max_radius = max(level.hole.shape)
-            # Locality prior: a far source must beat a near one by this much (per px², scaled so
-            # the prior weighs the same at every level).
-            lam = np.float32(self.locality * npix / max(level.hole.shape) ** 2)
             for _ in range(n_em):
                 k.compute_costs(img, targets, nnf, cost, r, lam)
                 k.patchmatch(img, targets, tindex, valid, nnf, cost, r, self.pm_iters, max_radius, lam)

@@ -1,0 +1,172 @@
+"""What every ``photomend`` subcommand shares: exit codes, messages, progress bars, the
+options every file-writing command takes, and the folder loop with per-file error accounting.
+
+A subcommand module (``photomend.cli.<name>``) has one public function, ``add_parser(sub)``,
+which adds its parser to the ``sub`` action and sets ``run=`` to a function
+``(argparse.Namespace) -> int``. Library errors propagate: :func:`photomend.cli.main` turns
+``InputError``/``OutputError`` into exit 2 and anything else into exit 1, one line each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from photomend.errors import InputError, OutputError
+from photomend.io import FORMATS_BY_SUFFIX
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+IMAGE_SUFFIXES = tuple(FORMATS_BY_SUFFIX)
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """``--overwrite``, ``--quality``, ``--max-pixels``, ``--quiet`` (and a hidden
+    ``--traceback``), which every command that writes images takes."""
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing output files, even the input itself")
+    parser.add_argument("--quality", type=quality, default=95, metavar="Q",
+                        help="JPEG/WebP quality 1-100 (default: 95)")
+    parser.add_argument("--max-pixels", type=positive_int, default=None, metavar="N",
+                        help="refuse larger images (default: $PHOTOMEND_MAX_PIXELS or 200000000)")
+    add_quiet_option(parser)
+
+
+def add_quiet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", "-q", action="store_true", help="print errors only")
+    parser.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
+
+
+def process_folder(
+    items: list[Path], work: Callable[[Path], None], *, quiet: bool, out_dir: Path,
+    unit: str = "image",
+) -> int:
+    """Run ``work(item)`` on each item with a progress bar; one bad file never stops the rest.
+
+    Returns the exit code: 0 all done, 2 some failed on bad input or output, 1 an unexpected
+    error. Prints a summary line unless ``quiet``.
+    """
+    started, failed, unexpected = time.perf_counter(), 0, False
+    bar = tqdm(items, unit=unit, file=sys.stderr, disable=quiet or not sys.stderr.isatty())
+    for item in bar:
+        bar.set_postfix_str(item.name)
+        try:
+            work(item)
+        except (InputError, OutputError) as exc:
+            failed += 1
+            message = str(exc)  # most messages name the file; say which one when they don't
+            say("error", message if item.name in message else f"{item.name}: {message}")
+        except Exception as exc:  # noqa: BLE001  (one broken file must not stop the batch)
+            failed, unexpected = failed + 1, True
+            say("error", f"{item.name}: {describe(exc)}")
+    bar.close()
+    if not quiet:
+        tail = f"; {failed} failed" if failed else ""
+        print(f"processed {len(items) - failed} of {len(items)} {unit}s into {out_dir} "
+              f"in {time.perf_counter() - started:.1f} s{tail}")
+    return EXIT_FAILURE if unexpected else EXIT_USAGE if failed else EXIT_OK
+
+
+def check_folder_output(src: Path, out_dir: Path, *, overwrite: bool) -> None:
+    """Refuse an output that is a file, or the input folder itself without ``--overwrite``."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{src} is a folder, so -o must be a folder too; {out_dir} is a file")
+    if out_dir.exists() and out_dir.resolve() == src.resolve() and not overwrite:
+        raise OutputError(f"the output folder is the input folder {src}; pass --overwrite to "
+                          "replace the images")
+
+
+class StageBars:
+    """A ``progress(stage, done, total)`` callback drawing one tqdm bar per stage on stderr."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled, self.stage, self.bar = enabled, None, None
+
+    @classmethod
+    def for_args(cls, args: argparse.Namespace) -> StageBars:
+        """Bars unless ``--quiet`` or stderr is not a terminal."""
+        return cls(enabled=not getattr(args, "quiet", False) and sys.stderr.isatty())
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if stage != self.stage or self.bar is None:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
+        if total != self.bar.total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)  # update() rate-limits redraws; n = n is free
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.stage, self.bar = None, None
+
+
+def list_images(folder: Path, *, skip_masks: bool = False) -> list[Path]:
+    """The image files of ``folder`` (not recursive, no hidden files), sorted by name."""
+    return sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+        and not (skip_masks and p.stem.endswith("_mask"))
+    )
+
+
+def make_folder(folder: Path, option: str) -> None:
+    """Create the output folder ``folder`` (given with ``option``) or raise OutputError."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{option} must be a folder; {folder} is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = exc.strerror or exc
+        raise OutputError(f"cannot create the output folder {folder}: {problem}") from None
+
+
+def same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def say(kind: str, message: str) -> None:
+    """One ``photomend: KIND: message`` line on stderr (tqdm.write keeps any bar intact)."""
+    tqdm.write(f"photomend: {kind}: {' '.join(message.split())}", file=sys.stderr)
+
+
+def report(line: str) -> None:
+    tqdm.write(line, file=sys.stdout)
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def quality(text: str) -> int:
+    value = positive_int(text)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100, got {value}")
+    return value

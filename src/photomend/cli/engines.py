@@ -1,0 +1,25 @@
+"""``photomend engines``: list the inpainting engines."""
+
+from __future__ import annotations
+
+import argparse
+
+from photomend.cli.common import EXIT_OK
+from photomend.engines import available_engines
+from photomend.removal import DEFAULT_ENGINE
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    eng = sub.add_parser("engines", help="list the inpainting engines")
+    eng.set_defaults(run=_run_engines)
+
+
+def _run_engines(args: argparse.Namespace) -> int:
+    engines = available_engines()
+    width = max(map(len, engines), default=0)
+    for name, traits in engines.items():
+        note = traits.description
+        if name == DEFAULT_ENGINE and "default" not in note:
+            note += " (default)"
+        print(f"{name:<{width}}  {note}")
+    return EXIT_OK

@@ -1,0 +1,84 @@
+"""``photomend models list|path|fetch|import|remove``: the model zoo from the command line."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from photomend import zoo
+from photomend.cli.common import EXIT_OK, add_quiet_option, report
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    models = sub.add_parser(
+        "models", help="list, fetch and import model weights",
+        description="Published model weights that photomend can use once they are installed in "
+        f"its cache ($PHOTOMEND_MODELS, default {zoo.cache_dir()}).",
+    )
+    verbs = models.add_subparsers(title="actions", metavar="ACTION")
+    ls = verbs.add_parser("list", help="every known model and whether it is installed")
+    ls.add_argument("--task", default=None, help="only this task's models (upscale, ...)")
+    ls.set_defaults(run=_run_list)
+    path = verbs.add_parser("path", help="print the installed file of a model")
+    path.add_argument("name", metavar="NAME")
+    path.set_defaults(run=_run_path)
+    fetch = verbs.add_parser("fetch", help="download and install a model")
+    fetch.add_argument("name", metavar="NAME")
+    add_quiet_option(fetch)
+    fetch.set_defaults(run=_run_fetch)
+    imp = verbs.add_parser("import", help="install a weight file you downloaded")
+    imp.add_argument("file", metavar="FILE", type=Path)
+    imp.add_argument("--name", default=None,
+                     help="the model FILE is (default: recognised by SHA-256 or file name)")
+    imp.add_argument("--trust", action="store_true",
+                     help="accept a file whose SHA-256 differs from the published one "
+                     "(your own weights of the same architecture)")
+    add_quiet_option(imp)
+    imp.set_defaults(run=_run_import)
+    rm = verbs.add_parser("remove", help="delete an installed model")
+    rm.add_argument("name", metavar="NAME")
+    add_quiet_option(rm)
+    rm.set_defaults(run=_run_remove)
+    models.set_defaults(run=_run_list, task=None)
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    rows = [("NAME", "TASK", "SCALE", "INSTALLED", "LICENCE", "SOURCE")]
+    for spec in zoo.list_models(task=args.task):
+        installed = "yes" if zoo.installed_path(spec.name) else "no"
+        rows.append((spec.name, spec.task, f"x{spec.scale}" if spec.scale else "-", installed,
+                     spec.license, spec.source))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    print(f"cache: {zoo.cache_dir()}")
+    return EXIT_OK
+
+
+def _run_path(args: argparse.Namespace) -> int:
+    print(zoo.model_path(args.name))
+    return EXIT_OK
+
+
+def _run_fetch(args: argparse.Namespace) -> int:
+    path = zoo.fetch_model(args.name)
+    if not args.quiet:
+        report(f"installed {args.name} at {path}")
+    return EXIT_OK
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    name = args.name or zoo.guess_model(args.file).name
+    path = zoo.install_file(name, args.file, trust=args.trust)
+    if not args.quiet:
+        record = zoo.read_record(path)
+        note = "" if record.get("verified") else " (SHA-256 not the published one: --trust)"
+        report(f"installed {name} at {path}{note}")
+    return EXIT_OK
+
+
+def _run_remove(args: argparse.Namespace) -> int:
+    removed = zoo.remove_model(args.name)
+    if not args.quiet:
+        report(f"removed {args.name}" if removed else f"{args.name} was not installed")
+    return EXIT_OK

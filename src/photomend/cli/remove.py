@@ -1,0 +1,240 @@
+"""``photomend remove`` (one image, or a folder with a folder of masks) and ``photomend
+example`` (the bundled example photo)."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import shutil
+import time
+import warnings
+from collections.abc import Callable
+from importlib.resources import as_file, files
+from pathlib import Path
+
+from photomend.api import check_engine
+from photomend.cli.common import (
+    EXIT_OK,
+    IMAGE_SUFFIXES,
+    StageBars,
+    add_output_options,
+    add_quiet_option,
+    check_folder_output,
+    list_images,
+    make_folder,
+    positive_int,
+    process_folder,
+    report,
+    same_file,
+    say,
+)
+from photomend.compare import before_after
+from photomend.errors import InputError, MaskError, OutputError, PhotomendError
+from photomend.io import (
+    LoadedImage,
+    check_destination,
+    format_for_path,
+    read_image,
+    read_mask,
+    write_image,
+)
+from photomend.removal import (
+    DEFAULT_ENGINE,
+    DEFAULT_HD_STRATEGY,
+    DEFAULT_WORKING_SIZE,
+    remove_array,
+)
+
+HD_STRATEGIES = ("auto", "cra", "crop", "resize", "original")
+#: Long side, in pixels, of each half of a --compare sheet (a quick look, not a full-size copy).
+COMPARE_MAX_SIDE = 2048
+#: The bundled example (package data) and what ``photomend example`` writes.
+EXAMPLE_PHOTO, EXAMPLE_MASK = "example.jpg", "example_mask.png"
+EXAMPLE_RESULT, EXAMPLE_SHEET = "example_result.jpg", "example_before_after.jpg"
+EXAMPLE_DIR = Path("photomend-example")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    rm = sub.add_parser(
+        "remove",
+        help="remove objects marked by a mask",
+        description="Remove what MASK marks (any non-zero pixel, or non-zero alpha on a "
+        "transparent layer) and fill the hole from the surroundings. IMAGE may be a folder: then "
+        "--mask is a folder of masks matched by file stem (stem.png, stem_mask.png, stem.*) and "
+        "-o an output folder.",
+    )
+    rm.add_argument("image", metavar="IMAGE", type=Path, help="image file or folder of images")
+    rm.add_argument("--mask", "-m", required=True, type=Path, help="mask file or folder of masks")
+    rm.add_argument("-o", "--output", required=True, type=Path, help="output file or folder")
+    rm.add_argument("--engine", default=DEFAULT_ENGINE,
+                    help=f"inpainting engine (default: {DEFAULT_ENGINE}; see 'photomend engines')")
+    rm.add_argument("--hd-strategy", default=DEFAULT_HD_STRATEGY, choices=HD_STRATEGIES,
+                    help=f"how large images are handled (default: {DEFAULT_HD_STRATEGY})")
+    rm.add_argument("--working-size", type=positive_int, default=DEFAULT_WORKING_SIZE,
+                    metavar="N",
+                    help=f"engine working size in pixels (default: {DEFAULT_WORKING_SIZE})")
+    rm.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+    rm.add_argument("--resize-mask", action="store_true",
+                    help="scale a mask of another size to the image instead of failing")
+    rm.add_argument("--compare", type=Path, default=None, metavar="FILE",
+                    help="also write a before/after sheet (the image with the removed area "
+                    "tinted | the result) to FILE; a folder when IMAGE is a folder "
+                    f"(each half at most {COMPARE_MAX_SIDE} px)")
+    add_output_options(rm)
+    rm.set_defaults(run=_run_remove)
+
+
+def add_example_parser(sub: argparse._SubParsersAction) -> None:
+    ex = sub.add_parser(
+        "example",
+        help="run the bundled example photo",
+        description="Remove a tower from the bundled example photo with the default settings "
+        f"and write {EXAMPLE_RESULT} and {EXAMPLE_SHEET} (before | after) into DIR, with copies "
+        f"of the input ({EXAMPLE_PHOTO}, {EXAMPLE_MASK}). Files of those names in DIR are "
+        "replaced.",
+    )
+    ex.add_argument("-o", "--output", type=Path, default=EXAMPLE_DIR, metavar="DIR",
+                    help=f"output folder, created if needed (default: ./{EXAMPLE_DIR})")
+    add_quiet_option(ex)
+    ex.set_defaults(run=_run_example)
+
+
+def _run_remove(args: argparse.Namespace) -> int:
+    check_engine(args.engine)  # fail before reading anything
+    if args.image.is_dir():
+        return _remove_folder(args)
+    mask = args.mask
+    if mask.is_dir():
+        mask = _find_mask(args.image, mask)
+        if mask is None:
+            raise MaskError(f"no mask for {args.image.name} in {args.mask}")
+    out = args.output / args.image.name if args.output.is_dir() else args.output
+    compare = args.compare
+    if compare is not None and compare.is_dir():
+        compare = compare / args.image.name
+    bars = StageBars.for_args(args)
+    try:
+        _remove_one(args.image, mask, out, args, progress=bars, compare=compare)
+    finally:
+        bars.close()
+    return EXIT_OK
+
+
+def _run_example(args: argparse.Namespace) -> int:
+    out_dir = args.output
+    make_folder(out_dir, "-o")
+    settings = argparse.Namespace(
+        engine=DEFAULT_ENGINE, hd_strategy=DEFAULT_HD_STRATEGY, working_size=DEFAULT_WORKING_SIZE,
+        seed=0, resize_mask=False, overwrite=True, quality=95, max_pixels=None, quiet=args.quiet,
+    )
+    data = files("photomend") / "data"
+    with as_file(data / EXAMPLE_PHOTO) as photo, as_file(data / EXAMPLE_MASK) as mask:
+        for path in (photo, mask):
+            if not path.is_file():
+                raise PhotomendError(f"the bundled example {path} is missing; reinstall photomend")
+        bars = StageBars.for_args(args)
+        try:
+            _remove_one(photo, mask, out_dir / EXAMPLE_RESULT, settings, progress=bars,
+                        compare=out_dir / EXAMPLE_SHEET)
+        finally:
+            bars.close()
+        for path in (photo, mask):  # so that the user can rerun it with `photomend remove`
+            if not same_file(path, out_dir / path.name):
+                shutil.copyfile(path, out_dir / path.name)
+    if not args.quiet:
+        report(f"input copied to {out_dir / EXAMPLE_PHOTO} and {out_dir / EXAMPLE_MASK}")
+    return EXIT_OK
+
+
+def _remove_folder(args: argparse.Namespace) -> int:
+    src, masks, out_dir = args.image, args.mask, args.output
+    if not masks.is_dir():
+        raise InputError(f"{src} is a folder, so --mask must be a folder of masks too")
+    check_folder_output(src, out_dir, overwrite=args.overwrite)
+    compare_dir = args.compare
+    if compare_dir is not None:
+        if compare_dir.exists() and not compare_dir.is_dir():
+            raise OutputError(f"{src} is a folder, so --compare must be a folder too; "
+                              f"{compare_dir} is a file")
+        if compare_dir.resolve() in (out_dir.resolve(), src.resolve()):
+            raise OutputError("--compare must name a folder of its own, not the input or output "
+                              "folder")
+    images = list_images(src, skip_masks=masks.resolve() == src.resolve())
+    if not images:
+        raise InputError(f"no images in {src} (looked for {', '.join(IMAGE_SUFFIXES)})")
+    make_folder(out_dir, "-o")
+    if compare_dir is not None:
+        make_folder(compare_dir, "--compare")
+
+    def work(image: Path) -> None:
+        mask = _find_mask(image, masks)
+        if mask is None:
+            raise MaskError(f"no mask for {image.name} in {masks}; skipped")
+        compare = None if compare_dir is None else compare_dir / image.name
+        _remove_one(image, mask, out_dir / image.name, args, progress=None, compare=compare)
+
+    return process_folder(images, work, quiet=args.quiet, out_dir=out_dir)
+
+
+def _remove_one(
+    image: Path, mask: Path, out: Path, args: argparse.Namespace, *,
+    progress: Callable[[str, int, int], None] | None, compare: Path | None = None,
+) -> None:
+    """Remove, write and report one image (and its before/after sheet when ``compare`` is set).
+
+    Output problems are caught before the slow part.
+    """
+    started = time.perf_counter()
+    format_for_path(out)
+    protect = () if args.overwrite else (image, mask)
+    if not args.overwrite and out.exists() and same_file(out, image):
+        raise OutputError(f"{out} is the input image; pass --overwrite to replace it")
+    check_destination(out, overwrite=args.overwrite, protect=protect)
+    if compare is not None:
+        format_for_path(compare)
+        if compare.absolute() == out.absolute() or same_file(compare, out):
+            raise OutputError(f"--compare and -o both name {out}; give the sheet its own name")
+        check_destination(compare, overwrite=args.overwrite, protect=(image, mask))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        before = read_image(image, max_pixels=args.max_pixels)
+        hole = read_mask(mask, size=before.size, resize=args.resize_mask,
+                         max_pixels=args.max_pixels)
+        loaded = before
+        if hole.any():
+            loaded = before.with_rgb(remove_array(
+                before.rgb, hole, engine=args.engine, hd_strategy=args.hd_strategy,
+                working_size=args.working_size, seed=args.seed, progress=progress,
+            ))
+        elif not args.quiet:
+            say("note", f"mask {mask.name} is empty: nothing to remove, {image.name} written "
+                 "unchanged")
+        write_image(loaded, out, quality=args.quality, overwrite=args.overwrite, protect=protect)
+        if compare is not None:
+            sheet = before_after(before.rgb, hole, loaded.rgb, max_side=COMPARE_MAX_SIDE)
+            write_image(LoadedImage(sheet, icc_profile=before.icc_profile), compare,
+                        quality=args.quality, overwrite=args.overwrite,
+                        protect=(image, mask, out))
+    if not args.quiet:
+        for w in caught:
+            if not issubclass(w.category, UserWarning):
+                continue  # library deprecation chatter is for developers, not users
+            say("warning", f"{out.name}: {w.message}")
+        width, height = loaded.size
+        report(f"wrote {out} ({width}x{height}, {time.perf_counter() - started:.1f} s)")
+        if compare is not None:
+            report(f"wrote {compare} (before | after)")
+
+
+def _find_mask(image: Path, folder: Path) -> Path | None:
+    """The mask of ``image`` in ``folder``: stem.png, stem_mask.png, then stem.* / stem_mask.*."""
+    stem = glob.escape(image.stem)
+    candidates = [folder / f"{image.stem}.png", folder / f"{image.stem}_mask.png"]
+    candidates += sorted(folder.glob(f"{stem}.*")) + sorted(folder.glob(f"{stem}_mask.*"))
+    for path in candidates:
+        if (path.stem in (image.stem, f"{image.stem}_mask") and path.is_file()
+                and path.suffix.lower() in IMAGE_SUFFIXES and not same_file(path, image)):
+            return path
+    return None
+
+

@@ -1,0 +1,243 @@
+"""The model zoo: published weights photomend can use once they are on the user's machine.
+
+Each entry (:class:`ModelSpec`) names a model, where it comes from, its licence and the
+SHA-256 of the published file when known. Models live in :func:`cache_dir` in photomend's own
+inference format, one file per model plus a ``<file>.json`` record of where it came from and the
+SHA-256 of both the source and the converted file (a converted file whose hash no longer
+matches its record is refused as corrupt).
+
+Two ways in:
+
+* ``photomend models fetch NAME`` for entries with a ``fetch`` function (e.g. npm packages);
+* ``photomend models import FILE [--name NAME]`` for a file the user downloaded: the entry's
+  ``convert`` function turns it into the inference format. When the entry knows the published
+  SHA-256, a file that differs is refused unless ``trust=True`` (``--trust``: your own
+  fine-tuned weights).
+
+Feature modules declare their entries by calling :func:`register_model` at import; the
+modules listed in :data:`CATALOG_MODULES` are imported on first use of the zoo.
+
+>>> [m.name for m in list_models(task="nothing")]
+[]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from photomend.errors import ModelError, ModelMissingError, UnknownModelError
+
+#: Modules whose import registers zoo entries (each feature adds its own).
+CATALOG_MODULES: list[str] = []
+
+#: ``fetch(spec, workdir) -> Path``: download the published file into ``workdir``.
+FetchFn = Callable[["ModelSpec", Path], Path]
+#: ``convert(spec, source, dest)``: write the inference-format file ``dest`` from ``source``.
+ConvertFn = Callable[["ModelSpec", Path, Path], None]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One zoo entry.
+
+    name: what users type (``esrgan-medium-x4``); task: 'upscale', 'colorize', 'inpaint', ...;
+    scale: the upscaling factor, if any; source: where the published file comes from (URL or
+    ``npm:package@version``); license; sha256: of the published file, None when unknown (then
+    the hash of what was imported is recorded); size: bytes of the published file, if known;
+    filename: the converted file's name in the cache; published_filename: the file's name as
+    published (lets ``models import FILE`` find the entry without ``--name``); description: one line for ``models list``;
+    fetch / convert: see the module docstring; how_to_get: what to tell a user who lacks it
+    (default: the ``models fetch`` or ``models import`` command).
+    """
+
+    name: str
+    task: str
+    source: str
+    license: str
+    filename: str
+    description: str = ""
+    scale: int | None = None
+    sha256: str | None = None
+    size: int | None = None
+    fetch: FetchFn | None = None
+    convert: ConvertFn | None = None
+    how_to_get: str = ""
+    published_filename: str = ""
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def instructions(self) -> str:
+        """The exact command(s) that install this model."""
+        if self.how_to_get:
+            return self.how_to_get
+        if self.fetch is not None:
+            return f"run `photomend models fetch {self.name}`"
+        return (f"download it from {self.source} and run "
+                f"`photomend models import FILE --name {self.name}`")
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+_catalog_loaded = False
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Add ``spec`` to the zoo (a later entry of the same name replaces the earlier one)."""
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def _load_catalog() -> None:
+    global _catalog_loaded
+    if not _catalog_loaded:
+        _catalog_loaded = True
+        for module in CATALOG_MODULES:
+            importlib.import_module(module)
+
+
+def list_models(*, task: str | None = None) -> list[ModelSpec]:
+    """The zoo entries, sorted by task then name; only ``task``'s when given."""
+    _load_catalog()
+    specs = sorted(_REGISTRY.values(), key=lambda s: (s.task, s.name))
+    return [s for s in specs if task is None or s.task == task]
+
+
+def get_model(name: str) -> ModelSpec:
+    """The entry called ``name``, or UnknownModelError listing the known names."""
+    _load_catalog()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise UnknownModelError(f"unknown model {name!r}; known models: {known}") from None
+
+
+def cache_dir() -> Path:
+    """Where installed models live: ``$PHOTOMEND_MODELS``, else ``$XDG_CACHE_HOME/photomend/
+    models``, else ``~/.cache/photomend/models``."""
+    if os.environ.get("PHOTOMEND_MODELS"):
+        return Path(os.environ["PHOTOMEND_MODELS"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "photomend" / "models"
+
+
+def installed_path(name: str) -> Path | None:
+    """The converted file of model ``name`` if it is installed, else None."""
+    path = cache_dir() / get_model(name).filename
+    return path if path.is_file() else None
+
+
+def model_path(name: str) -> Path:
+    """The verified, converted file of model ``name``.
+
+    Raises ModelMissingError (with the command that installs it) when it is not installed and
+    ModelError when its file no longer matches the SHA-256 recorded at install time.
+    """
+    spec = get_model(name)
+    path = cache_dir() / spec.filename
+    if not path.is_file():
+        raise ModelMissingError(f"model {name!r} is not installed; {spec.instructions()}")
+    record = read_record(path)
+    expected = record.get("sha256")
+    if expected and sha256_of(path) != expected:
+        raise ModelError(f"the installed file of model {name!r} ({path}) is corrupt (SHA-256 "
+                         f"differs from the one recorded at install); reinstall it: "
+                         f"{spec.instructions()}")
+    return path
+
+
+def read_record(path: Path) -> dict:
+    """The install record next to ``path`` (empty when there is none or it is unreadable)."""
+    try:
+        return json.loads(Path(f"{path}.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def install_file(name: str, source: Path, *, trust: bool = False) -> Path:
+    """Convert ``source`` (a published weight file) into model ``name``'s cached file.
+
+    The source is checked against the entry's SHA-256 (unless ``trust``), converted into a
+    temporary file, which is renamed into place with its record only once complete: an
+    interrupted or failed install leaves nothing behind.
+    """
+    spec = get_model(name)
+    if spec.convert is None:
+        raise ModelError(f"model {name!r} cannot be imported from a file; {spec.instructions()}")
+    source = Path(source)
+    if not source.is_file():
+        raise ModelError(f"cannot import {source}: no such file")
+    source_sha = sha256_of(source)
+    if spec.sha256 and source_sha != spec.sha256 and not trust:
+        raise ModelError(f"{source} is not the published {name} file (SHA-256 {source_sha[:12]}"
+                         f"... instead of {spec.sha256[:12]}...): corrupt or another model; "
+                         "pass --trust to import your own weights of this architecture")
+    dest = cache_dir() / spec.filename
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        spec.convert(spec, source, tmp)
+        record = {
+            "name": name, "source": spec.source, "source_file": source.name,
+            "source_sha256": source_sha, "verified": spec.sha256 == source_sha,
+            "sha256": sha256_of(tmp), "installed": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        Path(f"{dest}.json").write_text(json.dumps(record, indent=2) + "\n")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def guess_model(source: Path) -> ModelSpec:
+    """The entry a published file belongs to, by SHA-256 then by file name, for
+    ``models import FILE`` without ``--name``."""
+    source = Path(source)
+    importable = [s for s in list_models() if s.convert is not None]
+    if source.is_file():
+        digest = sha256_of(source)
+        for spec in importable:
+            if spec.sha256 == digest:
+                return spec
+    for spec in importable:
+        if spec.published_filename and spec.published_filename == source.name:
+            return spec
+    names = ", ".join(s.name for s in importable) or "none"
+    raise ModelError(f"cannot tell which model {source.name} is; pass --name (one of: {names})")
+
+
+def fetch_model(name: str) -> Path:
+    """Download model ``name`` with its entry's ``fetch`` function and install it."""
+    spec = get_model(name)
+    if spec.fetch is None:
+        raise ModelError(f"model {name!r} cannot be fetched automatically; "
+                         f"{spec.instructions()}")
+    with tempfile.TemporaryDirectory(prefix="photomend-fetch-") as work:
+        downloaded = spec.fetch(spec, Path(work))
+        return install_file(name, downloaded)
+
+
+def remove_model(name: str) -> bool:
+    """Delete model ``name``'s installed file and record; False when it was not installed."""
+    path = cache_dir() / get_model(name).filename
+    Path(f"{path}.json").unlink(missing_ok=True)
+    if path.is_file():
+        path.unlink()
+        return True
+    return False
