@@ -43,3 +43,7 @@ class UnknownModelError(ModelError):
 
 class ModelMissingError(ModelError):
     """A known model is not installed; the message says the exact command that installs it."""
+
+
+class UnsupportedScaleError(InputError):
+    """An upscaler was asked for a scale it does not support (or a scale that is not an integer)."""

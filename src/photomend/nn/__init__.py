@@ -1,0 +1,1 @@
+"""Neural-network inference helpers shared by photomend's models (no torch at inference)."""
