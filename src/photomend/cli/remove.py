@@ -4,7 +4,6 @@ example`` (the bundled example photo)."""
 from __future__ import annotations
 
 import argparse
-import glob
 import shutil
 import time
 import warnings
@@ -30,6 +29,7 @@ from photomend.cli.common import (
 )
 from photomend.compare import before_after
 from photomend.errors import InputError, MaskError, OutputError, PhotomendError
+from photomend.files import find_mask as _find_mask
 from photomend.io import (
     LoadedImage,
     check_destination,
@@ -224,17 +224,3 @@ def _remove_one(
         report(f"wrote {out} ({width}x{height}, {time.perf_counter() - started:.1f} s)")
         if compare is not None:
             report(f"wrote {compare} (before | after)")
-
-
-def _find_mask(image: Path, folder: Path) -> Path | None:
-    """The mask of ``image`` in ``folder``: stem.png, stem_mask.png, then stem.* / stem_mask.*."""
-    stem = glob.escape(image.stem)
-    candidates = [folder / f"{image.stem}.png", folder / f"{image.stem}_mask.png"]
-    candidates += sorted(folder.glob(f"{stem}.*")) + sorted(folder.glob(f"{stem}_mask.*"))
-    for path in candidates:
-        if (path.stem in (image.stem, f"{image.stem}_mask") and path.is_file()
-                and path.suffix.lower() in IMAGE_SUFFIXES and not same_file(path, image)):
-            return path
-    return None
-
-

@@ -1,0 +1,49 @@
+"""Finding the files that belong to an image: its mask, its colour hints, ... by file name.
+
+One rule, shared by ``photomend remove`` (folder mode) and the batch runner: the companion of
+``photo.jpg`` in a folder is ``photo.png``, then ``photo_<tag>.png``, then ``photo.*`` and
+``photo_<tag>.*`` (any image suffix), never the image itself.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+from photomend.io import FORMATS_BY_SUFFIX
+
+IMAGE_SUFFIXES = tuple(FORMATS_BY_SUFFIX)
+
+
+def find_companion(image: str | os.PathLike[str], folder: str | os.PathLike[str], *,
+                   tag: str) -> Path | None:
+    """The file in ``folder`` that belongs to ``image``: stem.png, stem_TAG.png, stem.*,
+    stem_TAG.* (image suffixes only; never ``image`` itself), or None.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); _ = (d / "a_mask.png").write_bytes(b"")
+    >>> find_companion("photos/a.jpg", d, tag="mask").name
+    'a_mask.png'
+    """
+    image, folder = Path(image), Path(folder)
+    stem = glob.escape(image.stem)
+    candidates = [folder / f"{image.stem}.png", folder / f"{image.stem}_{tag}.png"]
+    candidates += sorted(folder.glob(f"{stem}.*")) + sorted(folder.glob(f"{stem}_{tag}.*"))
+    for path in candidates:
+        if (path.stem in (image.stem, f"{image.stem}_{tag}") and path.is_file()
+                and path.suffix.lower() in IMAGE_SUFFIXES and not _same_file(path, image)):
+            return path
+    return None
+
+
+def find_mask(image: str | os.PathLike[str], folder: str | os.PathLike[str]) -> Path | None:
+    """The mask of ``image`` in ``folder``: stem.png, stem_mask.png, then stem.* / stem_mask.*."""
+    return find_companion(image, folder, tag="mask")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
