@@ -1,0 +1,125 @@
+"""What the server can run: one :class:`Operation` per library verb.
+
+An operation names its uploaded parts and its options (a pydantic model, which also documents
+the route in the OpenAPI schema), a ``check`` run when the request arrives (decode everything,
+so a broken upload is a 4xx answer rather than a failed job) and a ``run`` executed by a worker:
+decode with :func:`photomend.io.read_image`, call the library verb, encode with
+:func:`photomend.io.encode_image`. There is no image logic here beyond that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from photomend.api import check_engine
+from photomend.engines import ProgressFn
+from photomend.errors import MaskError
+from photomend.hd import STRATEGIES
+from photomend.io import encode_image, read_image, read_mask
+from photomend.removal import DEFAULT_ENGINE, DEFAULT_HD_STRATEGY, remove_array
+
+#: Output format name (the ``format`` option) -> (encoder name, media type, file suffix).
+OUTPUT_FORMATS = {
+    "png": ("PNG", "image/png", ".png"),
+    "jpeg": ("JPEG", "image/jpeg", ".jpg"),
+    "webp": ("WEBP", "image/webp", ".webp"),
+    "tiff": ("TIFF", "image/tiff", ".tif"),
+}
+OutputFormat = Literal["png", "jpeg", "webp", "tiff"]
+
+#: A worker's answer: output name -> (encoded bytes, media type, suffix); "image" comes first.
+Outputs = dict[str, tuple[bytes, str, str]]
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The upload's format from its first bytes ('JPEG', 'PNG', 'WEBP', 'TIFF') or None.
+
+    >>> sniff_format(b"\\x89PNG\\r\\n\\x1a\\n...."), sniff_format(b"GIF89a")
+    ('PNG', None)
+    """
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    return None
+
+
+class Options(BaseModel):
+    """Options every operation takes: how the result is encoded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: OutputFormat = Field("png", description="encoding of the result")
+    quality: int = Field(95, ge=1, le=100, description="JPEG/WebP quality")
+
+
+class RemoveOptions(Options):
+    engine: str = Field(DEFAULT_ENGINE, description="inpainting engine, see GET /v1/engines")
+    hd_strategy: Literal[STRATEGIES] = Field(  # type: ignore[valid-type]
+        DEFAULT_HD_STRATEGY, description="how large photos are handled")
+    working_size: int = Field(512, ge=32, le=8192, description="long side for resize/cra")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of randomised engines")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One verb the server offers as ``POST /v1/<name>``."""
+
+    name: str
+    summary: str
+    options: type[Options]
+    #: Uploaded parts: name -> required?
+    files: dict[str, bool]
+    #: ``check(files, options, max_pixels)``: raise InputError for unusable input.
+    check: Callable[[dict[str, bytes], Any, int], None]
+    #: ``run(files, options, max_pixels, progress) -> Outputs``, in a worker.
+    run: Callable[[dict[str, bytes], Any, int, ProgressFn], Outputs]
+
+
+def _encode(loaded, options: Options) -> tuple[bytes, str, str]:
+    fmt, media, suffix = OUTPUT_FORMATS[options.format]
+    return encode_image(loaded, fmt, quality=options.quality), media, suffix
+
+
+# --- remove ---------------------------------------------------------------------------------
+
+
+def _check_remove(files: dict[str, bytes], opts: RemoveOptions, max_pixels: int) -> None:
+    check_engine(opts.engine)
+    loaded = read_image(files["image"], max_pixels=max_pixels)
+    hole = read_mask(files["mask"], size=loaded.size, max_pixels=max_pixels)
+    if hole.all():
+        raise MaskError("the mask covers the whole image: there is nothing left to copy from")
+
+
+def _run_remove(files: dict[str, bytes], opts: RemoveOptions, max_pixels: int,
+                progress: ProgressFn) -> Outputs:
+    loaded = read_image(files["image"], max_pixels=max_pixels)
+    hole = read_mask(files["mask"], size=loaded.size, max_pixels=max_pixels)
+    rgb = remove_array(loaded.rgb, hole, engine=opts.engine, hd_strategy=opts.hd_strategy,
+                       working_size=opts.working_size, seed=opts.seed, progress=progress)
+    return {"image": _encode(loaded.with_rgb(rgb), opts)}
+
+
+REMOVE = Operation(
+    name="remove",
+    summary="Remove what the mask marks (any non-zero pixel or alpha) and fill the hole.",
+    options=RemoveOptions,
+    files={"image": True, "mask": True},
+    check=_check_remove,
+    run=_run_remove,
+)
+
+
+def operations() -> dict[str, Operation]:
+    """The operations this installation offers (a verb appears once the library has it)."""
+    ops = {"remove": REMOVE}
+    return ops
