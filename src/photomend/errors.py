@@ -47,3 +47,12 @@ class ModelMissingError(ModelError):
 
 class UnsupportedScaleError(InputError):
     """An upscaler was asked for a scale it does not support (or a scale that is not an integer)."""
+
+
+class ModelArchitectureError(ModelError):
+    """A weight file is not the network it was loaded as; the message names the first key that
+    differs and its shape."""
+
+
+class OptionalDependencyError(InputError):
+    """A feature needs an optional extra that is not installed; the message names the extra."""
