@@ -15,6 +15,7 @@ from photomend.errors import (
 )
 from photomend.io import LoadedImage, read_image, read_mask, write_image
 from photomend.removal import remove_array
+from photomend.upscale.api import upscale, upscale_array
 
 __version__ = "0.1.0"
 
@@ -32,5 +33,7 @@ __all__ = [
     "read_mask",
     "remove",
     "remove_array",
+    "upscale",
+    "upscale_array",
     "write_image",
 ]

@@ -103,13 +103,16 @@ def check_engine(name: str) -> None:
         raise UnknownEngineError(f"unknown engine {name!r}; available: {known}")
 
 
-def _gray(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+def _gray(rgb: np.ndarray, hole: np.ndarray | None) -> np.ndarray:
     # Engines fill three equal channels alike, but average inside the hole in case one does not;
-    # outside it channel 0 is the caller's exact gray value.
+    # outside it channel 0 is the caller's exact gray value. hole=None: every pixel is new
+    # (e.g. upscaled), so all are averaged.
+    if hole is None:
+        return rgb.mean(axis=2, keepdims=True)
     return np.where(hole[:, :, None], rgb.mean(axis=2, keepdims=True), rgb[:, :, :1])
 
 
-def _as_array(result: LoadedImage, hole: np.ndarray, *, like: np.ndarray) -> np.ndarray:
+def _as_array(result: LoadedImage, hole: np.ndarray | None, *, like: np.ndarray) -> np.ndarray:
     channels = 1 if like.ndim == 2 else like.shape[2]
     color = _gray(result.rgb, hole) if channels in (1, 2) else result.rgb
     if like.dtype == np.uint8:
@@ -119,11 +122,15 @@ def _as_array(result: LoadedImage, hole: np.ndarray, *, like: np.ndarray) -> np.
     if channels in (2, 4):
         # The caller's own alpha values, bit for bit (float alpha comes back as float32).
         alpha = like[:, :, -1].astype(color.dtype)
+        if result.alpha is not None and result.alpha.shape != alpha.shape:  # resized (upscale)
+            alpha = (to_uint8(result.alpha) if like.dtype == np.uint8 else
+                     to_uint16(result.alpha) if like.dtype == np.uint16 else result.alpha)
         color = np.dstack([color, alpha])
     return color[:, :, 0] if like.ndim == 2 else color
 
 
-def _as_pil(result: LoadedImage, hole: np.ndarray, *, like: Image.Image | None) -> Image.Image:
+def _as_pil(result: LoadedImage, hole: np.ndarray | None, *,
+            like: Image.Image | None) -> Image.Image:
     mode = like.mode if like is not None else "RGB"
     icc = result.icc_profile
     if mode in ("1", "L", "LA", "La", "I", "F") or mode.startswith("I;16"):

@@ -444,6 +444,8 @@ def to_uint8(a: np.ndarray) -> np.ndarray:
     >>> to_uint8(np.array([0.0, 0.5, 1.0], np.float32))
     array([  0, 128, 255], dtype=uint8)
     """
+    if a.dtype == np.uint8:  # already 8-bit (e.g. a large upscaled image kept compact)
+        return a
     return np.rint(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
@@ -453,6 +455,8 @@ def to_uint16(a: np.ndarray) -> np.ndarray:
     >>> to_uint16(np.array([0.0, 1.0], np.float32))
     array([    0, 65535], dtype=uint16)
     """
+    if a.dtype == np.uint16:  # already 16-bit
+        return a
     return np.rint(np.clip(a, 0.0, 1.0) * 65535.0).astype(np.uint16)
 
 
