@@ -1,0 +1,150 @@
+"""The operation table of the batch runner: each step name maps to a call of a library verb.
+
+Every operation takes a :class:`~photomend.io.LoadedImage` (float32 RGB + alpha + metadata) and
+returns one, so steps chain (restore -> colorize -> upscale) and metadata survives. A step may
+also name any importable function, ``"package.module:function"``, called as
+``function(image: LoadedImage, *, mask, hints, **options) -> LoadedImage | ndarray``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+import photomend
+from photomend.errors import InputError
+from photomend.io import LoadedImage, read_image, read_mask
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A batch step: which verb it calls and what it needs besides the photo."""
+
+    name: str
+    apply: Callable[..., LoadedImage]  # (image, *, mask, hints, max_pixels, **options)
+    verb: str | None = None            # photomend.<verb> must exist for the step to be usable
+    needs_mask: bool = False
+    uses_hints: bool = False
+    #: keyword options the step passes through to its verb, or None to accept the verb's own
+    options: tuple[str, ...] | None = None
+
+
+def _remove(image: LoadedImage, *, mask: str | None, hints: str | None,
+            max_pixels: int | None, resize_mask: bool = False, **options: Any) -> LoadedImage:
+    from photomend.removal import remove_array
+
+    if mask is None:
+        raise InputError("remove needs a mask")
+    hole = read_mask(mask, size=image.size, resize=resize_mask, max_pixels=max_pixels)
+    if not hole.any():
+        return image  # an empty mask is not an error: written unchanged, as `photomend remove`
+    return image.with_rgb(remove_array(image.rgb, hole, **options))
+
+
+def _restore(image: LoadedImage, *, mask: str | None, hints: str | None,
+             max_pixels: int | None, **options: Any) -> LoadedImage:
+    if mask is not None and "extra_mask" not in options:
+        options["extra_mask"] = read_mask(mask, size=image.size, resize=True,
+                                          max_pixels=max_pixels)
+    result = photomend.restore(image.rgb, max_pixels=max_pixels, **options)
+    return with_pixels(image, getattr(result, "image", result))
+
+
+def _colorize(image: LoadedImage, *, mask: str | None, hints: str | None,
+              max_pixels: int | None, **options: Any) -> LoadedImage:
+    if hints is not None and "hints" not in options:
+        options["hints"] = hints
+    return with_pixels(image, photomend.colorize(image.rgb, max_pixels=max_pixels, **options))
+
+
+def _upscale(image: LoadedImage, *, mask: str | None, hints: str | None,
+             max_pixels: int | None, **options: Any) -> LoadedImage:
+    return with_pixels(image, photomend.upscale(image.rgb, max_pixels=max_pixels, **options))
+
+
+#: Step name -> operation. ``remove`` takes the options of :func:`photomend.removal.remove_array`
+#: plus ``resize_mask``; the others those of their verb.
+OPERATIONS: dict[str, Operation] = {
+    "remove": Operation("remove", _remove, needs_mask=True,
+                        options=("engine", "hd_strategy", "working_size", "seed", "resize_mask")),
+    "restore": Operation("restore", _restore, verb="restore"),
+    "colorize": Operation("colorize", _colorize, verb="colorize", uses_hints=True),
+    "upscale": Operation("upscale", _upscale, verb="upscale"),
+}
+
+_NOT_OPTIONS = {"image", "progress", "max_pixels", "rgb", "mask"}
+
+
+def resolve(op: str) -> Operation:
+    """The :class:`Operation` for a step name or ``"module:function"``; InputError otherwise."""
+    if op in OPERATIONS:
+        operation = OPERATIONS[op]
+        if operation.verb is not None and not hasattr(photomend, operation.verb):
+            raise InputError(f"operation {op!r} needs photomend.{operation.verb}, which this "
+                             "installation does not have")
+        return operation
+    if ":" in op:
+        module, _, name = op.partition(":")
+        try:
+            func = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as exc:
+            raise InputError(f"cannot import step {op!r}: {exc}") from None
+        return Operation(op, _custom(func))
+    known = ", ".join(name for name in OPERATIONS if _available(name))
+    raise InputError(f"unknown operation {op!r}; available: {known}, or 'package.module:function'")
+
+
+def available_operations() -> list[str]:
+    """The built-in step names usable in this installation."""
+    return [name for name in OPERATIONS if _available(name)]
+
+
+def check_options(op: Operation, options: Mapping[str, Any]) -> None:
+    """Raise InputError for an option the step's verb does not take (before any work)."""
+    allowed = op.options
+    if allowed is None and op.verb is not None:
+        params = inspect.signature(getattr(photomend, op.verb)).parameters
+        allowed = tuple(n for n, p in params.items()
+                        if n not in _NOT_OPTIONS and p.kind is not inspect.Parameter.VAR_POSITIONAL)
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return
+    if allowed is None:
+        return
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InputError(f"step {op.name!r} has no option(s) {', '.join(unknown)}; it takes "
+                         f"{', '.join(allowed) or 'none'}")
+
+
+def with_pixels(image: LoadedImage, rgb: Any) -> LoadedImage:
+    """``image`` with new float RGB pixels; a carried alpha channel is resized to match."""
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.float32:
+        rgb = read_image(rgb).rgb  # an integer array from a verb: back to the convention
+    alpha = image.alpha
+    if alpha is not None and alpha.shape != rgb.shape[:2]:
+        size = (rgb.shape[1], rgb.shape[0])
+        alpha = np.clip(cv2.resize(alpha, size, interpolation=cv2.INTER_CUBIC), 0, 1)
+        return LoadedImage(rgb.astype(np.float32), alpha.astype(np.float32), image.bit_depth,
+                           image.icc_profile, image.exif, image.format, image.path)
+    return image.with_rgb(rgb)
+
+
+def _custom(func: Callable[..., Any]) -> Callable[..., LoadedImage]:
+    def apply(image: LoadedImage, *, mask: str | None, hints: str | None,
+              max_pixels: int | None, **options: Any) -> LoadedImage:
+        out = func(image, mask=mask, hints=hints, **options)
+        return out if isinstance(out, LoadedImage) else with_pixels(image, out)
+
+    return apply
+
+
+def _available(name: str) -> bool:
+    verb = OPERATIONS[name].verb
+    return verb is None or hasattr(photomend, verb)

@@ -1,0 +1,123 @@
+"""The Ray engine: the same job on a Ray cluster (or a local Ray instance).
+
+One actor per worker holds the step chain (models loaded once per actor, not per photo); the
+driver keeps at most ``IN_FLIGHT_PER_WORKER`` photos queued per actor, writes the journal
+itself, and treats a dead actor like a dead local worker: the photos it held fail with
+``kind="crash"``, Ray restarts the actor, and the photos are retried within their budget.
+
+Workers read the inputs and write the outputs by path, so on a multi-node cluster the input,
+mask and output folders must be on a file system every node mounts at the same path (see
+``docs/batch.md``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from photomend.batch.job import Item, JobSpec
+from photomend.batch.local import crash_result
+from photomend.batch.runner import default_workers
+from photomend.batch.worker import Pipeline, limit_threads, thread_env
+from photomend.errors import InputError, PhotomendError
+
+
+class _BatchActor:
+    """Runs in a Ray worker process: thread caps, then the pipeline, once."""
+
+    def __init__(self, steps: Any, max_pixels: int | None, quality: int, threads: int) -> None:
+        limit_threads(threads)
+        self.pipeline = Pipeline(steps, max_pixels=max_pixels, quality=quality)
+
+    def process(self, item: Item) -> dict[str, Any]:
+        return self.pipeline.process(item)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+def connect(address: str | None, *, workers: int | None) -> Any:
+    """``ray.init`` for a job: ``address`` (or ``$RAY_ADDRESS``) joins a cluster; without
+    either, a local Ray instance is started with ``workers`` CPUs (default: all cores)."""
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--engine ray needs Ray: pip install 'photomend[ray]'") from None
+    if ray.is_initialized():
+        return ray
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                              "configure_logging": False}
+    if address is None:
+        kwargs["num_cpus"] = workers or default_workers()
+    try:
+        ray.init(address=address, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise PhotomendError(f"cannot start or reach Ray at {address or 'a local instance'}: "
+                             f"{exc}") from None
+    return ray
+
+
+class RayExecutor:
+    """``workers`` Ray actors; see :class:`photomend.batch.runner.Executor`."""
+
+    def __init__(self, job: JobSpec, workers: int) -> None:
+        ray = self.ray = connect(job.ray_address, workers=job.workers)
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        if job.workers is None:
+            workers = max(1, min(workers if job.ray_address is None else cpus, cpus))
+        self.workers = workers
+        threads = max(1, cpus // workers) if job.ray_address is None else 1
+        actor_class = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)(_BatchActor)
+        env = {"env_vars": thread_env(threads)}
+        self.actors = [actor_class.options(runtime_env=env).remote(
+            job.steps, job.max_pixels, job.quality, threads) for _ in range(workers)]
+        self.load = [0] * workers
+        self.refs: dict[Any, tuple[Item, int]] = {}
+        where = job.ray_address or os.environ.get("RAY_ADDRESS") or "local"
+        self.description = f"{workers} Ray actor{'s' * (workers != 1)} ({where})"
+
+    def submit(self, item: Item) -> None:
+        slot = min(range(self.workers), key=self.load.__getitem__)
+        self.load[slot] += 1
+        self.refs[self.actors[slot].process.remote(item)] = (item, slot)
+
+    def in_flight(self) -> int:
+        return len(self.refs)
+
+    def wait(self, timeout: float) -> list[tuple[Item, dict[str, Any]]]:
+        if not self.refs:
+            return []
+        ready, _ = self.ray.wait(list(self.refs), num_returns=1, timeout=timeout)
+        if ready:  # collect everything else already finished too
+            more, _ = self.ray.wait([r for r in self.refs if r not in ready],
+                                    num_returns=len(self.refs) - len(ready), timeout=0)
+            ready += more
+        results = []
+        for ref in ready:
+            item, slot = self.refs.pop(ref)
+            self.load[slot] -= 1
+            try:
+                results.append((item, self.ray.get(ref)))
+            except self.ray.exceptions.TaskCancelledError:
+                continue
+            except (self.ray.exceptions.RayActorError, self.ray.exceptions.WorkerCrashedError):
+                results.append((item, crash_result(item, "the Ray worker died (killed, node "
+                                                   "lost, or out of memory) during this photo")))
+            except self.ray.exceptions.RayError as exc:
+                results.append((item, crash_result(item, f"Ray: {' '.join(str(exc).split())}"
+                                                   [:300])))
+        return results
+
+    def cancel_queued(self) -> list[Item]:
+        # Photos already handed to an actor finish (their results are recorded); Ray cannot
+        # tell queued from running actor calls, so nothing is cancelled here.
+        return []
+
+    def close(self) -> None:
+        for actor in self.actors:
+            try:
+                self.ray.kill(actor)
+            except Exception:  # noqa: BLE001, S110
+                pass
+        self.actors = []
