@@ -36,7 +36,9 @@ from pathlib import Path
 from photomend.errors import ModelError, ModelMissingError, UnknownModelError
 
 #: Modules whose import registers zoo entries (each feature adds its own).
-CATALOG_MODULES: list[str] = []
+CATALOG_MODULES: list[str] = [
+    "photomend.lama.catalog",
+]
 
 #: ``fetch(spec, workdir) -> Path``: download the published file into ``workdir``.
 FetchFn = Callable[["ModelSpec", Path], Path]
