@@ -187,8 +187,8 @@ class PatchMatchEngine(Engine):
         structure = cv2.GaussianBlur(a * voted + (1.0 - a) * diffusion, (0, 0), self.texture_sigma)
         # Achromatic texture: single votes now and then bring a pixel of a foreign hue, which
         # would show as a coloured speck (and as a square once CRA blows the fill up).
-        texture = (sharp - cv2.GaussianBlur(sharp, (0, 0), self.texture_sigma)).mean(
-            axis=2, keepdims=True)
+        texture = self.texture_gain * (sharp - cv2.GaussianBlur(sharp, (0, 0), self.texture_sigma)
+                                       ).mean(axis=2, keepdims=True)
         t = trust[..., None]
         out = image.copy()
         out[mask] = (t * voted + (1.0 - t) * (structure + texture))[mask]
@@ -201,6 +201,10 @@ class PatchMatchEngine(Engine):
     #: (px) splitting structure from texture.
     structure_weight = 0.3
     texture_sigma = 1.0
+    #: Amplification of that texture. Even the sharp vote is softer than the photo (it averages
+    #: a few patches); measured at 512 px on the benchmark photos, gain 1 left a detail ratio of
+    #: 0.24-0.42 (smeared), gain 2 gives 0.66-1.2 for 0.1-0.3 dB of masked PSNR and ~0.03 SSIM.
+    texture_gain = 2.0
     #: Mean squared patch error (per pixel and channel) at which the matches lose most trust.
     trust_error = 3e-6
     locality = 0.0
