@@ -1,0 +1,123 @@
+"""Kill a real batch run (driver + 2 worker processes) half-way, with SIGINT and with SIGKILL,
+and run it again: every photo ends up done exactly once, no output is truncated, and the
+journal agrees with the files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from photomend.batch import read_journal
+from photomend.batch.worker import file_sha256
+from test_batch import STEP_MODULE, make_photos
+
+N_PHOTOS = 14
+
+
+def _job(tmp_path: Path) -> Path:
+    make_photos(tmp_path / "in", N_PHOTOS, masks=tmp_path / "masks", size=(96, 64))
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "batchsteps.py").write_text(STEP_MODULE)
+    job = tmp_path / "job.toml"
+    job.write_text(
+        'steps = [{op = "remove", engine = "telea"}, {op = "batchsteps:slow", delay = 0.3}]\n'
+        '[input]\nfolder = "in"\nmasks = "masks"\n[output]\nfolder = "out"\nformat = "png"\n'
+        "[run]\nworkers = 2\n")
+    return job
+
+
+def _start(tmp_path: Path, job: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(tmp_path / "mods"), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.Popen([sys.executable, "-m", "photomend", "batch", str(job)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def _done_count(journal: Path) -> int:
+    if not journal.exists():
+        return 0
+    try:
+        db = sqlite3.connect(journal, timeout=5)
+        try:
+            return db.execute("SELECT COUNT(*) FROM items WHERE status = 'done'").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+def _wait_half_way(proc: subprocess.Popen, journal: Path) -> None:
+    deadline = time.monotonic() + 60
+    while _done_count(journal) < 3:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the job never got going"
+        time.sleep(0.05)
+
+
+def _session_alive(sid: int) -> bool:
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[4]) == sid and fields[0] != "Z":  # field 6 of stat: session id
+                return True
+    return False
+
+
+def _check_complete(tmp_path: Path) -> None:
+    journal = tmp_path / "out" / ".photomend-batch.sqlite"
+    records = list(read_journal(journal))
+    assert len(records) == N_PHOTOS
+    assert all(r.status == "done" for r in records), [(r.key, r.status) for r in records]
+    for r in records:
+        out = Path(r.output)
+        assert file_sha256(out) == r.checksum
+        with Image.open(out) as im:
+            im.load()  # a truncated file raises here
+    db = sqlite3.connect(journal)
+    done = dict(db.execute("SELECT key, COUNT(*) FROM history WHERE event = 'done' GROUP BY key"))
+    db.close()
+    assert done == {r.key: 1 for r in records}  # every photo done exactly once
+    leftovers = [p.name for p in (tmp_path / "out").iterdir()
+                 if p.name.endswith(".tmp")]
+    assert leftovers == []
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == \
+        [f"photo{i:02d}.png" for i in range(N_PHOTOS)]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_killed_job_resumes_and_does_each_photo_once(tmp_path, sig):
+    job = _job(tmp_path)
+    journal = tmp_path / "out" / ".photomend-batch.sqlite"
+    proc = _start(tmp_path, job)
+    _wait_half_way(proc, journal)
+    os.kill(proc.pid, sig)
+    out, err = proc.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130, err
+        assert "interrupted" in out
+        assert not [r for r in read_journal(journal) if r.status == "running"]
+    else:
+        deadline = time.monotonic() + 20  # orphaned workers notice and leave
+        while _session_alive(proc.pid):
+            assert time.monotonic() < deadline, "worker processes outlived their driver"
+            time.sleep(0.1)
+    assert _done_count(journal) < N_PHOTOS, "killed too late to test anything"
+
+    again = _start(tmp_path, job)
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, out + err
+    assert "0 failed" in out
+    _check_complete(tmp_path)
