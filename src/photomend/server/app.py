@@ -29,7 +29,14 @@ from photomend.removal import DEFAULT_ENGINE
 from photomend.server.jobs import FINISHED, Job, JobManager, QueueFull
 from photomend.server.ops import Operation, operations, sniff_format
 from photomend.server.problems import ApiError, classify
-from photomend.server.schemas import EngineInfo, ErrorBody, Health, JobInfo, ModelInfo
+from photomend.server.schemas import (
+    EngineInfo,
+    ErrorBody,
+    Health,
+    JobInfo,
+    ModelInfo,
+    UpscalerInfo,
+)
 from photomend.server.settings import Settings, is_loopback
 from photomend.server.uploads import parse_form, read_body
 
@@ -112,6 +119,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           source=s.source, description=s.description,
                           installed=zoo.installed_path(s.name) is not None)
                 for s in zoo.list_models(task=task)]
+
+    if "upscale" in ops:
+        @app.get("/v1/upscalers", response_model=list[UpscalerInfo], tags=["info"])
+        async def upscalers() -> list[UpscalerInfo]:
+            """The models ``POST /v1/upscale`` accepts as ``model``."""
+            from photomend.upscale import upscaler_class
+            from photomend.upscale.api import DEFAULT_UPSCALER
+            from photomend.upscale.base import available_upscalers
+
+            return [UpscalerInfo(name=n, description=t.description, scales=list(t.scales),
+                                 installed_scales=list(upscaler_class(n).installed_scales()),
+                                 cost=t.cost, default=n == DEFAULT_UPSCALER)
+                    for n, t in available_upscalers().items()]
 
     # --- submitting ---------------------------------------------------------------------------
 

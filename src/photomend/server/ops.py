@@ -9,6 +9,8 @@ decode with :func:`photomend.io.read_image`, call the library verb, encode with
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -119,7 +121,60 @@ REMOVE = Operation(
 )
 
 
+# --- upscale --------------------------------------------------------------------------------
+
+
+class UpscaleOptions(Options):
+    scale: int = Field(2, ge=1, le=8, description="the factor: 2, 3, 4 (8 for some models)")
+    model: str | None = Field(None, description="upscaler, see GET /v1/upscalers "
+                              "(default: the bundled compact network)")
+
+
+def _upscale_model(opts: UpscaleOptions) -> str:
+    from photomend.upscale.api import DEFAULT_UPSCALER
+
+    return opts.model or DEFAULT_UPSCALER
+
+
+def _check_upscale(files: dict[str, bytes], opts: UpscaleOptions, max_pixels: int) -> None:
+    from photomend.upscale.api import check_output_size, check_upscaler
+
+    check_upscaler(_upscale_model(opts), opts.scale)
+    loaded = read_image(files["image"], max_pixels=max_pixels)
+    check_output_size(loaded.size, opts.scale, max_pixels)
+
+
+def _run_upscale(files: dict[str, bytes], opts: UpscaleOptions, max_pixels: int,
+                 progress: ProgressFn) -> Outputs:
+    from photomend.upscale.api import check_output_size, upscale_loaded
+
+    loaded = read_image(files["image"], max_pixels=max_pixels)
+    check_output_size(loaded.size, opts.scale, max_pixels)
+    result = upscale_loaded(loaded, opts.scale, model=_upscale_model(opts), progress=progress)
+    return {"image": _encode(result, opts)}
+
+
+UPSCALE = Operation(
+    name="upscale",
+    summary="Upscale the image by an integer factor (super-resolution).",
+    options=UpscaleOptions,
+    files={"image": True},
+    check=_check_upscale,
+    run=_run_upscale,
+)
+
+
+@functools.cache
 def operations() -> dict[str, Operation]:
     """The operations this installation offers (a verb appears once the library has it)."""
     ops = {"remove": REMOVE}
+    if _has("photomend.upscale.api", "upscale_loaded"):
+        ops["upscale"] = UPSCALE
     return ops
+
+
+def _has(module: str, name: str) -> bool:
+    try:
+        return hasattr(importlib.import_module(module), name)
+    except ImportError:
+        return False

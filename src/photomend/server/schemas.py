@@ -44,6 +44,15 @@ class EngineInfo(BaseModel):
     default: bool
 
 
+class UpscalerInfo(BaseModel):
+    name: str
+    description: str
+    scales: list[int] = Field(description="factors it has")
+    installed_scales: list[int] = Field(description="factors usable now (weights installed)")
+    cost: str
+    default: bool
+
+
 class ModelInfo(BaseModel):
     name: str
     task: str

@@ -31,7 +31,7 @@ const OPS = {
     hint: "Choose a factor and press Upscale.",
     options: [
       { name: "scale", label: "Factor", values: ["2", "3", "4"] },
-      { name: "model", label: "Model", from: "models:upscale", optional: true },
+      { name: "model", label: "Model", from: "upscalers" },
     ],
   },
 };
@@ -110,11 +110,12 @@ async function loadServerInfo() {
   }
   try { state.lists.engines = (await api("GET", "/v1/engines")).map((e) => [e.name, e.default]); }
   catch (e) { state.lists.engines = [["patchmatch", true]]; }
-  try {
-    const models = await api("GET", "/v1/models");
-    state.lists["models:upscale"] = models.filter((m) => m.task === "upscale" && m.installed)
-      .map((m) => [m.name, false]);
-  } catch (e) { state.lists["models:upscale"] = []; }
+  if (state.available.includes("upscale")) {
+    try {
+      state.lists.upscalers = (await api("GET", "/v1/upscalers"))
+        .filter((u) => u.installed_scales.length).map((u) => [u.name, u.default]);
+    } catch (e) { state.lists.upscalers = []; }
+  }
   selectOp(state.op);
 }
 
