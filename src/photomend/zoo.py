@@ -38,6 +38,7 @@ from photomend.errors import ModelError, ModelMissingError, UnknownModelError
 #: Modules whose import registers zoo entries (each feature adds its own).
 CATALOG_MODULES: list[str] = [
     "photomend.lama.catalog",
+    "photomend.upscale.zoo_entries",
 ]
 
 #: ``fetch(spec, workdir) -> Path``: download the published file into ``workdir``.
@@ -212,15 +213,17 @@ def guess_model(source: Path) -> ModelSpec:
     ``models import FILE`` without ``--name``."""
     source = Path(source)
     importable = [s for s in list_models() if s.convert is not None]
+    matches: list[ModelSpec] = []
     if source.is_file():
         digest = sha256_of(source)
-        for spec in importable:
-            if spec.sha256 == digest:
-                return spec
-    for spec in importable:
-        if spec.published_filename and spec.published_filename == source.name:
-            return spec
-    names = ", ".join(s.name for s in importable) or "none"
+        matches = [spec for spec in importable if spec.sha256 == digest]
+    if not matches:
+        matches = [spec for spec in importable
+                   if spec.published_filename and spec.published_filename == source.name]
+    if len(matches) == 1:
+        return matches[0]
+    candidates = matches or importable
+    names = ", ".join(s.name for s in candidates) or "none"
     raise ModelError(f"cannot tell which model {source.name} is; pass --name (one of: {names})")
 
 
