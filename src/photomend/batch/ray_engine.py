@@ -13,6 +13,7 @@ mask and output folders must be on a file system every node mounts at the same p
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from photomend.batch.job import Item, JobSpec
@@ -73,19 +74,52 @@ class RayExecutor:
         self.actors = [actor_class.options(runtime_env=env).remote(
             job.steps, job.max_pixels, job.quality, threads) for _ in range(workers)]
         self.load = [0] * workers
+        self.restarting: set[int] = set()  # slots whose actor died and is being restarted
+        self.pings: dict[int, Any] = {}
         self.refs: dict[Any, tuple[Item, int]] = {}
         where = job.ray_address or os.environ.get("RAY_ADDRESS") or "local"
         self.description = f"{workers} Ray actor{'s' * (workers != 1)} ({where})"
 
     def submit(self, item: Item) -> None:
-        slot = min(range(self.workers), key=self.load.__getitem__)
+        slot = min(range(self.workers), key=lambda i: (i in self.restarting, self.load[i]))
+        if slot in self.restarting:
+            self._await_restart(slot)
         self.load[slot] += 1
         self.refs[self.actors[slot].process.remote(item)] = (item, slot)
+
+    def _await_restart(self, slot: int, timeout: float = 120.0) -> None:
+        """Wait until Ray has restarted the actor of ``slot`` (calls made meanwhile would fail)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.ray.get(self.actors[slot].pid.remote(), timeout=timeout)
+                break
+            except self.ray.exceptions.RayActorError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.restarting.discard(slot)
+
+    def _check_restarts(self) -> None:
+        for slot in list(self.restarting):
+            ref = self.pings.get(slot)
+            if ref is None:
+                self.pings[slot] = self.actors[slot].pid.remote()
+                continue
+            ready, _ = self.ray.wait([ref], timeout=0)
+            if ready:
+                del self.pings[slot]
+                try:
+                    self.ray.get(ref)
+                    self.restarting.discard(slot)
+                except self.ray.exceptions.RayActorError:
+                    pass  # not back yet: ping again next time
 
     def in_flight(self) -> int:
         return len(self.refs)
 
     def wait(self, timeout: float) -> list[tuple[Item, dict[str, Any]]]:
+        self._check_restarts()
         if not self.refs:
             return []
         ready, _ = self.ray.wait(list(self.refs), num_returns=1, timeout=timeout)
@@ -102,6 +136,7 @@ class RayExecutor:
             except self.ray.exceptions.TaskCancelledError:
                 continue
             except (self.ray.exceptions.RayActorError, self.ray.exceptions.WorkerCrashedError):
+                self.restarting.add(slot)
                 results.append((item, crash_result(item, "the Ray worker died (killed, node "
                                                    "lost, or out of memory) during this photo")))
             except self.ray.exceptions.RayError as exc:
