@@ -4,6 +4,7 @@ The public API is a few verbs; see :func:`remove`.
 """
 
 from photomend.api import remove
+from photomend.colorize.api import colorize
 from photomend.errors import (
     ImageReadError,
     ImageTooLargeError,
@@ -29,6 +30,7 @@ __all__ = [
     "PhotomendError",
     "UnknownEngineError",
     "__version__",
+    "colorize",
     "read_image",
     "read_mask",
     "remove",

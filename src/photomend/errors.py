@@ -56,3 +56,15 @@ class ModelArchitectureError(ModelError):
 
 class OptionalDependencyError(InputError):
     """A feature needs an optional extra that is not installed; the message names the extra."""
+
+
+class ColorizeError(InputError):
+    """Colorization cannot run on this input: no hints for the hints method, bad settings."""
+
+
+class HintsError(ColorizeError):
+    """Colour hints are unusable: none given, malformed JSON, a bad colour."""
+
+
+class ImageTooSmallError(InputError):
+    """An image is too small for the job (restore needs at least 64 px on each side)."""

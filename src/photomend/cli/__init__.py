@@ -19,7 +19,8 @@ from photomend.cli.common import EXIT_FAILURE, EXIT_USAGE, describe, env_flag, s
 from photomend.errors import InputError, OutputError
 
 #: Subcommand modules, in the order ``photomend --help`` lists them.
-COMMANDS = ("remove", "example", "engines", "models", "serve", "batch", "upscale")
+COMMANDS = ("remove", "example", "engines", "models", "serve", "batch", "upscale", "colorize",
+            "restore", "degrade")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
