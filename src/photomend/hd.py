@@ -56,21 +56,25 @@ def _original(engine, rgb, mask, working_size, progress):
     return engine.inpaint(rgb, mask, progress=progress)
 
 
-def _small_fill(engine, rgb, mask, working_size, progress):
-    """The engine's fill at the working size: (small image, small result)."""
+def _small_fill(engine, rgb, mask, working_size, progress, *, features=False):
+    """The engine's fill at the working size: (small image, small result, features), where
+    features is the engine's map for CRA's attention (None unless asked for and provided)."""
     h, w = mask.shape
     f = working_size / max(h, w)
     size = (max(1, round(w * f)), max(1, round(h * f)))
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     # Any working pixel touched by the hole is hole: the object must not leak into the fill.
     small_mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
-    return small, engine.inpaint(small, small_mask, progress=progress)
+    if features:
+        result, feats = engine.inpaint_with_features(small, small_mask, progress=progress)
+        return small, result, feats
+    return small, engine.inpaint(small, small_mask, progress=progress), None
 
 
 def _resize(engine, rgb, mask, working_size, progress):
     if max(mask.shape) <= working_size:
         return _original(engine, rgb, mask, working_size, progress)
-    _, result = _small_fill(engine, rgb, mask, working_size, progress)
+    _, result, _ = _small_fill(engine, rgb, mask, working_size, progress)
     h, w = mask.shape
     up = upsample_rows(result, (h, w), 0, h)
     out = rgb.copy()
@@ -81,9 +85,9 @@ def _resize(engine, rgb, mask, working_size, progress):
 def _cra(engine, rgb, mask, working_size, progress):
     if max(mask.shape) <= working_size:
         return _original(engine, rgb, mask, working_size, progress)
-    small, result = _small_fill(engine, rgb, mask, working_size, progress)
+    small, result, feats = _small_fill(engine, rgb, mask, working_size, progress, features=True)
     # Outside the hole only a rim of a few px is touched: the feathered seam.
-    return aggregate_residual(rgb, mask, small, result)
+    return aggregate_residual(rgb, mask, small, result, features=feats)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,10 @@ class EngineTraits:
     max_pixels: int = 1_000_000
     #: True when the engine synthesises texture (exemplar/learned), False for diffusion fills.
     synthesises_texture: bool = True
+    #: ``readiness() -> None`` when the engine can run now, else one line saying what is
+    #: missing and how to get it (the ``models import`` command, the extra to install). Must be
+    #: cheap and import nothing heavy; None: always ready.
+    readiness: Callable[[], str | None] | None = None
 
 
 class Engine:
@@ -59,6 +63,16 @@ class Engine:
     ) -> np.ndarray:
         raise NotImplementedError
 
+    def inpaint_with_features(
+        self, image: np.ndarray, mask: np.ndarray, *, progress: ProgressFn | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`inpaint`, plus a feature map CRA may compute its attention from.
+
+        The features are float32 h x w x C covering the image (any resolution; learned engines
+        return a decoder layer). None (this default): CRA compares the filled pixels.
+        """
+        return self.inpaint(image, mask, progress=progress), None
+
 
 _REGISTRY: dict[str, type[Engine]] = {}
 
@@ -72,6 +86,16 @@ def register_engine(cls: type[Engine]) -> type[Engine]:
 def available_engines() -> dict[str, EngineTraits]:
     """Names of the registered engines and their traits, in registration order."""
     return {name: cls.traits for name, cls in _REGISTRY.items()}
+
+
+def engine_readiness(name: str) -> str | None:
+    """None when engine ``name`` can run now, else what is missing and how to get it.
+
+    >>> engine_readiness("telea") is None
+    True
+    """
+    traits = available_engines()[name]
+    return None if traits.readiness is None else traits.readiness()
 
 
 def create_engine(name: str, **options: Any) -> Engine:

@@ -88,7 +88,7 @@ class LamaConfig:
                 f"downsamplings, {self.n_blocks} FFC blocks, global ratio {self.ratio_g}")
 
 
-#: Big-LaMa (``configs/training/big-lama.yaml``): 51,057,027 parameters.
+#: Big-LaMa (``configs/training/big-lama.yaml``): 50,975,875 parameters.
 BIG_LAMA = LamaConfig()
 
 
@@ -154,7 +154,7 @@ def parameter_count(cfg: LamaConfig) -> int:
     """Learned parameters (BatchNorm statistics excluded).
 
     >>> parameter_count(BIG_LAMA)
-    51057027
+    50975875
     """
     total = 0
     for key, shape in expected_shapes(cfg).items():
