@@ -29,6 +29,8 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed"
 FINISHED = (DONE, FAILED, CANCELLED)
 #: Seconds a worker gets to notice a cancel before it is killed and restarted.
 CANCEL_GRACE_S = 2.0
+#: Seconds a new worker process may take to import the library.
+STARTUP_TIMEOUT_S = 120.0
 
 
 @dataclass(eq=False)
@@ -261,6 +263,7 @@ class _ProcessRunner:
         self.ctx = multiprocessing.get_context("spawn")  # fork + threads is unsafe
         self.process = None
         self.conn = None
+        self.ready = False
 
     def warm(self) -> None:
         """Start the process now, so that the first job does not wait for its imports."""
@@ -275,7 +278,7 @@ class _ProcessRunner:
                                         name="photomend-worker", daemon=True)
         self.process.start()
         child.close()
-        self.conn = parent
+        self.conn, self.ready = parent, False
 
     def close(self) -> None:
         if self.process is None:
@@ -296,9 +299,23 @@ class _ProcessRunner:
         self.process.kill()
         self.process.join(timeout=5)
         self.close()
+        self._ensure()  # the next job should not wait for a fresh worker's imports
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        try:
+            while not self.ready:
+                if self.conn.poll(0.1):
+                    self.ready = self.conn.recv()[0] == "ready"
+                elif not self.process.is_alive() or time.monotonic() > deadline:
+                    raise EOFError
+        except (EOFError, OSError):
+            self.close()
+            raise ApiError(500, "worker_crashed", "the worker process did not start") from None
 
     def run(self, job, files, options, settings, on_progress, is_cancelled) -> Outputs:
         self._ensure()
+        self._wait_ready()  # the job's clock starts once the worker has imported everything
         self.conn.send(("job", job.op, files, options, settings.max_pixels))
         started, cancel_sent = time.monotonic(), None
         while True:

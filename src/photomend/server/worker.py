@@ -1,6 +1,7 @@
 """Running one job: in a worker process (the default) or in a thread of the server.
 
-A worker process owns one end of a pipe. It receives ``("job", op, files, options,
+A worker process owns one end of a pipe. Once its imports are done it says ``("ready",)``;
+then it receives ``("job", op, files, options,
 max_pixels)``, answers with ``("progress", stage, done, total)`` messages (at most ten a
 second), then one of ``("done", outputs)``, ``("error", status, code, message)`` or
 ``("cancelled",)``. A ``("cancel",)`` message is noticed inside the library's progress callback,
@@ -56,6 +57,7 @@ def process_main(conn) -> None:
     """Entry point of a worker process: serve jobs from ``conn`` until it closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     operations()  # import the library before the first job
+    conn.send(("ready",))
     cancelled = False
 
     def check_cancel() -> bool:
