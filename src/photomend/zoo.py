@@ -39,6 +39,7 @@ from photomend.errors import ModelError, ModelMissingError, UnknownModelError
 CATALOG_MODULES: list[str] = [
     "photomend.lama.catalog",
     "photomend.upscale.zoo_entries",
+    "photomend.colorize.zoo_entries",
 ]
 
 #: ``fetch(spec, workdir) -> Path``: download the published file into ``workdir``.
