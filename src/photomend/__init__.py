@@ -16,6 +16,7 @@ from photomend.errors import (
 )
 from photomend.io import LoadedImage, read_image, read_mask, write_image
 from photomend.removal import remove_array
+from photomend.restore.pipeline import RestoreResult, restore  # noqa: E402  (the verb shadows the package name)
 from photomend.upscale.api import upscale, upscale_array
 
 __version__ = "0.1.0"
@@ -28,6 +29,7 @@ __all__ = [
     "MaskError",
     "OutputError",
     "PhotomendError",
+    "RestoreResult",
     "UnknownEngineError",
     "__version__",
     "colorize",
@@ -35,6 +37,7 @@ __all__ = [
     "read_mask",
     "remove",
     "remove_array",
+    "restore",
     "upscale",
     "upscale_array",
     "write_image",

@@ -1,0 +1,96 @@
+"""Defect detection at the detector's working size, mapped back to the full-resolution scan."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from photomend.engines import ProgressFn
+from photomend.errors import ImageTooSmallError, InputError, UnknownEngineError
+
+#: The detectors :func:`detect_defects` knows.
+DETECTORS = ("learned", "classical")
+DEFAULT_DETECTOR = "learned"
+#: Long side (px) at which defects are detected; larger scans are scaled down to it first.
+WORKING_SIZE = 1024
+#: Smallest side (px) a scan may have.
+MIN_SIDE = 64
+
+
+def check_detector(name: str) -> None:
+    """Raise UnknownEngineError unless ``name`` is one of :data:`DETECTORS`.
+
+    >>> check_detector("classical")
+    """
+    if name not in DETECTORS:
+        raise UnknownEngineError(f"unknown detector {name!r}; available: {', '.join(DETECTORS)}")
+
+
+def check_threshold(threshold: float | None) -> None:
+    if threshold is not None and not 0.0 < float(threshold) < 1.0:
+        raise InputError(f"threshold must be between 0 and 1 (exclusive), got {threshold}")
+
+
+def check_size(h: int, w: int) -> None:
+    if min(h, w) < MIN_SIDE:
+        raise ImageTooSmallError(
+            f"the scan is {w}x{h}: restore needs at least {MIN_SIDE} px on each side"
+        )
+
+
+def defect_score(
+    rgb: np.ndarray, *, detector: str = DEFAULT_DETECTOR, progress: ProgressFn | None = None
+) -> tuple[np.ndarray, float]:
+    """(score map at working size, default threshold) for ``rgb`` (float32 HxWx3).
+
+    The map is float32 in [0, 1], of the scan's size when its long side is at most
+    :data:`WORKING_SIZE`, else of the scan scaled down to it.
+    """
+    check_detector(detector)
+    h, w = rgb.shape[:2]
+    check_size(h, w)
+    f = WORKING_SIZE / max(h, w)
+    small = rgb
+    if f < 1.0:
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    if detector == "classical":
+        from photomend.restore.detect_classical import DEFAULT_THRESHOLD, classical_score
+
+        if progress is not None:
+            progress("detect", 0, 1)
+        score = classical_score(small)
+        if progress is not None:
+            progress("detect", 1, 1)
+        return score, DEFAULT_THRESHOLD
+    from photomend.restore.detect_learned import default_threshold, learned_probability
+
+    return learned_probability(small, progress=progress), default_threshold()
+
+
+def detect_defects(
+    rgb: np.ndarray,
+    *,
+    detector: str = DEFAULT_DETECTOR,
+    threshold: float | None = None,
+    progress: ProgressFn | None = None,
+) -> np.ndarray:
+    """Bool HxW mask of the defects of ``rgb`` (float32 HxWx3 RGB in [0, 1]), full size.
+
+    ``threshold`` is the decision threshold on the detector's score (lower finds more; None:
+    the detector's own default).
+
+    >>> import numpy as np
+    >>> img = np.full((96, 96, 3), 0.4, np.float32); img[10:86, 47] = 0.95
+    >>> m = detect_defects(img, detector="classical")
+    >>> bool(m[48, 47]), bool(m[48, 20])
+    (True, False)
+    """
+    check_threshold(threshold)
+    rgb = np.asarray(rgb, np.float32)
+    score, default = defect_score(rgb, detector=detector, progress=progress)
+    t = default if threshold is None else float(threshold)
+    h, w = rgb.shape[:2]
+    if score.shape != (h, w):
+        score = cv2.resize(score, (w, h), interpolation=cv2.INTER_LINEAR)
+    return score > t

@@ -1,0 +1,94 @@
+"""The learned defect detector: a small U-Net (``data/weights/defects_unet.onnx``) run with
+ONNX Runtime, in tiles, with horizontal-flip test-time augmentation.
+
+The network and its training are in ``training/train_defects.py``; the decision threshold it
+was calibrated with is stored in the ONNX metadata (:func:`default_threshold`).
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+
+from photomend.engines import ProgressFn
+from photomend.nn import onnx as nn_onnx
+
+#: File name of the shipped weights under ``photomend/data/weights/``.
+WEIGHTS = "defects_unet.onnx"
+#: The network needs heights and widths that are multiples of this.
+MULTIPLE = 8
+#: Tile size and context (px) for inference; only each tile's core is kept.
+TILE, TILE_PAD = 512, 32
+
+
+def weights_path() -> Path:
+    """Path of the shipped defect U-Net."""
+    return Path(str(files("photomend") / "data" / "weights" / WEIGHTS))
+
+
+def default_threshold(model: str | Path | None = None) -> float:
+    """The threshold stored with the model (``threshold`` in its ONNX metadata), else 0.5."""
+    sess = nn_onnx.session(model or weights_path())
+    meta = sess.get_modelmeta().custom_metadata_map
+    try:
+        return float(meta.get("threshold", 0.5))
+    except ValueError:
+        return 0.5
+
+
+def learned_probability(
+    rgb: np.ndarray,
+    *,
+    model: str | Path | None = None,
+    tile: int = TILE,
+    tile_pad: int = TILE_PAD,
+    tta: bool = True,
+    progress: ProgressFn | None = None,
+) -> np.ndarray:
+    """Defect probability per pixel (float32 HxW in [0, 1]) of ``rgb`` (float32 HxWx3).
+
+    The image is cut into ``tile`` x ``tile`` pieces read with ``tile_pad`` pixels of context
+    on each side (reflected at the border); each piece and its mirror image run as one batch of
+    two, and the two probability maps are averaged (``tta=False``: the piece alone).
+    """
+    sess = nn_onnx.session(model or weights_path())
+    rgb = np.asarray(rgb, np.float32)
+    h, w = rgb.shape[:2]
+    tile = max(MULTIPLE, tile // MULTIPLE * MULTIPLE)
+    pad = -(-tile_pad // MULTIPLE) * MULTIPLE
+    out = np.zeros((h, w), np.float32)
+    ys, xs = range(0, h, tile), range(0, w, tile)
+    total, done = len(ys) * len(xs), 0
+    for y0 in ys:
+        for x0 in xs:
+            y1, x1 = min(h, y0 + tile), min(w, x0 + tile)
+            # context window, reflected beyond the image, padded to a multiple of 8
+            cy0, cx0 = y0 - pad, x0 - pad
+            ch = -(-(y1 - y0 + 2 * pad) // MULTIPLE) * MULTIPLE
+            cw = -(-(x1 - x0 + 2 * pad) // MULTIPLE) * MULTIPLE
+            yy = _reflect(np.arange(cy0, cy0 + ch), h)
+            xx = _reflect(np.arange(cx0, cx0 + cw), w)
+            piece = rgb[yy][:, xx].transpose(2, 0, 1)[None]
+            batch = np.concatenate([piece, piece[:, :, :, ::-1]]) if tta else piece
+            logits = nn_onnx.run(sess, batch)[:, 0]
+            prob = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+            if tta:
+                prob = 0.5 * (prob[0] + prob[1][:, ::-1])
+            else:
+                prob = prob[0]
+            out[y0:y1, x0:x1] = prob[pad:pad + y1 - y0, pad:pad + x1 - x0]
+            done += 1
+            if progress is not None:
+                progress("detect", done, total)
+    return out
+
+
+def _reflect(idx: np.ndarray, n: int) -> np.ndarray:
+    """Indices reflected into [0, n) (mirror without repeating the edge), for any overshoot."""
+    if n == 1:
+        return np.zeros_like(idx)
+    period = 2 * (n - 1)
+    idx = np.mod(idx, period)
+    return np.where(idx >= n, period - idx, idx)
