@@ -27,7 +27,7 @@ from photomend import __version__, zoo
 from photomend.engines import available_engines
 from photomend.removal import DEFAULT_ENGINE
 from photomend.server.jobs import FINISHED, Job, JobManager, QueueFull
-from photomend.server.ops import Operation, operations, sniff_format
+from photomend.server.ops import JSON_PARTS, Operation, operations, sniff_format
 from photomend.server.problems import ApiError, classify
 from photomend.server.schemas import (
     EngineInfo,
@@ -268,6 +268,9 @@ def _take_files(op: Operation, parts: dict[str, bytes], settings: Settings) -> d
             if required:
                 raise ApiError(422, "missing_part", f"the form part {name!r} (a file) is missing "
                                "or empty")
+            continue
+        if name in JSON_PARTS and data.lstrip()[:1] in (b"{", b"["):
+            uploads[name] = data
             continue
         fmt = sniff_format(data)
         if fmt not in settings.allowed_formats:

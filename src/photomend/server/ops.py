@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from photomend.api import check_engine
 from photomend.engines import ProgressFn
-from photomend.errors import MaskError
+import numpy as np
+
+from photomend.errors import InputError, MaskError
 from photomend.hd import STRATEGIES
 from photomend.io import encode_image, read_image, read_mask
 from photomend.removal import DEFAULT_ENGINE, DEFAULT_HD_STRATEGY, remove_array
@@ -164,10 +166,147 @@ UPSCALE = Operation(
 )
 
 
+# --- restore --------------------------------------------------------------------------------
+
+
+class RestoreOptions(Options):
+    detector: Literal["learned", "classical"] = Field("learned", description="defect detector")
+    threshold: float | None = Field(None, gt=0, lt=1, description="lower finds more defects "
+                                    "(default: the detector's calibrated threshold)")
+    detect_only: bool = Field(False, description="only find the defects: the job's only output "
+                              "is 'mask' (to edit and send back as the mask part)")
+    colorize: bool = Field(False, description="also colorize (needs an installed zoo model)")
+    upscale: int | None = Field(None, ge=2, le=4, description="also upscale by this factor")
+
+
+def _mask_layer(loaded, mask) -> tuple[bytes, str, str]:
+    """A mask as a PNG layer: white and opaque where True, transparent elsewhere (both its
+    colour and its alpha read back as the same mask with :func:`photomend.io.read_mask`)."""
+    from photomend.io import LoadedImage
+
+    m = mask.astype(np.float32)
+    layer = LoadedImage(np.repeat(m[:, :, None], 3, axis=2), alpha=m)
+    return encode_image(layer, "PNG"), "image/png", ".png"
+
+
+def _restore_masks(files, loaded, max_pixels):
+    def read(name):
+        data = files.get(name)
+        return None if data is None else read_mask(data, size=loaded.size, max_pixels=max_pixels)
+
+    return read("mask"), read("extra_mask")
+
+
+def _check_restore(files: dict[str, bytes], opts: RestoreOptions, max_pixels: int) -> None:
+    from photomend.restore.detect import check_size
+
+    loaded = read_image(files["image"], max_pixels=max_pixels)
+    check_size(loaded.size[1], loaded.size[0])
+    mask, _extra = _restore_masks(files, loaded, max_pixels)
+    if mask is not None and (opts.colorize or opts.upscale or opts.detect_only):
+        raise InputError("with a mask part (the pixels to fill, detection skipped) run "
+                         "colorize and upscale as separate steps, and not detect_only")
+    if mask is not None and mask.all():
+        raise MaskError("the mask covers the whole image: there is nothing left to copy from")
+    if opts.upscale is not None:
+        from photomend.upscale.api import check_output_size
+
+        check_output_size(loaded.size, opts.upscale, max_pixels)
+
+
+def _run_restore(files: dict[str, bytes], opts: RestoreOptions, max_pixels: int,
+                 progress: ProgressFn) -> Outputs:
+    from photomend.restore.detect import detect_defects
+    from photomend.restore.pipeline import dilate_mask, repair, restore_loaded
+
+    loaded = read_image(files["image"], max_pixels=max_pixels)
+    mask, extra = _restore_masks(files, loaded, max_pixels)
+    if opts.detect_only:
+        found = dilate_mask(detect_defects(loaded.rgb, detector=opts.detector,
+                                           threshold=opts.threshold, progress=progress))
+        return {"mask": _mask_layer(loaded, found if extra is None else found | extra)}
+    if mask is not None:  # the user's edited mask: fill exactly that
+        result = loaded.with_rgb(repair(loaded.rgb, mask, progress=progress))
+    else:
+        result, mask = restore_loaded(
+            loaded, detector=opts.detector, threshold=opts.threshold, extra_mask=extra,
+            colorize=opts.colorize or None, upscale=opts.upscale, max_pixels=max_pixels,
+            progress=progress)
+    return {"image": _encode(result, opts), "mask": _mask_layer(loaded, mask)}
+
+
+RESTORE = Operation(
+    name="restore",
+    summary="Find the scratches, dust, cracks and tears of an old scan and fill them. Outputs "
+    "'image' and 'mask' (a PNG layer of what was filled). With a 'mask' part, exactly that is "
+    "filled (no detection); 'extra_mask' is added to what the detector finds.",
+    options=RestoreOptions,
+    files={"image": True, "mask": False, "extra_mask": False},
+    check=_check_restore,
+    run=_run_restore,
+)
+
+
+# --- colorize -------------------------------------------------------------------------------
+
+
+class ColorizeOptions(Options):
+    method: Literal["hints", "reference", "auto"] | None = Field(
+        None, description="default: hints if given, else reference if given, else auto")
+    saturation: float = Field(1.0, ge=0, le=4, description="chroma multiplier")
+    model: str | None = Field(None, description="the zoo network for 'auto'")
+
+
+def _colorize_inputs(files, opts: ColorizeOptions, max_pixels: int):
+    from photomend.colorize.api import read_reference
+    from photomend.colorize.core import resolve_method
+    from photomend.colorize.hints import read_hints
+
+    loaded = read_image(files["image"], max_pixels=max_pixels)
+    hints = None if "hints" not in files else read_hints(files["hints"], size=loaded.size,
+                                                         max_pixels=max_pixels)
+    ref = None if "reference" not in files else read_reference(files["reference"],
+                                                               max_pixels=max_pixels)
+    resolve_method(opts.method, hints=hints is not None, reference=ref is not None)
+    return loaded, hints, ref
+
+
+def _check_colorize(files: dict[str, bytes], opts: ColorizeOptions, max_pixels: int) -> None:
+    _colorize_inputs(files, opts, max_pixels)
+
+
+def _run_colorize(files: dict[str, bytes], opts: ColorizeOptions, max_pixels: int,
+                  progress: ProgressFn) -> Outputs:
+    from photomend.colorize.core import colorize_array
+
+    loaded, hints, ref = _colorize_inputs(files, opts, max_pixels)
+    result = colorize_array(loaded.rgb, hints=hints, reference=ref, method=opts.method,
+                            model=opts.model, saturation=opts.saturation, progress=progress)
+    return {"image": _encode(loaded.with_rgb(result.rgb), opts)}
+
+
+COLORIZE = Operation(
+    name="colorize",
+    summary="Give a black-and-white photo colour without changing its luminance: from colour "
+    "hints (a PNG layer of strokes, or JSON points/strokes), a reference photo, or a network.",
+    options=ColorizeOptions,
+    files={"image": True, "hints": False, "reference": False},
+    check=_check_colorize,
+    run=_run_colorize,
+)
+
+#: Parts that may be JSON rather than an image.
+JSON_PARTS = {"hints"}
+
+
 @functools.cache
 def operations() -> dict[str, Operation]:
     """The operations this installation offers (a verb appears once the library has it)."""
     ops = {"remove": REMOVE}
+    if _has("photomend.restore.pipeline", "restore_loaded"):
+        ops["restore"] = RESTORE
+    if _has("photomend.colorize.core", "colorize_array"):
+        ops["colorize"] = COLORIZE
     if _has("photomend.upscale.api", "upscale_loaded"):
         ops["upscale"] = UPSCALE
     return ops

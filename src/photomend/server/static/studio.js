@@ -18,13 +18,17 @@ const OPS = {
   },
   restore: {
     button: "Repair", paint: "mask", strokes: "extra_mask", required: false, detect: true,
-    hint: "Press Detect to see the defects found (red); add or erase strokes, then Repair.",
-    options: [],
+    hint: "Press Detect to see the defects found; add or erase strokes, then Repair " +
+      "(or Repair at once: the detector's finds plus your strokes are filled).",
+    options: [{ name: "detector", label: "Detector", values: ["learned", "classical"] }],
   },
   colorize: {
     button: "Colorize", paint: "color", strokes: "hints", required: false,
-    hint: "Optional: scribble colours where you know them, then press Colorize.",
-    options: [],
+    hint: "Scribble colours where you know them (pick the colour first), then press Colorize.",
+    options: [
+      { name: "method", label: "Method", values: ["hints", "auto"] },
+      { name: "saturation", label: "Saturation", number: [0, 2, 0.1, 1] },
+    ],
   },
   upscale: {
     button: "Upscale", paint: null, strokes: null, required: false,
@@ -142,6 +146,14 @@ function selectOp(op) {
   for (const o of cfg.options) {
     const label = document.createElement("label");
     label.textContent = o.label + " ";
+    if (o.number) {
+      const input = document.createElement("input");
+      input.type = "number"; input.name = o.name; input.id = `opt-${o.name}`;
+      [input.min, input.max, input.step, input.value] = o.number.map(String);
+      label.append(input);
+      box.append(label);
+      continue;
+    }
     const sel = document.createElement("select");
     sel.name = o.name; sel.id = `opt-${o.name}`;
     const values = o.from ? state.lists[o.from] || [] : o.values.map((v, i) => [v, i === 0]);
@@ -383,6 +395,7 @@ function clearStrokes(undoable = true) {
   }
   state.committed = null;
   state.painted = false;
+  if (!undoable) state.detected = false;
   updateButtons();
 }
 
@@ -409,12 +422,14 @@ async function run({ detectOnly = false } = {}) {
   const form = new FormData();
   form.append("image", state.image.blob, "image");
   if (cfg.strokes && hasStrokes() && !detectOnly) {
-    form.append(cfg.strokes, await canvasBlob(strokesCanvas), "strokes.png");
+    // After Detect, the strokes are the whole mask to fill (the user may have erased finds).
+    const part = cfg.detect && state.detected ? "mask" : cfg.strokes;
+    form.append(part, await canvasBlob(strokesCanvas), "strokes.png");
   }
   for (const el of $("options").querySelectorAll("select, input")) {
     if (el.value !== "") form.append(el.name, el.value);
   }
-  if (cfg.detect) form.append("detect_only", String(detectOnly));
+  if (cfg.detect && detectOnly) form.append("detect_only", "true");
   form.append("format", "png");
   setBusy(true);
   try {
@@ -427,12 +442,13 @@ async function run({ detectOnly = false } = {}) {
     }
     if (job.state === "cancelled") { say("Cancelled."); return; }
     if (job.state === "failed") throw new Error(job.error ? job.error.message : "the job failed");
-    const result = await api("GET", job.result_url, undefined, { raw: true });
     if (detectOnly) {
       const mask = await api("GET", `${job.result_url}?output=mask`, undefined, { raw: true });
       await showDetectedMask(mask);
+      state.detected = true;
       say("Defects found are marked; add or erase strokes, then press Repair.");
     } else {
+      const result = await api("GET", job.result_url, undefined, { raw: true });
       await pushHistory(result, labelFor(cfg));
       say(`${cfg.button}: done. Slide “Before / after” to compare; download when happy.`);
     }
@@ -445,7 +461,7 @@ async function run({ detectOnly = false } = {}) {
 }
 
 function labelFor(cfg) {
-  const opts = [...$("options").querySelectorAll("select")].map((s) => s.value).filter(Boolean);
+  const opts = [...$("options").querySelectorAll("select, input")].map((s) => s.value).filter(Boolean);
   return opts.length ? `${cfg.button} (${opts.join(", ")})` : cfg.button;
 }
 
