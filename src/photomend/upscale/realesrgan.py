@@ -161,6 +161,9 @@ def _read_zip_checkpoint(path: Path) -> object:
 
 
 def _read_legacy_checkpoint(path: Path) -> object:
+    with open(path, "rb") as f:
+        if f.read(1) != b"\x80":  # every pickle protocol >= 2 starts so
+            raise ModelError(f"{path.name} is not a PyTorch checkpoint")
     try:
         import torch
     except ImportError:
