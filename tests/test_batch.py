@@ -358,3 +358,20 @@ def test_cli_batch(tmp_path, capsys):
     assert code == 2 and "no mask" in capsys.readouterr().out  # no --masks: every photo fails
     assert main(["batch", "--steps", "remove"]) == 2
     assert "give a job file" in capsys.readouterr().err
+
+
+def test_example_job_files_and_docs_parse():
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "examples").is_dir():
+        pytest.skip("needs the source checkout")
+    for path in sorted((root / "examples").glob("*.toml")):
+        job = load_job(path)
+        assert job.steps and job.output_dir.parent == path.parent
+    text = (root / "docs" / "batch.md").read_text(encoding="utf-8")
+    block = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    import tomllib
+
+    from photomend.batch.job import job_from_dict
+
+    assert [s.op for s in job_from_dict(tomllib.loads(block)).steps] == \
+        ["restore", "colorize", "upscale"]

@@ -47,10 +47,10 @@ def connect(address: str | None, *, workers: int | None) -> Any:
     if ray.is_initialized():
         return ray
     address = address or os.environ.get("RAY_ADDRESS") or None
-    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                              "configure_logging": False}
-    if address is None:
-        kwargs["num_cpus"] = workers or default_workers()
+    kwargs: dict[str, Any] = {"log_to_driver": False}
+    if address is None:  # a new local instance: only then may resources be set
+        kwargs.update(num_cpus=workers or default_workers(), include_dashboard=False,
+                      configure_logging=False)
     try:
         ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
