@@ -338,9 +338,9 @@ def test_journal_belongs_to_one_job_and_one_driver(tmp_path):
     with pytest.raises(InputError, match="other steps or output"):
         run_inline(remove_job(tmp_path, quality=80))
     job = remove_job(tmp_path)
-    with Journal(job.journal_path, fingerprint=job.fingerprint()):
-        with pytest.raises(OutputError, match="another photomend batch"):
-            run_inline(job)
+    with Journal(job.journal_path, fingerprint=job.fingerprint()), \
+            pytest.raises(OutputError, match="another photomend batch"):
+        run_inline(job)
 
 
 def test_cli_batch(tmp_path, capsys):
@@ -375,3 +375,19 @@ def test_example_job_files_and_docs_parse():
 
     assert [s.op for s in job_from_dict(tomllib.loads(block)).steps] == \
         ["restore", "colorize", "upscale"]
+
+
+def test_companion_index_agrees_with_find_companion(tmp_path):
+    from photomend.files import CompanionIndex, find_companion
+
+    names = ["a.png", "a_mask.png", "a.jpg", "b_mask.tif", "b_mask.jpg", "c.x.png", "c.txt",
+             "d_mask.webp", "d.TIF", "e[1].png", "f_mask.png"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "f.png").mkdir()  # a folder is no mask
+    index = CompanionIndex(tmp_path, tag="mask")
+    for stem in ["a", "b", "c", "c.x", "d", "e[1]", "f", "zzz"]:
+        image = Path("/elsewhere") / f"{stem}.jpg"
+        assert index.find(image) == find_companion(image, tmp_path, tag="mask"), stem
+    assert index.find(tmp_path / "a.jpg") == tmp_path / "a.png"
+    assert index.find(tmp_path / "a.png") == tmp_path / "a_mask.png"  # never the image itself

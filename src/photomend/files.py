@@ -37,6 +37,39 @@ def find_companion(image: str | os.PathLike[str], folder: str | os.PathLike[str]
     return None
 
 
+class CompanionIndex:
+    """:func:`find_companion` for many images of one folder: the folder is listed once, not
+    once per image (archives hold hundreds of thousands of masks).
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); _ = (d / "a.tif").write_bytes(b"")
+    >>> CompanionIndex(d, tag="mask").find("photos/a.jpg").name
+    'a.tif'
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], *, tag: str) -> None:
+        self.folder, self.tag = Path(folder), tag
+        self.by_stem: dict[str, list[str]] = {}
+        with os.scandir(self.folder) as entries:
+            for entry in entries:
+                if entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
+                    self.by_stem.setdefault(Path(entry.name).stem, []).append(entry.name)
+        for names in self.by_stem.values():
+            names.sort()
+
+    def find(self, image: str | os.PathLike[str]) -> Path | None:
+        """The same answer as ``find_companion(image, folder, tag=tag)``."""
+        image = Path(image)
+        plain, tagged = image.stem, f"{image.stem}_{self.tag}"
+        names = self.by_stem.get(plain, []), self.by_stem.get(tagged, [])
+        ordered = [n for n in (f"{plain}.png", f"{tagged}.png") if n in names[0] + names[1]]
+        for name in ordered + names[0] + names[1]:
+            path = self.folder / name
+            if not _same_file(path, image):
+                return path
+        return None
+
+
 def find_mask(image: str | os.PathLike[str], folder: str | os.PathLike[str]) -> Path | None:
     """The mask of ``image`` in ``folder``: stem.png, stem_mask.png, then stem.* / stem_mask.*."""
     return find_companion(image, folder, tag="mask")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from photomend.errors import InputError
-from photomend.files import IMAGE_SUFFIXES, find_companion
+from photomend.files import IMAGE_SUFFIXES, CompanionIndex
 from photomend.io import FORMATS_BY_SUFFIX
 
 #: Output formats a job may name (``same`` keeps each input's suffix).
@@ -222,6 +222,9 @@ def list_items(job: JobSpec, *, needs_mask: bool, wants_hints: bool) -> list[Ite
         raise InputError(f"no images in {where} (looked for {', '.join(IMAGE_SUFFIXES)})")
     suffix = OUTPUT_FORMATS[job.format.lower()]
     items, owners = [], {}
+    masks = _index(job.masks_dir, "mask") if job.masks_dir is not None else None
+    hint_files = _index(job.hints_dir, "hints") if job.hints_dir is not None and wants_hints \
+        else None
     for row in rows:
         src = Path(row["path"])
         if row.get("output"):
@@ -238,11 +241,11 @@ def list_items(job: JobSpec, *, needs_mask: bool, wants_hints: bool) -> list[Ite
                              "change [output] name or format")
         owners[out_key] = row["key"]
         mask, hints, problem = row.get("mask"), row.get("hints"), None
-        if mask is None and job.masks_dir is not None:
-            found = find_companion(src, job.masks_dir, tag="mask")
+        if mask is None and masks is not None:
+            found = masks.find(src)
             mask = None if found is None else str(found)
-        if hints is None and job.hints_dir is not None and wants_hints:
-            found = find_companion(src, job.hints_dir, tag="hints")
+        if hints is None and hint_files is not None:
+            found = hint_files.find(src)
             hints = None if found is None else str(found)
         originals = [p for p in (str(src), mask, hints) if p]
         if any(os.path.abspath(p) == os.path.abspath(out) for p in originals):
@@ -253,6 +256,13 @@ def list_items(job: JobSpec, *, needs_mask: bool, wants_hints: bool) -> list[Ite
         items.append(Item(key=row["key"], input=str(src), output=str(out), mask=mask,
                           hints=hints, problem=problem))
     return sorted(items, key=lambda it: it.key)
+
+
+def _index(folder: Path, tag: str) -> CompanionIndex:
+    try:
+        return CompanionIndex(folder, tag=tag)
+    except OSError as exc:
+        raise InputError(f"cannot list the {tag} folder {folder}: {exc.strerror or exc}") from None
 
 
 def _folder_rows(job: JobSpec) -> list[dict[str, str]]:

@@ -151,12 +151,7 @@ def _plan(job: JobSpec, items: list[Item], journal: Journal, summary: Summary, *
     records, todo = journal.records(), deque()
     for item in items:
         rec = records[item.key]
-        if item.problem:  # known without running (e.g. no mask yet): checked again every run
-            journal.started(item.key)
-            journal.finished({"key": item.key, "status": "failed", "error": item.problem,
-                              "kind": "input", "seconds": 0.0})
-            summary.failed.append((item.key, item.problem))
-        elif rec.status == "done":
+        if rec.status == "done":
             if not Path(item.output).is_file():
                 journal.reset(item.key)  # the output was deleted: do it again
                 todo.append(item)
@@ -165,6 +160,11 @@ def _plan(job: JobSpec, items: list[Item], journal: Journal, summary: Summary, *
                                        "wrote it (checksum differs); delete it to redo it")))
             else:
                 summary.skipped += 1
+        elif item.problem:  # known without running (e.g. no mask yet): checked every run
+            journal.started(item.key)
+            journal.finished({"key": item.key, "status": "failed", "error": item.problem,
+                              "kind": "input", "seconds": 0.0})
+            summary.failed.append((item.key, item.problem))
         elif rec.status == "failed" and rec.failures > job.retries and not reset_failed:
             summary.failed.append((item.key, (f"{rec.error} (gave up after {rec.failures} "
                                    "failed attempts; --reset-failed tries again)")))
@@ -199,8 +199,7 @@ def _dispatch(todo: deque[Item], executor: Executor, journal: Journal, summary: 
                 journal.finished(result)
                 if result["status"] == "done":
                     summary.done += 1
-                    summary.kept += bool(item.adopt and result.get("notes")
-                                         and "interrupted" in result["notes"][0])
+                    summary.kept += bool(result.get("kept"))
                     bar.update(failed=False)
                     continue
                 failures = journal.failures(item.key)

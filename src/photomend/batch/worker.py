@@ -154,7 +154,7 @@ class Pipeline:
             result.update(kind="output", error=f"{out} exists but is unreadable ({exc}); "
                           "delete it to redo this photo")
         else:
-            result.update(status="done", checksum=file_sha256(out),
+            result.update(status="done", checksum=file_sha256(out), kept=True,
                           notes=["output of an interrupted run, verified and kept"])
         result["seconds"] = time.perf_counter() - started
         return result
