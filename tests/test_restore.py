@@ -1,0 +1,190 @@
+"""photomend.restore: known answers (a drawn scratch is found and removed), input kinds, errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+import photomend
+from photomend.errors import ImageTooSmallError, InputError, MaskError, UnknownEngineError
+from photomend.restore.detect import defect_score, detect_defects
+from photomend.restore.detect_learned import default_threshold, learned_probability
+from photomend.restore.pipeline import NO_DEFECTS_MESSAGE, dilate_mask, split_thin
+
+
+@pytest.fixture(autouse=True)
+def _models_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("PHOTOMEND_MODELS", str(tmp_path / "models"))
+
+
+def _clean(h: int = 192, w: int = 256) -> np.ndarray:
+    """A smooth, photo-like picture: soft gradients and broad shapes, no thin lines."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    rgb = np.stack([0.35 + 0.3 * xx / w, 0.3 + 0.25 * yy / h,
+                    0.45 + 0.12 * np.sin(xx / 23.0) * np.cos(yy / 31.0)], axis=2)
+    rgb += 0.12 * np.exp(-((xx - 0.6 * w) ** 2 + (yy - 0.4 * h) ** 2) / (2 * 30.0**2))[:, :, None]
+    return np.clip(rgb, 0, 1).astype(np.float32)
+
+
+def _scratched(clean: np.ndarray, *, value: float, width: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """``clean`` with a long curved scratch of ``value`` drawn on it, and the scratch's mask."""
+    h, w = clean.shape[:2]
+    t = np.linspace(0, 1, 60)
+    pts = np.stack([20 + (w - 40) * t, 25 + (h - 50) * t + 18 * np.sin(5 * t)], 1)
+    m = np.zeros((h, w), np.uint8)
+    cv2.polylines(m, [np.round(pts).astype(np.int32)], False, 1, width)
+    mask = m.astype(bool)
+    scan = clean.copy()
+    scan[mask] = value
+    return scan, mask
+
+
+def _psnr(a, b, where):
+    return 10 * np.log10(1.0 / np.mean((a[where] - b[where]) ** 2))
+
+
+@pytest.mark.parametrize("detector", ["learned", "classical"])
+@pytest.mark.parametrize("value", [0.97, 0.05], ids=["bright", "dark"])
+def test_drawn_scratch_is_found_and_removed(detector, value):
+    clean = _clean()
+    scan, truth = _scratched(clean, value=value)
+    result = photomend.restore(scan, detector=detector)
+    out, mask = result
+    assert out.dtype == np.float32 and out.shape == scan.shape
+    assert mask[truth].mean() > 0.9                      # the scratch was found ...
+    far = ~cv2.dilate(truth.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    assert mask[far].mean() < 0.01                       # ... and little else
+    near = cv2.dilate(truth.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert _psnr(out, clean, near) > _psnr(scan, clean, near) + 10  # ... and it is gone
+    assert np.array_equal(out[~mask], scan[~mask])       # pixels outside the mask untouched
+
+
+def test_clean_photo_comes_back_unchanged_with_a_note():
+    clean = (_clean() * 255).astype(np.uint8)
+    with pytest.warns(UserWarning, match="no defects found"):
+        out, mask = photomend.restore(clean)
+    assert not mask.any() and np.array_equal(out, clean)
+    assert NO_DEFECTS_MESSAGE.startswith("no defects found")
+
+
+@pytest.mark.parametrize("kind", ["gray8", "rgb16", "rgba8", "la16", "float_rgb"])
+def test_dtypes_and_channels_round_trip(kind):
+    scan, truth = _scratched(_clean(), value=0.97)
+    gray = scan.mean(axis=2)
+    alpha = np.linspace(0.2, 1.0, scan.shape[1], dtype=np.float32)[None].repeat(scan.shape[0], 0)
+    img = {
+        "gray8": (gray * 255).astype(np.uint8),
+        "rgb16": (scan * 65535).astype(np.uint16),
+        "rgba8": (np.dstack([scan, alpha]) * 255).astype(np.uint8),
+        "la16": (np.dstack([gray, alpha]) * 65535).astype(np.uint16),
+        "float_rgb": scan.astype(np.float64),
+    }[kind]
+    before = img.copy()
+    out, mask = photomend.restore(img, detector="classical")
+    assert np.array_equal(img, before)                   # the caller's array is not modified
+    assert out.shape == img.shape
+    assert out.dtype == (np.float32 if kind == "float_rgb" else img.dtype)
+    assert mask[truth].mean() > 0.9
+    if kind in ("rgba8", "la16"):
+        assert np.array_equal(out[:, :, -1], img[:, :, -1])  # alpha passed through
+
+
+def test_pil_and_path_inputs(tmp_path):
+    scan, truth = _scratched(_clean(), value=0.05)
+    pil = Image.fromarray((scan * 255).astype(np.uint8))
+    out, mask = photomend.restore(pil, detector="classical")
+    assert isinstance(out, Image.Image) and out.size == pil.size and mask[truth].mean() > 0.9
+    path = tmp_path / "scan.png"
+    pil.save(path)
+    out2, mask2 = photomend.restore(str(path), detector="classical")
+    assert isinstance(out2, Image.Image) and np.array_equal(mask, mask2)
+
+
+def test_extra_mask_is_filled_too():
+    clean = _clean()
+    scan = clean.copy()
+    scan[60:70, 100:110] = [0.9, 0.1, 0.1]  # a red square no detector calls a defect
+    extra = np.zeros(scan.shape[:2], bool)
+    extra[58:72, 98:112] = True
+    out, mask = photomend.restore(scan, detector="classical", extra_mask=extra)
+    assert mask[extra].all()
+    assert np.abs(out[60:70, 100:110] - clean[60:70, 100:110]).max() < 0.1
+    with pytest.raises(MaskError):
+        photomend.restore(scan, extra_mask=np.zeros((10, 10), bool))
+
+
+def test_threshold_controls_how_much_is_found():
+    scan, _ = _scratched(_clean(), value=0.6)  # a faint scratch
+    low = detect_defects(scan, detector="learned", threshold=0.05).mean()
+    high = detect_defects(scan, detector="learned", threshold=0.95).mean()
+    assert low > high
+
+
+@pytest.mark.parametrize("bad, error", [
+    (dict(detector="magic"), UnknownEngineError),
+    (dict(threshold=1.5), InputError),
+    (dict(threshold=0.0), InputError),
+])
+def test_invalid_options(bad, error):
+    with pytest.raises(error):
+        photomend.restore(_clean(), **bad)
+
+
+@pytest.mark.parametrize("shape", [(40, 200, 3), (200, 63), (1, 1, 3)])
+def test_tiny_images_are_refused(shape):
+    with pytest.raises(ImageTooSmallError, match="at least 64 px"):
+        photomend.restore(np.zeros(shape, np.uint8))
+
+
+def test_unreadable_input(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(InputError):
+        photomend.restore(str(bad))
+
+
+def test_tiles_and_flip_make_no_seams():
+    scan, _ = _scratched(_clean(200, 232), value=0.97)
+    whole = learned_probability(scan, tile=1024)
+    tiled = learned_probability(scan, tile=64, tile_pad=32)
+    assert np.abs(whole - tiled).max() < 0.05
+    plain = learned_probability(scan, tta=False)
+    assert plain.shape == whole.shape and 0 < default_threshold() < 1
+
+
+def test_large_scans_are_detected_at_working_size():
+    clean = cv2.resize(_clean(), (1536, 1152), interpolation=cv2.INTER_CUBIC)
+    scan, truth = _scratched(clean, value=0.05, width=3)
+    score, _ = defect_score(scan, detector="classical")
+    assert max(score.shape) == 1024
+    mask = detect_defects(scan, detector="classical")
+    assert mask.shape == truth.shape
+    near = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert near[truth].mean() > 0.9  # found within 1 px at full size
+
+
+def test_dilate_and_split_thin():
+    m = np.zeros((100, 100), bool)
+    m[50, 10:90] = True           # a hairline: thin
+    m[10:40, 10:40] = True        # a torn corner: thick
+    grown = dilate_mask(m)
+    assert grown[52, 50] and not grown[54, 50]
+    thin, thick = split_thin(grown)
+    assert thin[50, 50] and not thick[50, 50] and thick[20, 20] and not thin[20, 20]
+
+
+def test_upscale_and_colorize_after_repair():
+    scan, truth = _scratched(_clean(96, 128), value=0.97)
+    out, mask = photomend.restore(scan, detector="classical", upscale=2)
+    assert out.shape == (192, 256, 3) and mask.shape == (96, 128)
+    hints = {"points": [{"x": 20, "y": 20, "color": "#c03020", "radius": 3}]}
+    gray = np.repeat(scan.mean(axis=2, keepdims=True), 3, axis=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out, _ = photomend.restore(gray, detector="classical",
+                                   colorize={"method": "hints", "hints": hints})
+    assert out[20, 20, 0] > out[20, 20, 2]  # reddish where the hint is
