@@ -391,3 +391,36 @@ def test_companion_index_agrees_with_find_companion(tmp_path):
         assert index.find(image) == find_companion(image, tmp_path, tag="mask"), stem
     assert index.find(tmp_path / "a.jpg") == tmp_path / "a.png"
     assert index.find(tmp_path / "a.png") == tmp_path / "a_mask.png"  # never the image itself
+
+
+def test_output_of_a_killed_run_is_kept_and_its_temporaries_removed(tmp_path):
+    make_photos(tmp_path / "in", 3, masks=tmp_path / "masks")
+    job = remove_job(tmp_path)
+    run_inline(job)
+    out = tmp_path / "out" / "photo01.jpg"
+    mtime = out.stat().st_mtime_ns
+    # As if the driver died after photo01 was written but before its result was recorded,
+    # and photo02's worker died half-way through writing.
+    db = sqlite3.connect(job.journal_path)
+    db.execute("UPDATE items SET status = 'running', checksum = NULL WHERE key = 'photo01.jpg'")
+    db.execute("DELETE FROM history WHERE key = 'photo01.jpg' AND event = 'done'")
+    db.commit()
+    db.close()
+    (tmp_path / "out" / "photo02.jpg").unlink()
+    db = sqlite3.connect(job.journal_path)
+    db.execute("UPDATE items SET status = 'running' WHERE key = 'photo02.jpg'")
+    db.execute("DELETE FROM history WHERE key = 'photo02.jpg' AND event = 'done'")
+    db.commit()
+    db.close()
+    stale = tmp_path / "out" / ".photo02.jpg.0123abcd.tmp"
+    stale.write_bytes(b"half a jpeg")
+    foreign = tmp_path / "out" / ".notes.txt.0123abcd.tmp"
+    foreign.write_bytes(b"not ours")
+
+    summary = run_inline(job)
+    assert (summary.done, summary.kept, summary.skipped, summary.failed) == (2, 1, 1, [])
+    assert out.stat().st_mtime_ns == mtime  # kept, not rewritten
+    assert not stale.exists() and foreign.exists()
+    assert done_events(job.journal_path) == {"photo00.jpg": 1, "photo01.jpg": 1,
+                                             "photo02.jpg": 1}
+    assert all(r.checksum == sha(Path(r.output)) for r in read_journal(job.journal_path))
