@@ -327,13 +327,14 @@ def find_model(name: str | None = None) -> tuple[str, Path]:
                             "--hints FILE or --reference FILE, which need no weights")
 
 
-def run_network(path: Path, lightness: np.ndarray, *, size: int = NET_SIZE,
+def run_network(path: Path, lightness: np.ndarray, *, size: int | None = None,
                 hint_ab: np.ndarray | None = None, hint_mask: np.ndarray | None = None
                 ) -> np.ndarray:
     """ab (float32 size x size x 2) predicted from CIELAB ``lightness`` (HxW, 0-100), seen
     as a ``size`` x ``size`` copy. SIGGRAPH17 also takes hints at that size."""
     from photomend.nn import onnx as nn_onnx
 
+    size = int(size or NET_SIZE)
     sess = nn_onnx.session(path)
     l_small = cv2.resize(lightness.astype(np.float32), (size, size),
                          interpolation=cv2.INTER_AREA)
