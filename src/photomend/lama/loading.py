@@ -15,6 +15,7 @@ classes, an unpickler that rebuilds tensors and replaces every other object by a
 from __future__ import annotations
 
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -125,7 +126,9 @@ def read_weights(path: str | Path) -> tuple[dict, str]:
         raise ModelError(f"cannot read {path}: no such file")
     if _is_torchscript(path):
         try:
-            module = torch.jit.load(str(path), map_location="cpu")
+            with warnings.catch_warnings():  # "torch.jit.load is deprecated": the file is a jit
+                warnings.simplefilter("ignore", DeprecationWarning)
+                module = torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:  # torch raises RuntimeError subclasses of its own
             raise ModelError(f"{path.name} is a TorchScript archive torch cannot load: "
                              f"{str(exc).splitlines()[0]}") from None

@@ -42,14 +42,17 @@ def cached_generator(path: str | Path):
         return gen
 
 
-def pad_to_multiple(a: np.ndarray, multiple: int) -> np.ndarray:
-    """``a`` (HxW or HxWxC) mirrored at the bottom/right up to sides that are multiples.
+def pad_to_multiple(a: np.ndarray, multiple: int, *, min_side: int = 0) -> np.ndarray:
+    """``a`` (HxW or HxWxC) mirrored at the bottom/right up to sides that are multiples
+    (and at least ``min_side``).
 
     >>> pad_to_multiple(np.zeros((5, 9), np.float32), 8).shape
     (8, 16)
     """
     h, w = a.shape[:2]
-    ph, pw = -h % multiple, -w % multiple
+    ph = max(-h % multiple, min_side - h)
+    pw = max(-w % multiple, min_side - w)
+    ph, pw = ph + (-(h + ph) % multiple), pw + (-(w + pw) % multiple)
     if not (ph or pw):
         return a
     widths = ((0, ph), (0, pw)) + ((0, 0),) * (a.ndim - 2)
@@ -68,7 +71,8 @@ def predict(gen, image: np.ndarray, mask: np.ndarray, *, with_features: bool = F
     h, w = mask.shape
     m = mask.astype(np.float32)[..., None]
     x = np.concatenate([image * (1.0 - m), m], axis=2)
-    x = pad_to_multiple(x, gen.config.pad_multiple)
+    # The bottleneck's reflect padding needs >= 2 px: sides of at least 2 * 2**n_downsampling.
+    x = pad_to_multiple(x, gen.config.pad_multiple, min_side=2 * gen.config.pad_multiple)
     t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
     with torch.inference_mode():
         if with_features:

@@ -12,6 +12,8 @@ True
 
 from __future__ import annotations
 
+import warnings
+
 from photomend.lama.config import LamaConfig
 from photomend.lama.loading import require_torch
 
@@ -76,5 +78,6 @@ def torchscript_module(state: dict, cfg: LamaConfig):
 
     size = 8 * cfg.pad_multiple
     example = (torch.rand(1, 3, size, size), (torch.rand(1, 1, size, size) > 0.5).float())
-    with torch.inference_mode():
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         return torch.jit.trace(_JITWrapper().eval(), example, check_trace=False)
