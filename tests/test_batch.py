@@ -44,6 +44,15 @@ def slow(image, *, mask, hints, delay=0.2):
     time.sleep(delay)
     return image
 
+def record_threads(image, *, mask, hints, log):
+    """Appends this worker's pid and thread caps to ``log``."""
+    import cv2, numba
+    caps = [os.getpid(), os.environ.get("OMP_NUM_THREADS"), cv2.getNumThreads(),
+            numba.get_num_threads(), os.environ.get("PHOTOMEND_THREADS")]
+    with open(log, "a") as fh:
+        print(*caps, file=fh)
+    return image
+
 def die_once(image, *, mask, hints, marker):
     """Kills its worker process the first time it sees a photo named *_die.*."""
     flag = Path(marker) / (Path(image.path).name + ".died")

@@ -121,3 +121,24 @@ def test_killed_job_resumes_and_does_each_photo_once(tmp_path, sig):
     assert again.returncode == 0, out + err
     assert "0 failed" in out
     _check_complete(tmp_path)
+
+
+def test_local_workers_are_capped_and_reused(tmp_path, monkeypatch):
+    from photomend.batch import JobSpec, Step, run_job
+
+    make_photos(tmp_path / "in", 6)
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "batchsteps.py").write_text(STEP_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path / "mods"))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "mods"))
+    monkeypatch.setattr("photomend.batch.runner.default_workers", lambda: 4)  # 4 cores, 2 workers
+    monkeypatch.setattr("photomend.batch.local.default_workers", lambda: 4)
+    log = tmp_path / "threads.log"
+    job = JobSpec(steps=(Step("batchsteps:record_threads", {"log": str(log)}),),
+                  input_dir=tmp_path / "in", output_dir=tmp_path / "out", workers=2)
+    summary = run_job(job, progress=False)
+    assert (summary.done, summary.engine) == (6, "2 local workers")
+    lines = [line.split() for line in log.read_text().splitlines()]
+    assert len(lines) == 6 and len({pid for pid, *_ in lines}) <= 2  # one pipeline per worker
+    assert {tuple(rest) for _, *rest in lines} == {("2", "2", "2", "2")}
+    assert os.getpid() not in {int(pid) for pid, *_ in lines}

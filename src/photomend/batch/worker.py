@@ -27,9 +27,11 @@ from photomend.batch.operations import Operation, check_options, resolve
 from photomend.errors import InputError, OutputError
 from photomend.io import LoadedImage, check_destination, read_image, write_image
 
-#: Thread-count variables of the numeric libraries (OpenMP/BLAS/numba/...), set per worker.
+#: Thread-count variables of the numeric libraries (OpenMP/BLAS/numba/...) and of photomend's
+#: ONNX Runtime sessions (``PHOTOMEND_THREADS``, see photomend.nn.onnx), set per worker.
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                   "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+                   "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
+                   "PHOTOMEND_THREADS")
 
 
 def thread_env(threads: int) -> dict[str, str]:
