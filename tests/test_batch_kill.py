@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from test_batch import STEP_MODULE, make_photos
 
 from photomend.batch import read_journal
 from photomend.batch.worker import file_sha256
-from test_batch import STEP_MODULE, make_photos
 
 N_PHOTOS = 14
 

@@ -8,9 +8,9 @@ import sqlite3
 import sys
 
 import pytest
+from test_batch import STEP_MODULE, make_photos
 
 from photomend.batch import JobSpec, Step, read_journal, run_job
-from test_batch import STEP_MODULE, make_photos
 
 ray = pytest.importorskip("ray")
 
