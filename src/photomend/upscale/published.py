@@ -76,9 +76,11 @@ def _class_name(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
 
 
-#: Per UpscalerJS size: (cost, default input tile, context in input pixels).
+#: Per UpscalerJS size: (cost, default input tile, context in input pixels). Context 16 makes
+#: tiled == untiled: measured max difference 0 (slim), 6e-5/255 (medium, thick) with 64/48-px
+#: tiles on a photo (docs/upscale.md).
 _UPSCALERJS_RUN = {"slim": ("slow", 256, 16), "medium": ("slow", 256, 16),
-                   "thick": ("very slow", 192, 24)}
+                   "thick": ("very slow", 192, 16)}
 
 for _pkg in UPSCALERJS.values():
     _cost, _tile, _context = _UPSCALERJS_RUN[_pkg.size]
