@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -219,3 +220,18 @@ def test_record_is_json_next_to_the_file(cache):
     path = zoo.fetch_model("test-fetchable")
     record = json.loads(Path(f"{path}.json").read_text())
     assert record["name"] == "test-fetchable" and record["source"] == "npm:test@1"
+
+
+def test_family_name_fetches_every_scale(cache, capsys):
+    for scale in (4, 2):
+        zoo.register_model(dataclasses.replace(zoo.get_model("test-fetchable"),
+                                               name=f"test-fam-x{scale}", scale=scale,
+                                               filename=f"fam{scale}.bin"))
+    assert zoo.model_group("test-fam") == ["test-fam-x2", "test-fam-x4"]
+    assert zoo.model_group("test-fam-x4") == ["test-fam-x4"]
+    with pytest.raises(UnknownModelError):
+        zoo.model_group("test-fa")
+    assert main(["models", "fetch", "test-fam"]) == 0
+    out = capsys.readouterr().out
+    assert "installed test-fam-x2" in out and "installed test-fam-x4" in out
+    assert zoo.installed_path("test-fam-x2") and zoo.installed_path("test-fam-x4")

@@ -122,6 +122,20 @@ def get_model(name: str) -> ModelSpec:
         raise UnknownModelError(f"unknown model {name!r}; known models: {known}") from None
 
 
+def model_group(name: str) -> list[str]:
+    """``[name]`` for an entry; for a family name such as ``esrgan-medium`` (no entry of its
+    own), its per-scale entries ``esrgan-medium-x2``, ``-x3`` ... in scale order."""
+    _load_catalog()
+    if name in _REGISTRY:
+        return [name]
+    members = sorted((s for s in _REGISTRY.values() if s.scale and s.name == f"{name}-x{s.scale}"),
+                     key=lambda s: s.scale)
+    if members:
+        return [s.name for s in members]
+    get_model(name)  # raises UnknownModelError
+    return [name]
+
+
 def cache_dir() -> Path:
     """Where installed models live: ``$PHOTOMEND_MODELS``, else ``$XDG_CACHE_HOME/photomend/
     models``, else ``~/.cache/photomend/models``."""

@@ -23,7 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     path.add_argument("name", metavar="NAME")
     path.set_defaults(run=_run_path)
     fetch = verbs.add_parser("fetch", help="download and install a model")
-    fetch.add_argument("name", metavar="NAME")
+    fetch.add_argument("name", metavar="NAME",
+                       help="a model, or a family (esrgan-medium: all its scales)")
     add_quiet_option(fetch)
     fetch.set_defaults(run=_run_fetch)
     imp = verbs.add_parser("import", help="install a weight file you downloaded")
@@ -61,9 +62,10 @@ def _run_path(args: argparse.Namespace) -> int:
 
 
 def _run_fetch(args: argparse.Namespace) -> int:
-    path = zoo.fetch_model(args.name)
-    if not args.quiet:
-        report(f"installed {args.name} at {path}")
+    for name in zoo.model_group(args.name):  # a family name fetches every scale
+        path = zoo.fetch_model(name)
+        if not args.quiet:
+            report(f"installed {name} at {path}")
     return EXIT_OK
 
 
