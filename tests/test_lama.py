@@ -29,7 +29,7 @@ from photomend.lama.model import LamaGenerator  # noqa: E402
 from photomend.lama.runner import pad_to_multiple, predict  # noqa: E402
 from photomend.lama.synthetic import lightning_checkpoint, random_state, torchscript_module  # noqa: E402
 
-SMALL = lc.LamaConfig(ngf=8, n_blocks=2)
+SMALL = lc.LamaConfig(ngf=4, n_blocks=2)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_generator_output_shape_range_and_decoder_features(reference, batch):
         out, feats = reference(x, with_features=True)
     assert out.shape == (1, 3, 40, 56)
     assert 0.0 <= out.min().item() and out.max().item() <= 1.0  # sigmoid
-    assert feats.shape == (1, 32, 10, 14)  # after the first up-convolution: 1/4 resolution
+    assert feats.shape == (1, 16, 10, 14)  # after the first up-convolution: 1/4 resolution
     with torch.inference_mode():
         assert torch.equal(reference(x), out)  # deterministic, features do not change it
 
@@ -156,7 +156,7 @@ def test_predict_pads_to_a_multiple_of_8_and_crops_back(reference, hw):
     before = image.copy()
     pred, feats = predict(reference, image, mask, with_features=True)
     assert pred.shape == (*hw, 3) and pred.dtype == np.float32
-    assert feats.shape == (-(-hw[0] // 4), -(-hw[1] // 4), 32)
+    assert feats.shape == (-(-hw[0] // 4), -(-hw[1] // 4), 16)
     assert np.array_equal(image, before)  # the caller's array is untouched
     # The padded network input is the image mirrored, hole zeroed, mask as 4th channel.
     padded = pad_to_multiple(np.dstack([image * ~mask[..., None], mask]), 8, min_side=16)
@@ -182,7 +182,7 @@ def test_wrong_shape_names_the_first_mismatching_key_and_shape(state, tmp_path):
         load_generator(tmp_path / "best.ckpt")
     msg = str(err.value)
     assert "'model.5.conv2.ffc.convg2l.weight'" in msg and "(6, 24, 1, 1)" in msg
-    assert "expected (16, 48, 3, 3)" in msg and "\n" not in msg
+    assert "expected (8, 24, 3, 3)" in msg and "\n" not in msg
 
 
 def test_missing_and_unexpected_keys_are_named(state, tmp_path):
@@ -191,7 +191,7 @@ def test_missing_and_unexpected_keys_are_named(state, tmp_path):
     with pytest.raises(ModelArchitectureError, match=r"missing key 'model\.6\.conv1\.ffc\.convl2g"):
         load_generator(tmp_path / "a.pth")
     extra = dict(state)
-    extra["model.6.conv1.ffc.gate.weight"] = torch.zeros(2, 64, 1, 1)
+    extra["model.6.conv1.ffc.gate.weight"] = torch.zeros(2, 32, 1, 1)
     torch.save(extra, tmp_path / "b.pth")
     with pytest.raises(ModelArchitectureError, match=r"unexpected key 'model\.6\.conv1\.ffc\.gate"):
         load_generator(tmp_path / "b.pth")
@@ -199,7 +199,7 @@ def test_missing_and_unexpected_keys_are_named(state, tmp_path):
 
 def test_expected_config_is_enforced(state, tmp_path):
     torch.save(state, tmp_path / "small.pth")
-    with pytest.raises(ModelArchitectureError, match=r"model\.1\.ffc\.convl2l\.weight.*\(8, 4, 7, 7\)"):
+    with pytest.raises(ModelArchitectureError, match=r"model\.1\.ffc\.convl2l\.weight.*\(4, 4, 7, 7\)"):
         load_generator(tmp_path / "small.pth", expect=lc.BIG_LAMA)
 
 
