@@ -43,12 +43,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     models.set_defaults(run=_run_list, task=None)
 
 
+def _size(n: int | None) -> str:
+    return "-" if not n else f"{n / 1e6:.1f} MB"
+
+
 def _run_list(args: argparse.Namespace) -> int:
-    rows = [("NAME", "TASK", "SCALE", "INSTALLED", "LICENCE", "SOURCE")]
+    rows = [("NAME", "TASK", "SCALE", "INSTALLED", "LICENCE", "SIZE", "SHA-256", "SOURCE")]
     for spec in zoo.list_models(task=args.task):
-        installed = "yes" if zoo.installed_path(spec.name) else "no"
-        rows.append((spec.name, spec.task, f"x{spec.scale}" if spec.scale else "-", installed,
-                     spec.license, spec.source))
+        path = zoo.installed_path(spec.name)
+        record = zoo.read_record(path) if path else {}
+        # the published file's size and hash (or, for an imported file, what was imported)
+        sha = spec.sha256 or record.get("source_sha256") or ""
+        rows.append((spec.name, spec.task, f"x{spec.scale}" if spec.scale else "-",
+                     "yes" if path else "no", spec.license, _size(spec.size),
+                     sha[:12] or "-", spec.source))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
