@@ -15,8 +15,12 @@ Loss: BCE with ``pos_weight`` = clean/defect pixel ratio of the training data + 
 The decision threshold is chosen on validation crops of the *training* photos (other seeds) by
 tolerant F1 and written into the ONNX metadata (``threshold``).
 
-Outputs: the ONNX file (opset 17, input ``image`` N x 3 x H x W in [0, 1], H and W multiples
-of 8; output ``logits`` N x 1 x H x W) and a log in ``training/.cache/``.
+Input: R, G, B and the white and black top-hats of the luma
+(:func:`photomend.restore.detect_learned.features`), which point the network at thin bright and
+dark structures from the first step; it learns which of them are defects.
+
+Outputs: the ONNX file (opset 17, input ``image`` N x 5 x H x W, H and W multiples of 8;
+output ``logits`` N x 1 x H x W) and a log in ``training/.cache/``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from benchmarks.photos import NATURE_DIR, TRAINABLE_NATURE, mate_root  # noqa: E402
 from photomend.restore.degrade import DEFECT_KINDS, degrade  # noqa: E402
+from photomend.restore.detect_learned import features  # noqa: E402
+
+#: RGB + white and black top-hat (photomend.restore.detect_learned.features)
+IN_CHANNELS = 5
 
 OUT = ROOT / "src" / "photomend" / "data" / "weights" / "defects_unet.onnx"
 CACHE = ROOT / "training" / ".cache"
@@ -61,7 +69,7 @@ class DefectUNet(nn.Module):
     def __init__(self, widths=(12, 24, 40, 64)) -> None:
         super().__init__()
         c0, c1, c2, c3 = widths
-        self.e0 = nn.Sequential(_conv(3, c0), _conv(c0, c0))
+        self.e0 = nn.Sequential(_conv(IN_CHANNELS, c0), _conv(c0, c0))
         self.e1 = nn.Sequential(_conv(c0, c1, 2), _conv(c1, c1))
         self.e2 = nn.Sequential(_conv(c1, c2, 2), _conv(c2, c2))
         self.e3 = nn.Sequential(_conv(c2, c3, 2), _conv(c3, c3), _conv(c3, c3))
@@ -74,7 +82,7 @@ class DefectUNet(nn.Module):
         self.head = nn.Conv2d(c0, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x - 0.5
+        x = torch.cat([x[:, :3] - 0.5, x[:, 3:]], 1)
         f0 = self.e0(x)
         f1 = self.e1(f0)
         f2 = self.e2(f1)
@@ -122,7 +130,7 @@ def make_sample(photos, rng: np.random.Generator, crop: int):
         d = degrade(rgb, seed=int(rng.integers(2**31)), defects=kinds, scale=rng.uniform(0.7, 1.4),
                     amount=rng.uniform(3, 10), opacity=(0.3, 0.65) if faint else (0.35, 1.0),
                     ageing=rng.random() < 0.85)
-    return d.image, d.mask
+    return features(d.image), d.mask
 
 
 def batch(photos, rng, n: int, crop: int):
@@ -261,7 +269,7 @@ def export(model, path: Path, threshold: float, pos_weight: float, args) -> None
 
     model.eval()
     path.parent.mkdir(parents=True, exist_ok=True)
-    dummy = torch.zeros(1, 3, 64, 64)
+    dummy = torch.zeros(1, IN_CHANNELS, 64, 64)
     tmp = CACHE / "export.onnx"
     torch.onnx.export(model, dummy, str(tmp), input_names=["image"], output_names=["logits"],
                       dynamic_axes={"image": {0: "n", 2: "h", 3: "w"},

@@ -21,6 +21,28 @@ WEIGHTS = "defects_unet.onnx"
 MULTIPLE = 8
 #: Tile size and context (px) for inference; only each tile's core is kept.
 TILE, TILE_PAD = 512, 32
+#: Diameter (px) of the top-hat structuring element of the two feature channels.
+TOPHAT_SIZE = 11
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def features(rgb: np.ndarray) -> np.ndarray:
+    """The network's input, HxWx5 float32: R, G, B and the white and black morphological
+    top-hats of the luma (x4, clipped to 1), which point at thin bright and dark structures;
+    the network learns which of them are defects.
+
+    >>> features(np.zeros((16, 16, 3), np.float32)).shape
+    (16, 16, 5)
+    """
+    import cv2
+
+    rgb = np.asarray(rgb, np.float32)
+    y = np.ascontiguousarray(rgb @ _LUMA)
+    se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (TOPHAT_SIZE, TOPHAT_SIZE))
+    white = cv2.morphologyEx(y, cv2.MORPH_TOPHAT, se, borderType=cv2.BORDER_REFLECT)
+    black = cv2.morphologyEx(y, cv2.MORPH_BLACKHAT, se, borderType=cv2.BORDER_REFLECT)
+    hats = np.clip(np.stack([white, black], axis=2) * 4.0, 0.0, 1.0)
+    return np.concatenate([rgb, hats], axis=2)
 
 
 def weights_path() -> Path:
@@ -49,12 +71,14 @@ def learned_probability(
 ) -> np.ndarray:
     """Defect probability per pixel (float32 HxW in [0, 1]) of ``rgb`` (float32 HxWx3).
 
+    The input channels (:func:`features`) are computed on the whole image first.
+
     The image is cut into ``tile`` x ``tile`` pieces read with ``tile_pad`` pixels of context
     on each side (reflected at the border); each piece and its mirror image run as one batch of
     two, and the two probability maps are averaged (``tta=False``: the piece alone).
     """
     sess = nn_onnx.session(model or weights_path())
-    rgb = np.asarray(rgb, np.float32)
+    rgb = features(rgb)
     h, w = rgb.shape[:2]
     tile = max(MULTIPLE, tile // MULTIPLE * MULTIPLE)
     pad = -(-tile_pad // MULTIPLE) * MULTIPLE
