@@ -100,3 +100,19 @@ def test_upscale_option(tmp_path):
     assert main(["restore", str(src), "-o", str(out), "--detector", "classical",
                  "--upscale", "2", "-q"]) == 0
     assert Image.open(out).size == (400, 320)
+
+
+def test_colorize_options(tmp_path, capsys):
+    src, ref = tmp_path / "s.png", tmp_path / "ref.png"
+    gray = _scan().mean(axis=2).astype(np.uint8)
+    Image.fromarray(gray).save(src)
+    Image.fromarray(_scan(scratch=False)).save(ref)
+    # no network installed (PHOTOMEND_MODELS is an empty folder): refused before any work
+    assert main(["restore", str(src), "-o", str(tmp_path / "a.png"), "--colorize"]) == 2
+    assert "weights" in capsys.readouterr().err and not (tmp_path / "a.png").exists()
+    assert main(["restore", str(src), "-o", str(tmp_path / "b.png"), "--colorize", "hints"]) == 2
+    out = tmp_path / "c.png"
+    assert main(["restore", str(src), "-o", str(out), "--detector", "classical",
+                 "--reference", str(ref), "-q"]) == 0
+    rgb = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    assert np.abs(rgb[:, :, 0] - rgb[:, :, 2]).mean() > 3  # it has colour now

@@ -83,6 +83,15 @@ def _run_restore(args: argparse.Namespace) -> int:
     check_threshold(args.threshold)
     if (args.reference or args.hints) and not args.colorize:
         args.colorize = "reference" if args.reference and not args.hints else "hints"
+    if args.colorize:  # an unknown method, missing hints or a missing model: fail first
+        from photomend.colorize.core import resolve_method
+
+        method = resolve_method(args.colorize, hints=args.hints is not None,
+                                reference=args.reference is not None)
+        if method == "auto":
+            from photomend.colorize.zhang import find_model
+
+            find_model()
     if args.upscale is not None:
         from photomend.upscale.api import DEFAULT_UPSCALER
         from photomend.upscale.base import check_upscaler
