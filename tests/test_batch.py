@@ -338,6 +338,9 @@ def test_originals_and_foreign_files_are_never_overwritten(tmp_path):
     (tmp_path / "out" / "photo01.jpg").write_bytes(b"someone else's file")
     summary = run_inline(remove_job(tmp_path))
     assert summary.done == 1 and "already exists" in dict(summary.failed)["photo01.jpg"]
+    (record,) = [r for r in read_journal(tmp_path / "out" / ".photomend-batch.sqlite")
+                 if r.key == "photo01.jpg"]
+    assert (record.kind, record.failures) == ("conflict", 1)  # not retried: it would not help
     assert (tmp_path / "out" / "photo01.jpg").read_bytes() == b"someone else's file"
 
 

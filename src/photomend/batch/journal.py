@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS items (
     attempts INTEGER NOT NULL DEFAULT 0,   -- times dispatched
     failures INTEGER NOT NULL DEFAULT 0,   -- attempts that failed (the retry budget counts these)
     error TEXT,
-    kind TEXT,                             -- input | output | unexpected | crash
+    kind TEXT,                             -- input | output | conflict | unexpected | crash
     checksum TEXT,                         -- SHA-256 of the output file once done
     seconds REAL,
     worker TEXT,

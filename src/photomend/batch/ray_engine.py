@@ -13,6 +13,7 @@ mask and output folders must be on a file system every node mounts at the same p
 from __future__ import annotations
 
 import os
+import resource
 import time
 from typing import Any
 
@@ -35,6 +36,11 @@ class _BatchActor:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def cpu_seconds(self) -> float:
+        """CPU time this actor's process has used (user + system), for benchmarks."""
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
 
 
 def connect(address: str | None, *, workers: int | None) -> Any:

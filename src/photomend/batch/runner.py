@@ -203,7 +203,7 @@ def _dispatch(todo: deque[Item], executor: Executor, journal: Journal, summary: 
                     bar.update(failed=False)
                     continue
                 failures = journal.failures(item.key)
-                transient = result.get("kind") != "input"
+                transient = result.get("kind") not in ("input", "conflict")
                 if transient and failures <= retries and not stop.is_set():
                     todo.append(replace(item, adopt=result.get("kind") == "crash"))
                     continue

@@ -135,7 +135,8 @@ class Pipeline:
         except OutputError as exc:
             if item.adopt and out.exists():  # the interrupted run's worker finished meanwhile
                 return self._adopt(out, result, started)
-            result.update(kind="output", error=_one_line(exc))
+            # a file that is not this job's is in the way: retrying would not help
+            result.update(kind="conflict" if out.exists() else "output", error=_one_line(exc))
         except InputError as exc:
             result.update(kind="input", error=_one_line(exc))
         except OSError as exc:  # e.g. the output folder cannot be created (disk full, read-only)
