@@ -25,16 +25,20 @@ from photomend.engines.base import Engine, EngineTraits, ProgressFn, register_en
 from photomend.errors import InputError
 
 MODEL_NAME = "big-lama"
+ONNX_MODEL_NAME = "big-lama-onnx"
 ATTENTION_SOURCES = ("result", "decoder")
 
 
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
 def _readiness() -> str | None:
-    problems = []
-    if zoo.installed_path(MODEL_NAME) is None:
-        problems.append(f"needs the Big-LaMa weights: {zoo.get_model(MODEL_NAME).instructions()}")
-    elif importlib.util.find_spec("torch") is None:
-        problems.append("needs torch: pip install 'photomend[torch]'")
-    return "; ".join(problems) or None
+    if zoo.installed_path(MODEL_NAME) is not None:
+        return None if _has("torch") else "needs torch: pip install 'photomend[torch]'"
+    if zoo.installed_path(ONNX_MODEL_NAME) is not None and _has("onnxruntime"):
+        return None
+    return f"needs the Big-LaMa weights: {zoo.get_model(MODEL_NAME).instructions()}"
 
 
 @register_engine
@@ -48,7 +52,7 @@ class LamaEngine(Engine):
     name = "lama"
     traits = EngineTraits(
         description="Big-LaMa learned inpainting (Fourier convolutions): large holes, "
-        "structure; needs torch and the weights",
+        "structure; needs the weights and torch (or an ONNX export)",
         max_pixels=1_000_000,
         readiness=_readiness,
     )
@@ -61,24 +65,41 @@ class LamaEngine(Engine):
             raise InputError(f"unknown LaMa attention source {attention!r}; "
                              f"available: {', '.join(ATTENTION_SOURCES)}")
         self.attention = attention
+        self.weights, self.backend = self._resolve(weights)
+
+    @staticmethod
+    def _resolve(weights: str | Path | None) -> tuple[Path, str]:
+        """(file, 'torch' or 'onnx'); fails here, before any slow work, when nothing usable is
+        installed: ModelMissingError (weights, with the command) or OptionalDependencyError."""
         from photomend.lama.loading import require_torch
 
-        # Fail here, before any slow work: weights first (their message names the extra too).
-        self.weights = Path(weights) if weights is not None else zoo.model_path(MODEL_NAME)
-        require_torch()
-
-    def _generator(self):
-        from photomend.lama.runner import cached_generator
-
-        return cached_generator(self.weights)
+        if weights is not None:
+            path = Path(weights)
+            if path.suffix.lower() == ".onnx":
+                return path, "onnx"
+            require_torch()
+            return path, "torch"
+        if zoo.installed_path(MODEL_NAME) is not None and _has("torch"):
+            return zoo.model_path(MODEL_NAME), "torch"
+        if zoo.installed_path(ONNX_MODEL_NAME) is not None:
+            return zoo.model_path(ONNX_MODEL_NAME), "onnx"
+        path = zoo.model_path(MODEL_NAME)  # ModelMissingError naming `models import`
+        require_torch()  # installed, but no torch: the message names the extra
+        return path, "torch"
 
     def _predict(self, image, mask, progress, with_features):
-        from photomend.lama.runner import predict
-
-        gen = self._generator()
         if progress is not None:
             progress("lama", 0, 1)
-        pred, feats = predict(gen, image, mask, with_features=with_features)
+        if self.backend == "onnx":
+            from photomend.lama.onnx_runner import predict_onnx
+            from photomend.nn.onnx import session
+
+            pred, feats = predict_onnx(session(self.weights), image, mask), None
+        else:
+            from photomend.lama.runner import cached_generator, predict
+
+            pred, feats = predict(cached_generator(self.weights), image, mask,
+                                  with_features=with_features)
         if progress is not None:
             progress("lama", 1, 1)
         return pred, feats
@@ -88,7 +109,7 @@ class LamaEngine(Engine):
         return self._predict(image, mask, progress, False)[0]
 
     def inpaint_with_features(self, image, mask, *, progress=None):
-        if self.attention == "result" or not mask.any():
+        if self.attention == "result" or self.backend == "onnx" or not mask.any():
             return self.inpaint(image, mask, progress=progress), None
         pred, feats = self._predict(np.ascontiguousarray(image, np.float32), mask.astype(bool),
                                     progress, True)

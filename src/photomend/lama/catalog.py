@@ -46,3 +46,25 @@ BIG_LAMA_SPEC = register_model(ModelSpec(
     extra={"md5": {"big-lama.pt": IOPAINT_MD5}, "official": OFFICIAL_URL,
            "paper": "https://arxiv.org/abs/2109.07161"},
 ))
+
+
+def _convert_onnx(spec: ModelSpec, source: Path, dest: Path) -> None:
+    import shutil
+
+    from photomend.lama.onnx_runner import check_file
+
+    check_file(source)
+    shutil.copyfile(source, dest)
+
+
+BIG_LAMA_ONNX_SPEC = register_model(ModelSpec(
+    name="big-lama-onnx",
+    task="inpaint",
+    source="an ONNX export of Big-LaMa you have (photomend does not publish one)",
+    license="Apache-2.0",
+    filename="big-lama.onnx",
+    description="Big-LaMa as ONNX (engine 'lama' without torch; no decoder features for CRA)",
+    convert=_convert_onnx,
+    how_to_get="run `photomend models import FILE.onnx --name big-lama-onnx` with your export "
+    "(inputs: image + mask, or one 4-channel tensor)",
+))
