@@ -263,7 +263,7 @@ def test_worker_processes_cancel_time_out_and_recover(tmp_path):
     hole[200:800, 200:800] = 255  # patchmatch on the whole megapixel: seconds
     slow = {"image": ("b.png", _png(big)), "mask": ("m.png", _png(hole))}
     slow_opts = {"engine": "patchmatch", "hd_strategy": "original"}
-    settings = Settings(workers=1, executor="process", job_timeout_s=3.0, results_dir=tmp_path)
+    settings = Settings(workers=1, executor="process", job_timeout_s=2.0, results_dir=tmp_path)
     with TestClient(create_app(settings), base_url=BASE) as c:
         job = c.post("/v1/remove", files=slow, data=slow_opts).json()
         while c.get(job["status_url"]).json()["state"] == "queued":

@@ -147,8 +147,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 options = op.options.model_validate(fields)
             except (UnicodeDecodeError, ValidationError) as exc:
                 raise ApiError(422, "invalid_options", _validation_message(exc)) from None
-            if manager.pending.full():
-                raise QueueFull(manager._retry_after())
+            if manager.is_full():  # shed load before spending time on decoding
+                raise QueueFull(manager.retry_after())
             async with decode_slots:  # bounds the memory of images decoded at once
                 try:
                     await anyio.to_thread.run_sync(op.check, uploads, options, settings.max_pixels)

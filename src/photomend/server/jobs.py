@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from photomend.server.ops import Outputs
-from photomend.server.problems import ApiError
+from photomend.server.problems import ApiError, classify
 from photomend.server.settings import Settings
 from photomend.server.worker import Cancelled, execute, process_main, throttled
 
@@ -111,7 +111,7 @@ class JobManager:
             try:
                 self.pending.put_nowait(job)
             except queue.Full:
-                raise QueueFull(self._retry_after()) from None
+                raise QueueFull(self.retry_after()) from None
             self.jobs[job.id] = job
         return job
 
@@ -176,7 +176,12 @@ class JobManager:
             kept -= oldest.result_bytes
             self._forget(oldest)
 
-    def _retry_after(self) -> int:
+    def is_full(self) -> bool:
+        """True when a new job would be refused (check before decoding an upload)."""
+        return self.pending.full()
+
+    def retry_after(self) -> int:
+        """Seconds until a slot is likely free: recent job times x jobs waiting / workers."""
         per_job = sum(self.durations) / len(self.durations) if self.durations else 2.0
         waiting = self.pending.qsize() + 1
         return max(1, min(120, round(per_job * waiting / max(1, len(self.slots)))))
@@ -245,8 +250,6 @@ class _ThreadRunner:
         except Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001
-            from photomend.server.problems import classify
-
             raise classify(exc) from None
 
     def warm(self) -> None:
@@ -281,23 +284,24 @@ class _ProcessRunner:
         self.conn, self.ready = parent, False
 
     def close(self) -> None:
-        if self.process is None:
+        """Stop the worker process (idempotent; safe while a slot is shutting down)."""
+        process, conn = self.process, self.conn
+        self.process, self.conn, self.ready = None, None, False
+        if process is None:
             return
         try:
-            if self.process.is_alive():
-                self.conn.send(("stop",))
+            if process.is_alive():
+                conn.send(("stop",))
         except (OSError, ValueError):
             pass
-        self.process.join(timeout=1)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(timeout=5)
-        self.conn.close()
-        self.process = self.conn = None
+        process.join(timeout=1)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
+        conn.close()
 
     def _kill(self) -> None:
         self.process.kill()
-        self.process.join(timeout=5)
         self.close()
         self._ensure()  # the next job should not wait for a fresh worker's imports
 
