@@ -29,6 +29,9 @@ from photomend.lama.model import LamaGenerator  # noqa: E402
 from photomend.lama.runner import pad_to_multiple, predict  # noqa: E402
 from photomend.lama.synthetic import lightning_checkpoint, random_state, torchscript_module  # noqa: E402
 
+# torch.jit is deprecated upstream, but IOPaint's big-lama.pt is a TorchScript file.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+
 SMALL = lc.LamaConfig(ngf=4, n_blocks=2)
 
 

@@ -104,6 +104,19 @@ def test_import_of_a_wrong_architecture_names_the_key(empty_cache, files, tmp_pa
     assert not empty_cache.exists() or not list(empty_cache.glob("big-lama*"))
 
 
+def test_weights_installed_but_no_torch_names_the_extra(installed, monkeypatch):
+    import sys
+
+    from photomend.engines import lama as lama_engine
+    from photomend.errors import OptionalDependencyError
+
+    monkeypatch.setattr(lama_engine, "_has", lambda module: False)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert "photomend[torch]" in engine_readiness("lama")
+    with pytest.raises(OptionalDependencyError, match=r"pip install 'photomend\[torch\]'"):
+        create_engine("lama")
+
+
 def test_unknown_attention_source(installed):
     with pytest.raises(InputError, match="attention"):
         create_engine("lama", attention="telepathy")

@@ -82,7 +82,12 @@ def _run_import(args: argparse.Namespace) -> int:
     path = zoo.install_file(name, args.file, trust=args.trust)
     if not args.quiet:
         record = zoo.read_record(path)
-        note = "" if record.get("verified") else " (SHA-256 not the published one: --trust)"
+        if record.get("verified"):
+            note = ""
+        elif zoo.get_model(name).sha256:
+            note = " (SHA-256 not the published one: --trust)"
+        else:  # the source publishes no SHA-256: nothing to compare with
+            note = f" (no published SHA-256; recorded {record.get('source_sha256', '')[:12]}...)"
         report(f"installed {name} at {path}{note}")
     return EXIT_OK
 
