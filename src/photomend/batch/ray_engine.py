@@ -54,11 +54,12 @@ def connect(address: str | None, *, workers: int | None) -> Any:
         return ray
     address = address or os.environ.get("RAY_ADDRESS") or None
     kwargs: dict[str, Any] = {"log_to_driver": False}
-    if address is None:  # a new local instance: only then may resources be set
+    if address is None:  # a new local instance ("local": not one found running on this
+        # machine, which ray.init() would join): only then may its resources be set
         kwargs.update(num_cpus=workers or default_workers(), include_dashboard=False,
                       configure_logging=False)
     try:
-        ray.init(address=address, **kwargs)
+        ray.init(address=address or "local", **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise PhotomendError(f"cannot start or reach Ray at {address or 'a local instance'}: "
                              f"{exc}") from None
