@@ -35,7 +35,7 @@ class CompactSR(Upscaler):
     name = "compact"
     traits = UpscalerTraits(
         description="photomend's own compact CNN (FSRCNN-like, residual to bicubic, "
-        "trained on package photos); the default",
+        "trained on package photos)",
         scales=(2, 3, 4), cost="fast", context=8, tile=512,
     )
 
@@ -46,6 +46,10 @@ class CompactSR(Upscaler):
         if not path.is_file():
             raise ModelError(f"the bundled weights {path.name} are missing from {path.parent}; "
                              "reinstall photomend (or run training/train_sr.py)")
+
+    @classmethod
+    def installed_scales(cls) -> tuple[int, ...]:
+        return tuple(s for s in cls.traits.scales if weights_path(s).is_file())
 
     def _forward(self, rgb: np.ndarray, scale: int) -> np.ndarray:
         residual = nn_onnx.run_image(nn_onnx.session(weights_path(scale)), rgb)

@@ -1,0 +1,273 @@
+"""Super-resolution benchmark: quality on held-out photos, speed and peak memory on 2 MP.
+
+    python benchmarks/bench_upscale.py            # writes benchmarks/results_upscale.md (+ .json)
+    python benchmarks/bench_upscale.py --quick    # two skimage photos, x2 only, no speed part
+
+Protocol (the standard SR one): each held-out photo (the five skimage colour photos and the
+held-out mate-backgrounds nature photos, long side 512 px, see photos.py) is cropped to a
+multiple of the scale, downscaled with antialiased bicubic (PIL ``BICUBIC``, the MATLAB
+``imresize`` convention; 8-bit result), upscaled back by every model, rounded to 8 bits, and
+compared with the original on the Y channel of BT.601 YCbCr (16-235) with ``scale`` pixels
+cropped from every border: PSNR (peak 255) and SSIM (Wang et al.: Gaussian window, sigma 1.5).
+Every registered upscaler is measured (zoo models only when installed; others are listed with
+the command that installs them); ``bicubic`` is always in the same run, and each row gives its
+gain over bicubic on the same photos.
+
+Speed: a 2-megapixel input (the held-out Elephants photo, 1920x1080) upscaled in a fresh
+subprocess per model and scale, with the model's default tiling and 8-bit output (what the CLI
+does); time of the upscale call after a warm-up call on a small image, output megapixels per
+second, and the subprocess's peak RSS (VmHWM: interpreter, imports, input and output
+included). Models marked slow are timed on a 0.5 MP input instead (noted in the table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE))
+
+from photos import CACHE, benchmark_photos, elephants_4k, load_photo, mate_source  # noqa: E402
+
+from photomend.upscale import available_upscalers, upscaler_class  # noqa: E402
+from photomend.upscale.api import upscale_array  # noqa: E402
+
+SCALES = (2, 3, 4)
+SPEED_SIZES = {"2 MP": (1920, 1080), "0.5 MP": (960, 540)}
+SLOW = ("slow", "very slow")
+
+
+def bicubic_down(hr_u8: np.ndarray, scale: int) -> np.ndarray:
+    """The degradation (same as training/train_sr.py): antialiased bicubic, 8-bit result."""
+    h, w = hr_u8.shape[:2]
+    return np.asarray(Image.fromarray(hr_u8).resize((w // scale, h // scale), Image.BICUBIC))
+
+
+def y_channel(rgb_u8: np.ndarray) -> np.ndarray:
+    """BT.601 luma in [16, 235] (float64), as in the SR literature (MATLAB rgb2ycbcr)."""
+    rgb = rgb_u8.astype(np.float64) / 255.0
+    return 16.0 + 65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]
+
+
+def psnr_y(a: np.ndarray, b: np.ndarray, border: int) -> float:
+    ya, yb = (y_channel(x)[border:-border, border:-border] for x in (a, b))
+    mse = float(np.mean((ya - yb) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+
+
+def ssim_y(a: np.ndarray, b: np.ndarray, border: int) -> float:
+    from skimage.metrics import structural_similarity
+
+    ya, yb = (y_channel(x)[border:-border, border:-border] for x in (a, b))
+    return float(structural_similarity(ya, yb, data_range=255.0, gaussian_weights=True,
+                                       sigma=1.5, use_sample_covariance=False))
+
+
+def quality(photos: list[str], scales: tuple[int, ...]) -> tuple[list[dict], list[str]]:
+    """Per (model, scale): mean Y-PSNR / SSIM over ``photos`` and the gain over bicubic."""
+    truths = {p: np.rint(load_photo(p) * 255).astype(np.uint8) for p in photos}
+    rows, notes = [], []
+    for name, traits in available_upscalers().items():
+        cls = upscaler_class(name)
+        ready = cls.installed_scales()
+        for scale in scales:
+            if scale not in traits.scales:
+                continue
+            if scale not in ready:
+                try:
+                    cls.check(scale)
+                    why = "not ready"
+                except Exception as exc:  # noqa: BLE001  (ModelMissingError: say how to get it)
+                    why = str(exc)
+                notes.append(f"`{name}` x{scale} skipped: {why}")
+                continue
+            psnrs, ssims, per_photo, t0 = [], [], {}, time.perf_counter()
+            for p, hr in truths.items():
+                h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
+                hr = hr[:h, :w]
+                lr = bicubic_down(hr, scale).astype(np.float32) / 255.0
+                sr = upscale_array(lr, scale, model=name, out_dtype=np.uint8)
+                psnrs.append(psnr_y(sr, hr, scale))
+                ssims.append(ssim_y(sr, hr, scale))
+                per_photo[p] = round(psnrs[-1], 3)
+            rows.append({"model": name, "scale": scale, "psnr": float(np.mean(psnrs)),
+                         "ssim": float(np.mean(ssims)), "per_photo": per_photo,
+                         "seconds": time.perf_counter() - t0, "cost": traits.cost})
+            print(f"{name} x{scale}: PSNR-Y {rows[-1]['psnr']:.3f} SSIM {rows[-1]['ssim']:.4f}",
+                  flush=True)
+    for r in rows:
+        base = next(b for b in rows if b["model"] == "bicubic" and b["scale"] == r["scale"])
+        r["gain"] = r["psnr"] - base["psnr"]
+        r["gain_per_photo"] = {p: r["per_photo"][p] - base["per_photo"][p] for p in r["per_photo"]}
+    return rows, notes
+
+
+def speed_input(label: str) -> Path:
+    path = CACHE / f"upscale_speed_{label.replace(' ', '')}.png"
+    if not path.exists():
+        w, h = SPEED_SIZES[label]
+        big = np.asarray(Image.open(elephants_4k()).convert("RGB"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA)).save(path)
+    return path
+
+
+def speed(scales: tuple[int, ...], *, timeout: float) -> list[dict]:
+    rows = []
+    for name, traits in available_upscalers().items():
+        ready = upscaler_class(name).installed_scales()
+        label = "0.5 MP" if traits.cost in SLOW else "2 MP"
+        path = speed_input(label)
+        for scale in scales:
+            if scale not in ready:
+                continue
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--speed-worker", name,
+                   str(scale), str(path)]
+            rec = {"model": name, "scale": scale, "input": label}
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                rows.append({**rec, "status": f"timed out (> {timeout:.0f} s)"})
+                continue
+            if done.returncode != 0:
+                rows.append({**rec, "status": f"failed: {done.stderr.strip()[-200:]}"})
+                continue
+            rec.update(json.loads(done.stdout.strip().splitlines()[-1]), status="ok")
+            rows.append(rec)
+            print(f"speed {name} x{scale}: {rec['seconds']:.2f} s, {rec['out_mp_s']:.2f} MP/s, "
+                  f"peak RSS {rec['peak_rss_mb']:.0f} MB", flush=True)
+    return rows
+
+
+def speed_worker(name: str, scale: int, path: str) -> None:
+    """Run in a fresh process: one warm-up call, one timed call, then report VmHWM."""
+    rgb = np.asarray(Image.open(path).convert("RGB"), np.float32) / 255.0
+    upscale_array(rgb[:64, :64], scale, model=name, out_dtype=np.uint8)
+    t0 = time.perf_counter()
+    out = upscale_array(rgb, scale, model=name, out_dtype=np.uint8)
+    seconds = time.perf_counter() - t0
+    print(json.dumps({"seconds": seconds, "out_mp_s": out.shape[0] * out.shape[1] / 1e6 / seconds,
+                      "in_size": f"{rgb.shape[1]}x{rgb.shape[0]}",
+                      "peak_rss_mb": _vmhwm_mb()}))
+
+
+def _vmhwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def write_markdown(result: dict, path: Path) -> None:
+    env = result["env"]
+    lines = [
+        "# Upscale benchmark",
+        "",
+        f"Written by `python benchmarks/bench_upscale.py` on {env['date']} at commit "
+        f"{env['commit']}; {env['cpu']}, {env['cores']} cores (shared with other work, so "
+        f"times are noisy), Python {env['python']}, onnxruntime {env['onnxruntime']}, "
+        f"ONNX Runtime threads {env['threads']}.",
+        "",
+        "## Quality (held-out photos, bicubic degradation)",
+        "",
+        f"Photos ({len(result['photos'])}): {', '.join(result['photos'])} (long side 512 px; "
+        f"mate-backgrounds from {env['photos_deb']}). Mean over the photos of Y-channel (BT.601) "
+        "PSNR and SSIM with `scale` border pixels cropped; gain = PSNR − bicubic's PSNR on the "
+        "same photos in this run; min/max gain over the photos.",
+        "",
+        "| model | scale | PSNR-Y (dB) | SSIM-Y | gain vs bicubic (dB) | min / max gain | cost |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(result["quality"], key=lambda r: (r["scale"], r["psnr"])):
+        g = list(r["gain_per_photo"].values())
+        lines.append(f"| {r['model']} | x{r['scale']} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
+                     f"{r['gain']:+.2f} | {min(g):+.2f} / {max(g):+.2f} | {r['cost']} |")
+    for note in result["notes"]:
+        lines.append(f"\n{note}")
+    if result["speed"]:
+        lines += [
+            "",
+            "## Speed and memory",
+            "",
+            "Input: the held-out Elephants photo resized to 1920x1080 (2 MP; 960x540 for slow "
+            "models), upscaled in a fresh process with the model's default tiles and 8-bit output. "
+            "Time of the upscale call after a warm-up call (ONNX session created); MP/s = output "
+            "megapixels per second; peak RSS = VmHWM of that process (Python, imports, input and "
+            "output included).",
+            "",
+            "| model | scale | input | time (s) | output MP/s | peak RSS (MB) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in result["speed"]:
+            if r["status"] != "ok":
+                lines.append(f"| {r['model']} | x{r['scale']} | {r['input']} | {r['status']} | | |")
+                continue
+            lines.append(f"| {r['model']} | x{r['scale']} | {r['in_size']} | {r['seconds']:.2f} | "
+                         f"{r['out_mp_s']:.2f} | {r['peak_rss_mb']:.0f} |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def environment() -> dict:
+    import onnxruntime
+
+    from photomend.nn.onnx import num_threads
+
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=HERE, capture_output=True,
+                                  text=True).stdout.strip()
+        except OSError:
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--untracked-files=no", "--", "../src"):
+        commit += " + uncommitted changes in src/"
+    cpu = next((ln.split(":", 1)[1].strip() for ln in
+                Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")),
+               platform.processor())
+    return {"date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "commit": commit, "cpu": cpu,
+            "cores": os.cpu_count(), "python": platform.python_version(),
+            "onnxruntime": onnxruntime.__version__, "threads": num_threads(),
+            "photos_deb": mate_source()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="two skimage photos, x2, no speed")
+    ap.add_argument("--no-speed", action="store_true", help="skip the speed/memory part")
+    ap.add_argument("--timeout", type=float, default=600, help="per speed run, seconds")
+    ap.add_argument("--out", type=Path, default=HERE / "results_upscale.md")
+    ap.add_argument("--speed-worker", nargs=3, metavar=("MODEL", "SCALE", "IMAGE"),
+                    help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.speed_worker:
+        name, scale, path = args.speed_worker
+        speed_worker(name, int(scale), path)
+        return 0
+    photos = benchmark_photos(quick=args.quick)
+    scales = (2,) if args.quick else SCALES
+    env = environment()
+    rows, notes = quality(photos, scales)
+    speed_rows = [] if (args.quick or args.no_speed) else speed(scales, timeout=args.timeout)
+    result = {"env": env, "photos": photos, "quality": rows, "notes": notes, "speed": speed_rows}
+    args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    write_markdown(result, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

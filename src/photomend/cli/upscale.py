@@ -1,0 +1,169 @@
+"""``photomend upscale``: super-resolution x2/x3/x4 of one image or a folder of images."""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from photomend.cli.common import (
+    EXIT_OK,
+    IMAGE_SUFFIXES,
+    StageBars,
+    add_output_options,
+    check_folder_output,
+    list_images,
+    make_folder,
+    process_folder,
+    report,
+    same_file,
+    say,
+)
+from photomend.errors import InputError, OutputError
+from photomend.io import check_destination, format_for_path, read_image, write_image
+from photomend.upscale.api import DEFAULT_UPSCALER, check_output_size, upscale_loaded
+from photomend.upscale.base import Upscaler, available_upscalers, check_upscaler, upscaler_class
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    up = sub.add_parser(
+        "upscale",
+        help="upscale images x2, x3 or x4 (super-resolution)",
+        description="Upscale IMAGE by SCALE with a super-resolution model. IMAGE may be a "
+        "folder: then -o is an output folder. Large images are processed in overlapping tiles "
+        "(bounded memory, no seams). An alpha channel is upscaled by bicubic interpolation; "
+        "ICC profile and EXIF are kept.",
+        epilog="models: " + "; ".join(_model_lines()),
+    )
+    up.add_argument("image", metavar="IMAGE", type=Path, nargs="?",
+                    help="image file or folder of images")
+    up.add_argument("-o", "--output", type=Path, help="output file or folder")
+    up.add_argument("-s", "--scale", type=int, default=2, metavar="{2,3,4}",
+                    help="upscaling factor (default: 2; 8 for models that have it)")
+    up.add_argument("--model", default=DEFAULT_UPSCALER, metavar="NAME",
+                    help=f"upscaler (default: {DEFAULT_UPSCALER}; see --list-models)")
+    up.add_argument("--tile", type=_non_negative, default=None, metavar="N",
+                    help="largest tile side in input pixels (default: the model's; 0 = no tiling)")
+    up.add_argument("--tile-pad", type=_non_negative, default=None, metavar="N",
+                    help="context read around each tile, in input pixels (default: the model's)")
+    up.add_argument("--list-models", action="store_true",
+                    help="list the upscalers, their scales and whether they are installed")
+    add_output_options(up)
+    up.set_defaults(run=_run_upscale)
+
+
+def _model_lines() -> list[str]:
+    try:
+        return [f"{name} (x{', x'.join(map(str, t.scales))})"
+                for name, t in available_upscalers().items()]
+    except Exception:  # noqa: BLE001  (help text must never break the CLI)
+        return ["see --list-models"]
+
+
+def _run_upscale(args: argparse.Namespace) -> int:
+    if args.list_models:
+        return _list_models()
+    if args.image is None or args.output is None:
+        raise InputError("photomend upscale needs IMAGE and -o OUT (or --list-models)")
+    check_upscaler(args.model, args.scale)  # unknown model, scale, missing weights: fail first
+    if args.image.is_dir():
+        return _upscale_folder(args)
+    if not args.image.exists():
+        raise InputError(f"{args.image}: no such file or folder")
+    out = args.output / args.image.name if args.output.is_dir() else args.output
+    bars = StageBars.for_args(args)
+    try:
+        _upscale_one(args.image, out, args, progress=bars)
+    finally:
+        bars.close()
+    return EXIT_OK
+
+
+def _list_models() -> int:
+    rows = [("NAME", "SCALES", "INSTALLED", "COST", "DESCRIPTION")]
+    for name, traits in available_upscalers().items():
+        cls: type[Upscaler] = upscaler_class(name)
+        ready = cls.installed_scales()
+        have = "yes" if ready == traits.scales else ("x" + ", x".join(map(str, ready))
+                                                      if ready else "no")
+        note = traits.description + (" (default)" if name == DEFAULT_UPSCALER else "")
+        rows.append((name, "x" + ", x".join(map(str, traits.scales)), have, traits.cost, note))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    return EXIT_OK
+
+
+def _upscale_folder(args: argparse.Namespace) -> int:
+    src, out_dir = args.image, args.output
+    check_folder_output(src, out_dir, overwrite=args.overwrite)
+    images = list_images(src)
+    if not images:
+        raise InputError(f"no images in {src} (looked for {', '.join(IMAGE_SUFFIXES)})")
+    make_folder(out_dir, "-o")
+    bars = StageBars.for_args(args)
+    try:
+        return process_folder(
+            images, lambda image: _upscale_one(image, out_dir / image.name, args, progress=bars),
+            quiet=args.quiet, out_dir=out_dir,
+        )
+    finally:
+        bars.close()
+
+
+def _upscale_one(image: Path, out: Path, args: argparse.Namespace, *, progress) -> None:
+    """Upscale, write and report one image; output and size problems are caught first."""
+    started = time.perf_counter()
+    fmt = format_for_path(out)
+    protect = () if args.overwrite else (image,)
+    if not args.overwrite and out.exists() and same_file(out, image):
+        raise OutputError(f"{out} is the input image; pass --overwrite to replace it")
+    check_destination(out, overwrite=args.overwrite, protect=protect)
+    size = _peek_size(image)
+    if size is not None:  # refuse an oversized output before decoding the input
+        check_output_size(size, args.scale, args.max_pixels)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = read_image(image, max_pixels=args.max_pixels)
+        check_output_size(loaded.size, args.scale, args.max_pixels)
+        # 8-bit results stay 8-bit in memory (a 12000x8000 result is 288 MB, not 1.1 GB).
+        keep16 = loaded.bit_depth == 16 and fmt in ("PNG", "TIFF")
+        result = upscale_loaded(
+            loaded, args.scale, model=args.model, tile=args.tile, tile_pad=args.tile_pad,
+            out_dtype=np.uint16 if keep16 else np.uint8, progress=progress,
+        )
+        del loaded  # free the input's pixels before encoding
+        write_image(result, out, quality=args.quality, overwrite=args.overwrite,
+                    protect=protect)
+    if not args.quiet:
+        for w in caught:
+            if issubclass(w.category, UserWarning):
+                say("warning", f"{out.name}: {w.message}")
+        width, height = result.size
+        report(f"wrote {out} ({width}x{height}, x{args.scale} {args.model}, "
+               f"{time.perf_counter() - started:.1f} s)")
+
+
+def _peek_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the file header, or None when PIL cannot tell (read_image will)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                return im.size
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
