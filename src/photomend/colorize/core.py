@@ -22,14 +22,16 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from photomend.colorize import kernels
 from photomend.colorize import propagate as prop
-from photomend.colorize.colorspace import compose, is_gray, luma
 from photomend.colorize.hints import Hints
 from photomend.errors import ColorizeError
 
 METHODS = ("hints", "reference", "auto")
 #: Confidence of a network's prediction when hints are combined with it.
 AUTO_CONFIDENCE = 0.05
+#: Channel spread (on [0, 1]) above which a photo counts as colour (JPEG noise allowed).
+GRAY_TOLERANCE = 1.5 / 255
 GRAY_PHOTO_NOTE = ("the photo has colour: it was converted to luma (grey) first, so its own "
                    "colours are ignored")
 
@@ -89,13 +91,15 @@ def colorize_array(
         raise ColorizeError("hints must be on the photo's pixel grid")
     method = resolve_method(method, hints=hints is not None, reference=reference is not None)
     notes = []
-    if not is_gray(rgb):
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+    if kernels.has_colour(rgb, np.float32(GRAY_TOLERANCE)):
         notes.append(GRAY_PHOTO_NOTE)
         warnings.warn(GRAY_PHOTO_NOTE, stacklevel=3)
     if progress:
         progress("colorize", 0, 4)
-    y = luma(rgb)
-    h, w = y.shape
+    h, w = rgb.shape[:2]
+    y = np.empty((h, w), np.float32)
+    kernels.luma_of(rgb, y)
     size = prop.working_size((w, h), working_pixels)
     y_small = cv2.resize(y, size, interpolation=cv2.INTER_AREA) if size != (w, h) else y
     targets = np.zeros((size[1], size[0], 2), np.float32)
@@ -130,8 +134,13 @@ def colorize_array(
         chroma_small = prop.solve(y_small, targets, conf)
     if progress:
         progress("colorize", 3, 4)
-    chroma = prop.guided_upsample(y_small, chroma_small, y) if size != (w, h) else chroma_small
-    out, shrunk = compose(y, chroma, saturation=saturation)
+    out = np.empty((h, w, 3), np.float32)
+    if size != (w, h):  # guided upsampling and recombination in one pass at full resolution
+        coef = prop.guided_coefficients(y_small, chroma_small)
+        shrunk = kernels.upsample_compose(y, coef, saturation, out) / float(h * w)
+    else:
+        chroma = np.ascontiguousarray(chroma_small, dtype=np.float32)
+        shrunk = kernels.compose_rgb(y, chroma, saturation, out) / float(h * w)
     if shrunk > 0.001:
         notes.append(f"{shrunk:.1%} of the pixels had colours outside sRGB at their luma; their "
                      "saturation was reduced so the luma stays unchanged")
