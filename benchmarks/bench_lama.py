@@ -78,9 +78,9 @@ def _photo_4k() -> np.ndarray:
     return np.asarray(Image.open(elephants_4k()).convert("RGB"), np.float32) / 255.0
 
 
-def _worker(case: str, kind: str, repeat: int) -> dict:
+def _worker(case: str, kind: str, repeat: int, threads: int = THREADS) -> dict:
     """One measurement in this (fresh) process."""
-    os.environ["PHOTOMEND_THREADS"] = str(THREADS)
+    os.environ["PHOTOMEND_THREADS"] = str(threads)
     import cv2
 
     from masks import make_mask
@@ -110,13 +110,14 @@ def _worker(case: str, kind: str, repeat: int) -> dict:
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     assert out.shape == rgb.shape and np.array_equal(out[~mask], rgb[~mask]) or case.startswith("cra")
-    return {"case": case, "kind": kind, "size": f"{rgb.shape[1]}x{rgb.shape[0]}",
+    return {"case": case, "kind": kind, "size": f"{rgb.shape[1]}x{rgb.shape[0]}", "threads": threads,
             "coverage": float(mask.mean()), "wall_s": times, "cpu_s": cpu,
             "peak_rss_mib": _peak_rss_mib()}
 
 
-def _run(case: str, kind: str = "blobs", repeat: int = 1) -> dict:
-    cmd = [sys.executable, __file__, "--worker", case, "--kind", kind, "--repeat", str(repeat)]
+def _run(case: str, kind: str = "blobs", repeat: int = 1, threads: int = THREADS) -> dict:
+    cmd = [sys.executable, __file__, "--worker", case, "--kind", kind, "--repeat", str(repeat),
+           "--threads", str(threads)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{case} failed:\n{done.stderr[-3000:]}")
@@ -128,10 +129,11 @@ def _run(case: str, kind: str = "blobs", repeat: int = 1) -> dict:
 
 
 def _table(rows: list[dict]) -> str:
-    lines = ["| row | mask | size | wall s (each run) | CPU s (each run) | peak RSS MiB |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| row | threads | mask | size | wall s (each run) | CPU s (each run) | peak RSS MiB |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['label']} | {r['kind']} ({r['coverage'] * 100:.0f} %) | {r['size']} | "
+        lines.append(f"| {r['label']} | {r['threads']} | {r['kind']} "
+                     f"({r['coverage'] * 100:.0f} %) | {r['size']} | "
                      f"{', '.join(f'{t:.1f}' for t in r['wall_s'])} | "
                      f"{', '.join(f'{t:.1f}' for t in r['cpu_s'])} | {r['peak_rss_mib']:.0f} |")
     return "\n".join(lines)
@@ -144,24 +146,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--kind", default="blobs", help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=THREADS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(_worker(args.worker, args.kind, args.repeat)))
+        print(json.dumps(_worker(args.worker, args.kind, args.repeat, args.threads)))
         return 0
 
     _make_weights()
     load_before = os.getloadavg()
     started = time.time()
-    plan = [("lama512", "blobs", 1 if args.quick else 2, "lama 512 (engine)")]
+    plan = [("lama512", "blobs", 1 if args.quick else 2, THREADS, "lama 512 (engine)"),
+            ("lama512", "blobs", 2, 1, "lama 512 (engine), 1 thread: the work itself")]
     if not args.quick:
-        plan += [("native1024", "blobs", 1, "lama native 1024 (no hd strategy)")]
+        plan += [("native1024", "blobs", 1, THREADS, "lama native 1024 (no hd strategy)")]
         for kind in ("blobs", "boxes"):
-            plan += [(f"cra-lama-result", kind, 1, "4K: lama + cra, attention = result pixels"),
-                     (f"cra-lama-decoder", kind, 1, "4K: lama + cra, attention = decoder features"),
-                     (f"cra-patchmatch", kind, 1, "4K: patchmatch + cra (peer)")]
+            plan += [("cra-lama-result", kind, 1, THREADS,
+                      "4K: lama + cra, attention = result pixels"),
+                     ("cra-lama-decoder", kind, 1, THREADS,
+                      "4K: lama + cra, attention = decoder features"),
+                     ("cra-patchmatch", kind, 1, THREADS, "4K: patchmatch + cra (peer)")]
     rows = []
-    for case, kind, repeat, label in plan:
-        row = _run(case, kind, repeat)
+    for case, kind, repeat, threads, label in plan:
+        row = _run(case, kind, repeat, threads)
         row["label"] = label
         rows.append(row)
     load_after = os.getloadavg()
@@ -170,12 +176,16 @@ def main(argv: list[str] | None = None) -> int:
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
                             capture_output=True).stdout.strip()
-    by = {(r["case"], r["kind"]): r for r in rows}
+    by = {(r["case"], r["kind"]): r for r in rows if r["threads"] == THREADS}
+    one = next(r for r in rows if r["threads"] == 1)
     notes = []
     r512 = by[("lama512", "blobs")]
     notes.append(f"- LaMa at 512x512: **{min(r512['wall_s']):.1f} s wall** (best of "
                  f"{len(r512['wall_s'])}), {min(r512['cpu_s']):.1f} CPU s over {THREADS} threads "
-                 f"(≈ {min(r512['cpu_s']) / THREADS:.1f} s on 2 idle cores).")
+                 f"(≈ {min(r512['cpu_s']) / THREADS:.1f} s on 2 idle cores). With 1 thread "
+                 f"(no OpenMP threads spinning while they wait for a busy core) the work itself is "
+                 f"{min(one['cpu_s']):.1f} CPU s, so 2 idle cores need about "
+                 f"{min(one['cpu_s']) / THREADS:.1f}–{min(one['cpu_s']) / THREADS / 0.8:.1f} s.")
     if ("native1024", "blobs") in by:
         n = by[("native1024", "blobs")]
         per_mp = min(n["cpu_s"]) / (1024 * 576 / 1e6)
