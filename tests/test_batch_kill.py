@@ -19,7 +19,7 @@ from test_batch import STEP_MODULE, make_photos
 from photomend.batch import read_journal
 from photomend.batch.worker import file_sha256
 
-N_PHOTOS = 14
+N_PHOTOS = 10
 
 
 def _job(tmp_path: Path) -> Path:
@@ -28,7 +28,8 @@ def _job(tmp_path: Path) -> Path:
     (tmp_path / "mods" / "batchsteps.py").write_text(STEP_MODULE)
     job = tmp_path / "job.toml"
     job.write_text(
-        'steps = [{op = "remove", engine = "telea"}, {op = "batchsteps:slow", delay = 0.3}]\n'
+        'steps = [{op = "remove", engine = "telea"}, {op = "batchsteps:slow", delay = 0.3},\n'
+        f'         {{op = "batchsteps:record_threads", log = "{tmp_path / "threads.log"}"}}]\n'
         '[input]\nfolder = "in"\nmasks = "masks"\n[output]\nfolder = "out"\nformat = "png"\n'
         "[run]\nworkers = 2\n")
     return job
@@ -97,6 +98,16 @@ def _check_complete(tmp_path: Path) -> None:
         [f"photo{i:02d}.png" for i in range(N_PHOTOS)]
 
 
+def _check_workers(tmp_path: Path, *, driver_pids: set[int]) -> None:
+    """Photos ran in worker processes (2 per run at most, each loading the steps once), with
+    their thread pools capped at cores // 2."""
+    lines = [line.split() for line in (tmp_path / "threads.log").read_text().splitlines()]
+    pids = {int(pid) for pid, *_ in lines}
+    assert len(lines) >= N_PHOTOS and len(pids) <= 4 and not pids & driver_pids
+    caps = str(max(1, len(os.sched_getaffinity(0)) // 2))
+    assert {tuple(rest) for _, *rest in lines} == {(caps, caps, caps, caps)}
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_killed_job_resumes_and_does_each_photo_once(tmp_path, sig):
     job = _job(tmp_path)
@@ -121,24 +132,5 @@ def test_killed_job_resumes_and_does_each_photo_once(tmp_path, sig):
     assert again.returncode == 0, out + err
     assert "0 failed" in out
     _check_complete(tmp_path)
+    _check_workers(tmp_path, driver_pids={proc.pid, again.pid})
 
-
-def test_local_workers_are_capped_and_reused(tmp_path, monkeypatch):
-    from photomend.batch import JobSpec, Step, run_job
-
-    make_photos(tmp_path / "in", 6)
-    (tmp_path / "mods").mkdir()
-    (tmp_path / "mods" / "batchsteps.py").write_text(STEP_MODULE)
-    monkeypatch.syspath_prepend(str(tmp_path / "mods"))
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "mods"))
-    monkeypatch.setattr("photomend.batch.runner.default_workers", lambda: 4)  # 4 cores, 2 workers
-    monkeypatch.setattr("photomend.batch.local.default_workers", lambda: 4)
-    log = tmp_path / "threads.log"
-    job = JobSpec(steps=(Step("batchsteps:record_threads", {"log": str(log)}),),
-                  input_dir=tmp_path / "in", output_dir=tmp_path / "out", workers=2)
-    summary = run_job(job, progress=False)
-    assert (summary.done, summary.engine) == (6, "2 local workers")
-    lines = [line.split() for line in log.read_text().splitlines()]
-    assert len(lines) == 6 and len({pid for pid, *_ in lines}) <= 2  # one pipeline per worker
-    assert {tuple(rest) for _, *rest in lines} == {("2", "2", "2", "2")}
-    assert os.getpid() not in {int(pid) for pid, *_ in lines}
