@@ -159,7 +159,7 @@ def test_tiles_and_flip_make_no_seams():
 def test_large_scans_are_detected_at_working_size():
     clean = cv2.resize(_clean(), (1536, 1152), interpolation=cv2.INTER_CUBIC)
     scan, truth = _scratched(clean, value=0.05, width=3)
-    score, _ = defect_score(scan, detector="classical")
+    score, _, _ = defect_score(scan, detector="classical")
     assert max(score.shape) == 1024
     mask = detect_defects(scan, detector="classical")
     assert mask.shape == truth.shape

@@ -12,8 +12,8 @@ photos (``HELD_OUT_NATURE``, Elephants, every scikit-image photo) are never read
 Network: a small U-Net (:class:`DefectUNet`): the first two convolutions run at full
 resolution (stride 1), so hairline scratches survive; three stride-2 levels give context.
 Loss: BCE with ``pos_weight`` = clean/defect pixel ratio of the training data + soft Dice.
-The decision threshold is chosen on validation crops of the *training* photos (other seeds) by
-tolerant F1 and written into the ONNX metadata (``threshold``).
+The decision threshold and hysteresis margin are then calibrated on whole *training* photos
+with other seeds (``training/calibrate_defects.py``) and written into the ONNX metadata.
 
 Input: R, G, B and the white and black top-hats of the luma
 (:func:`photomend.restore.detect_learned.features`), which point the network at thin bright and
@@ -41,6 +41,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "training"))
 
 from benchmarks.photos import NATURE_DIR, TRAINABLE_NATURE, mate_root  # noqa: E402
 from photomend.restore.degrade import DEFECT_KINDS, degrade  # noqa: E402
@@ -241,6 +242,12 @@ def main(argv=None) -> int:
     threshold = choose_threshold(model, photos, args, say)
     export(model, args.out, threshold, pos_weight, args)
     say(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB), threshold {threshold}")
+    # the threshold and hysteresis margin that ship: calibrated on whole training photos
+    from calibrate_defects import calibrate, write_metadata
+
+    t, margin = calibrate(args.out, log=say)
+    write_metadata(args.out, {"threshold": f"{t:.2f}", "margin": f"{margin:.2f}",
+                              "calibration": "training/calibrate_defects.py"})
     return 0
 
 

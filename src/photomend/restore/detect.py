@@ -40,8 +40,8 @@ def check_size(h: int, w: int) -> None:
 
 def defect_score(
     rgb: np.ndarray, *, detector: str = DEFAULT_DETECTOR, progress: ProgressFn | None = None
-) -> tuple[np.ndarray, float]:
-    """(score map at working size, default threshold) for ``rgb`` (float32 HxWx3).
+) -> tuple[np.ndarray, float, float]:
+    """(score map at working size, default threshold, hysteresis margin) for ``rgb``.
 
     The map is float32 in [0, 1], of the scan's size when its long side is at most
     :data:`WORKING_SIZE`, else of the scan scaled down to it.
@@ -62,10 +62,34 @@ def defect_score(
         score = classical_score(small)
         if progress is not None:
             progress("detect", 1, 1)
-        return score, DEFAULT_THRESHOLD
-    from photomend.restore.detect_learned import default_threshold, learned_probability
+        return score, DEFAULT_THRESHOLD, 0.0
+    from photomend.restore.detect_learned import (
+        default_threshold,
+        hysteresis_margin,
+        learned_probability,
+    )
 
-    return learned_probability(small, progress=progress), default_threshold()
+    return learned_probability(small, progress=progress), default_threshold(), hysteresis_margin()
+
+
+def hysteresis(score: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``score`` with every connected region above ``low`` that never exceeds ``high`` set to
+    0: a faint stretch of a scratch is kept when the scratch is clear elsewhere, an isolated
+    faint blip is dropped.
+
+    >>> s = np.zeros((5, 9), np.float32); s[2, 1:4] = [0.6, 0.9, 0.6]; s[2, 6] = 0.6
+    >>> int((hysteresis(s, 0.5, 0.8) > 0.5).sum())
+    3
+    """
+    if high <= low:
+        return score
+    n, labels = cv2.connectedComponents((score > low).astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return score
+    strong = np.zeros(n, bool)
+    strong[np.unique(labels[score > high])] = True
+    strong[0] = True  # the background keeps its (low) scores
+    return np.where(strong[labels], score, 0.0).astype(np.float32)
 
 
 def detect_defects(
@@ -88,8 +112,9 @@ def detect_defects(
     """
     check_threshold(threshold)
     rgb = np.asarray(rgb, np.float32)
-    score, default = defect_score(rgb, detector=detector, progress=progress)
+    score, default, margin = defect_score(rgb, detector=detector, progress=progress)
     t = default if threshold is None else float(threshold)
+    score = hysteresis(score, t, min(t + margin, 0.995))
     h, w = rgb.shape[:2]
     if score.shape != (h, w):
         score = cv2.resize(score, (w, h), interpolation=cv2.INTER_LINEAR)

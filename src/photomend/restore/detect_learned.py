@@ -60,6 +60,16 @@ def default_threshold(model: str | Path | None = None) -> float:
         return 0.5
 
 
+def hysteresis_margin(model: str | Path | None = None) -> float:
+    """How far above the threshold a detection must reach somewhere (``margin`` in the ONNX
+    metadata; 0 = plain thresholding). See :func:`photomend.restore.detect.hysteresis`."""
+    sess = nn_onnx.session(model or weights_path())
+    try:
+        return float(sess.get_modelmeta().custom_metadata_map.get("margin", 0.0))
+    except ValueError:
+        return 0.0
+
+
 def learned_probability(
     rgb: np.ndarray,
     *,

@@ -1,0 +1,110 @@
+"""Choose the defect detector's decision threshold and hysteresis margin, and store them in
+the ONNX metadata (``threshold``, ``margin``), which :mod:`photomend.restore.detect` reads.
+
+    python training/calibrate_defects.py [--model src/photomend/data/weights/defects_unet.onnx]
+
+``train_defects.py`` runs this at its end. Calibration uses ONLY the training photos
+(``TRAINABLE_NATURE``, whole photos at 1024 px long side) with synthetic damage from seeds the
+training never drew and no crop: the statistics of a real scan (few defect pixels), unlike the
+dense training crops. Objective: the best tolerant F1 (2 px) such that ageing alone (no
+defects) flags at most 0.5 % of the pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+from benchmarks.photos import NATURE_DIR, TRAINABLE_NATURE, mate_root  # noqa: E402
+from photomend.restore.degrade import degrade  # noqa: E402
+from photomend.restore.detect import hysteresis  # noqa: E402
+from photomend.restore.detect_learned import learned_probability, weights_path  # noqa: E402
+
+THRESHOLDS = np.round(np.arange(0.5, 0.991, 0.02), 3)
+MARGINS = (0.0, 0.03, 0.06, 0.1, 0.15)
+MAX_AGEING_FLAGGED = 0.005
+SEEDS = (50_000, 50_001)
+
+
+def _counts(pred: np.ndarray, truth: np.ndarray, tol: int = 2) -> np.ndarray:
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tol + 1, 2 * tol + 1))
+    dt = cv2.dilate(truth.astype(np.uint8), k).astype(bool)
+    dp = cv2.dilate(pred.astype(np.uint8), k).astype(bool)
+    return np.array([(pred & dt).sum(), pred.sum(), (truth & dp).sum(), truth.sum()], np.int64)
+
+
+def _f1(c: np.ndarray) -> float:
+    p = c[0] / max(c[1], 1)
+    r = c[2] / max(c[3], 1)
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def calibrate(model: Path, log=print) -> tuple[float, float]:
+    folder = mate_root() / NATURE_DIR
+    damaged, aged = [], []
+    for name in TRAINABLE_NATURE:
+        rgb = np.asarray(Image.open(folder / name).convert("RGB"), np.float32) / 255
+        h, w = rgb.shape[:2]
+        f = 1024 / max(h, w)
+        rgb = cv2.resize(rgb, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+        for seed in SEEDS:
+            d = degrade(rgb, seed=seed, amount=1.5)
+            damaged.append((learned_probability(d.image, model=model), d.mask))
+            aged.append(learned_probability(degrade(rgb, seed=seed, defects=()).image,
+                                            model=model))
+        log(f"calibration: {name} done")
+    best = (-1.0, 0.5, 0.0)
+    for margin in MARGINS:
+        for t in THRESHOLDS:
+            hi = min(t + margin, 0.995)
+            fp = np.mean([(hysteresis(p, t, hi) > t).mean() for p in aged])
+            if fp > MAX_AGEING_FLAGGED:
+                continue
+            c = sum(_counts(hysteresis(p, t, hi) > t, m) for p, m in damaged)
+            f1 = _f1(c)
+            if f1 > best[0]:
+                best = (f1, float(t), float(margin))
+                log(f"  threshold {t:.2f} margin {margin:.2f}: F1 {f1:.3f}, ageing flags "
+                    f"{100 * fp:.3f} %")
+    log(f"calibrated: threshold {best[1]:.2f}, margin {best[2]:.2f} (F1 {best[0]:.3f} on the "
+        "training photos)")
+    return best[1], best[2]
+
+
+def write_metadata(model: Path, values: dict[str, str]) -> None:
+    import onnx
+
+    m = onnx.load(str(model))
+    props = {p.key: p.value for p in m.metadata_props}
+    props.update(values)
+    del m.metadata_props[:]
+    for k, v in props.items():
+        p = m.metadata_props.add()
+        p.key, p.value = k, v
+    tmp = model.with_suffix(".tmp")
+    onnx.save(m, str(tmp))
+    tmp.replace(model)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", type=Path, default=weights_path())
+    args = ap.parse_args(argv)
+    t, margin = calibrate(args.model)
+    write_metadata(args.model, {"threshold": f"{t:.2f}", "margin": f"{margin:.2f}",
+                                "calibration": "training/calibrate_defects.py"})
+    print(f"wrote threshold {t:.2f} and margin {margin:.2f} into {args.model}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
