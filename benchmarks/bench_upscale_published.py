@@ -30,11 +30,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
-import bench_upscale as bench  # noqa: E402
-from photos import CACHE, benchmark_photos, elephants_4k, load_photo  # noqa: E402
+import bench_upscale as bench
+from photos import CACHE, benchmark_photos, elephants_4k, load_photo
 
-from photomend.upscale import upscaler_class  # noqa: E402
-from photomend.upscale.api import upscale_array  # noqa: E402
+from photomend.upscale import upscaler_class
+from photomend.upscale.api import upscale_array
 
 MODELS = ("bicubic", "lanczos", "compact", "esrgan-slim", "esrgan-medium", "esrgan-thick")
 SCALES = (2, 3, 4)
@@ -87,7 +87,8 @@ def speed(models, scales, size: tuple[int, int], timeout: float) -> list[dict]:
                 rows.append({**rec, "status": f"timed out (> {timeout:.0f} s)"})
                 continue
             if done.returncode != 0:
-                rows.append({**rec, "status": f"failed: {done.stderr.strip()[-200:]}"})
+                last = done.stderr.strip().splitlines()[-1:] or ["no output"]
+                rows.append({**rec, "status": f"failed: {last[0][:200]}"})
                 continue
             rec.update(json.loads(done.stdout.strip().splitlines()[-1]), status="ok")
             rows.append(rec)

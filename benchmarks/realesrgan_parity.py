@@ -35,15 +35,15 @@ def load_reference(basicsr: Path, realesrgan: Path) -> types.SimpleNamespace:
     import torch  # noqa: F401
 
     def strip(src: str) -> str:
-        src = re.sub(r"^from basicsr\.utils\.registry import ARCH_REGISTRY\n", "", src, flags=re.M)
-        return re.sub(r"^@ARCH_REGISTRY\.register\(\)\n", "", src, flags=re.M)
+        src = re.sub(r"^from basicsr\.utils\.registry import ARCH_REGISTRY\n", "", src, flags=re.MULTILINE)
+        return re.sub(r"^@ARCH_REGISTRY\.register\(\)\n", "", src, flags=re.MULTILINE)
 
     util_src = (basicsr / "basicsr/archs/arch_util.py").read_text()
     util = types.ModuleType("ref_arch_util")
     exec_src = "import math\nimport torch\nfrom torch import nn as nn\nfrom torch.nn import init " \
                "as init\nfrom torch.nn.modules.batchnorm import _BatchNorm\n"
     for fn in ("default_init_weights", "make_layer", "pixel_unshuffle"):
-        match = re.search(r"(@torch\.no_grad\(\)\n)?def %s\(.*?(?=\n\n\n)" % fn, util_src, re.S)
+        match = re.search(r"(@torch\.no_grad\(\)\n)?def %s\(.*?(?=\n\n\n)" % fn, util_src, re.DOTALL)
         exec_src += match.group(0) + "\n\n\n"
     exec(compile(exec_src, "arch_util.py", "exec"), util.__dict__)
     sys.modules["ref_arch_util"] = util

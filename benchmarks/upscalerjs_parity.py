@@ -114,7 +114,7 @@ def test_inputs() -> dict[str, np.ndarray]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     inputs = {"noise 24x20": np.random.default_rng(0).random((24, 20, 3), np.float32)}
     try:
-        from photos import load_photo  # noqa: PLC0415
+        from photos import load_photo
 
         photo = load_photo("skimage:astronaut")  # a benchmark photo (512 px), no download
         h, w = photo.shape[:2]

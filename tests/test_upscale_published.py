@@ -34,7 +34,13 @@ from photomend import zoo
 from photomend.cli import main
 from photomend.errors import ModelError, ModelMissingError, UnsupportedScaleError
 from photomend.nn import onnx as nn_onnx
-from photomend.upscale import create_upscaler, realesrgan, tfjs, upscaler_class, zoo_entries
+from photomend.upscale import (
+    create_upscaler,
+    realesrgan,
+    tfjs,
+    upscaler_class,
+    zoo_entries,
+)
 
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "tfjs_tiny"

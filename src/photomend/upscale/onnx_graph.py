@@ -157,7 +157,6 @@ class GraphBuilder:
 
     def save(self, dest: Path) -> None:
         """Write the model to ``dest`` (written whole to a temporary file, then renamed)."""
-        onnx, _, _ = _onnx()
         dest = Path(dest)
         data = self.model().SerializeToString()
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -51,7 +52,7 @@ def _verified_path(entry: str) -> Path:
 class PublishedUpscaler(Upscaler):
     """An ONNX network from the zoo per scale; subclasses set ``entries`` {scale: zoo name}."""
 
-    entries: dict[int, str] = {}
+    entries: ClassVar[dict[int, str]] = {}
 
     @classmethod
     def zoo_models(cls, scale: int) -> tuple[str, ...]:

@@ -171,7 +171,7 @@ def _read_legacy_checkpoint(path: Path) -> object:
                          "torch to read: pip install 'photomend[torch]'") from None
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for bad files
+    except Exception as exc:  # noqa: BLE001 — torch raises many types for bad files
         raise ModelError(f"{path.name} is not a readable PyTorch checkpoint: {exc}") from None
     return _to_numpy(data)
 
