@@ -375,3 +375,17 @@ def test_import_of_wrong_architecture_is_refused(cache, tmp_path, monkeypatch, c
     assert "is not a RRDBNet x4" in err and "'conv_first.weight' (shape [64, 3, 3, 3]) is " \
         "missing" in err
     assert [p for p in cache.iterdir()] == [] if cache.exists() else True
+
+
+@pytest.mark.parametrize("name", [f"esrgan-{size}" for size in zoo_entries.UPSCALERJS]
+                         + sorted(zoo_entries.REALESRGAN))
+def test_every_published_upscaler_has_zoo_entries(cache, name):
+    cls = upscaler_class(name)
+    assert cls.traits.source == "zoo" and cls.installed_scales() == ()
+    for scale in cls.traits.scales:
+        (entry,) = cls.zoo_models(scale)
+        spec = zoo.get_model(entry)
+        assert spec.scale == scale and spec.task == "upscale" and spec.convert is not None
+        assert spec.filename.endswith(".onnx") and spec.license in ("MIT", "BSD-3-Clause")
+        with pytest.raises(ModelMissingError, match=f"photomend models (fetch|import) "):
+            cls.check(scale)

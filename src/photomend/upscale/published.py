@@ -87,8 +87,8 @@ for _pkg in UPSCALERJS.values():
     _cost, _tile, _context = _UPSCALERJS_RUN[_pkg.size]
     _make(
         f"esrgan-{_pkg.size}",
-        UpscalerTraits(description=_pkg.description + " (photomend models fetch "
-                       f"esrgan-{_pkg.size}-xN)", scales=_pkg.scales, cost=_cost,
+        UpscalerTraits(description=f"{_pkg.description}; photomend models fetch "
+                       f"esrgan-{_pkg.size}", scales=_pkg.scales, cost=_cost,
                        context=_context, tile=_tile, source="zoo"),
         {s: upscalerjs_entry(_pkg.size, s) for s in _pkg.scales},
         f"UpscalerJS ESRGAN {_pkg.size} ({_pkg.package}@{_pkg.version}, MIT).",
@@ -98,7 +98,8 @@ for _rel in REALESRGAN.values():
     _big = _rel.arch.__class__.__name__ == "RRDBNetArch"
     _make(
         _rel.name,
-        UpscalerTraits(description=_rel.description, scales=(_rel.arch.scale,),
+        UpscalerTraits(description=f"{_rel.description}; photomend models import "
+                       f"{_rel.filename}", scales=(_rel.arch.scale,),
                        pad_multiple=2 if _rel.arch.scale == 2 else 1,
                        cost="very slow" if _big else "slow", context=16,
                        tile=192 if _big else 256, source="zoo"),
