@@ -387,5 +387,5 @@ def test_every_published_upscaler_has_zoo_entries(cache, name):
         spec = zoo.get_model(entry)
         assert spec.scale == scale and spec.task == "upscale" and spec.convert is not None
         assert spec.filename.endswith(".onnx") and spec.license in ("MIT", "BSD-3-Clause")
-        with pytest.raises(ModelMissingError, match=f"photomend models (fetch|import) "):
+        with pytest.raises(ModelMissingError, match="photomend models (fetch|import) "):
             cls.check(scale)
