@@ -230,7 +230,11 @@ async def run_load(url: str, clients: int, per_client: int, engine: str, retry: 
                    photos: list[tuple[bytes, np.ndarray]], mask: bytes, hole: np.ndarray) -> dict:
     stats = {"503": 0, "503_without_retry_after": 0, "retry_after": [], "errors": [], "ids": [],
              "latencies": [], "checked": 0}
-    limits = httpx.Limits(max_connections=clients + 10, max_keepalive_connections=clients + 10)
+    # Idle connections expire on the client before uvicorn's 5-s keep-alive timeout closes
+    # them, so a request is never sent on a connection the server is closing (a client-side
+    # race that would otherwise show up as "server disconnected" after a Retry-After sleep).
+    limits = httpx.Limits(max_connections=clients + 10, max_keepalive_connections=clients + 10,
+                          keepalive_expiry=3.0)
     async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(900.0),
                                  limits=limits) as client:
         async def worker(c: int) -> None:

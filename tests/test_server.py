@@ -129,6 +129,45 @@ def test_upscale_route_when_the_verb_exists(client):
     assert Image.open(io.BytesIO(r.content)).size == (320, 240)
 
 
+def test_restore_detect_edit_repair(client):
+    if "restore" not in client.get("/healthz").json()["operations"]:
+        pytest.skip("photomend.restore is not in this build")
+    scan = np.full((120, 160, 3), 100, np.uint8)
+    scan[10:110, 80] = 240  # a scratch
+    files = {"image": ("scan.png", _png(scan))}
+    r = client.post("/v1/restore?wait=true", files=files,
+                    data={"detector": "classical", "detect_only": "true"})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    layer = np.asarray(Image.open(io.BytesIO(r.content)))
+    assert layer.shape == (120, 160, 4) and layer[60, 80, 3] == 255 and layer[60, 20, 3] == 0
+    # The user's edited mask is filled exactly (no detection), and comes back as the mask.
+    edited = np.zeros((120, 160), np.uint8)
+    edited[10:110, 78:83] = 255
+    job = _wait(client, client.post("/v1/restore", files={**files, "mask": (
+        "m.png", _png(edited))}).json())
+    assert job["state"] == "done" and job["outputs"] == ["image", "mask"]
+    out = np.asarray(Image.open(io.BytesIO(client.get(job["result_url"]).content)))
+    assert abs(int(out[60, 80, 0]) - 100) <= 2
+    mask = np.asarray(Image.open(io.BytesIO(client.get(job["result_url"] + "?output=mask").content)))
+    assert ((mask[:, :, 3] > 0) == (edited > 0)).all()
+    _assert_error(client.get(job["result_url"] + "?output=nothing"), 404)
+
+
+def test_colorize_with_json_hints(client):
+    if "colorize" not in client.get("/healthz").json()["operations"]:
+        pytest.skip("photomend.colorize is not in this build")
+    grey = np.tile(np.linspace(40, 220, 160).astype(np.uint8), (120, 1))
+    hints = b'{"points": [{"x": 20, "y": 60, "color": "#2050c0", "radius": 4}]}'
+    r = client.post("/v1/colorize?wait=true", files={
+        "image": ("g.png", _png(grey)), "hints": ("h.json", hints, "application/json")})
+    assert r.status_code == 200, r.text
+    out = np.asarray(Image.open(io.BytesIO(r.content))).astype(int)
+    assert out[60, 20, 2] - out[60, 20, 0] > 20  # blue where the hint is
+    body = _assert_error(client.post("/v1/colorize", files={"image": ("g.png", _png(grey))},
+                                     data={"method": "hints"}), 422)
+    assert "hints" in body["message"]
+
+
 # --- malformed requests: each a 4xx with a JSON body, and the server stays healthy -------------
 
 
@@ -332,3 +371,21 @@ def test_studio_page_is_served_without_outside_resources(client):
         text = client.get(asset).text
         assert "http://" not in text and "https://" not in text, asset
     assert "https://" not in r.text.replace("http://", "")
+
+
+def test_uploads_never_touch_the_disk(client, monkeypatch):
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the server tried to create a temporary file")
+
+    for name in ("SpooledTemporaryFile", "NamedTemporaryFile", "TemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, refuse)
+    noisy = np.random.default_rng(5).integers(0, 256, (700, 700, 3), dtype=np.uint8)
+    data = _png(noisy)
+    assert len(data) > 1024 * 1024  # over Starlette's threshold for spooling uploads to disk
+    mask = np.zeros((700, 700), np.uint8)
+    mask[400:420, 400:420] = 255
+    r = client.post("/v1/remove?wait=true", files=_files(image=data, mask=_png(mask)),
+                    data={"engine": "telea", "format": "jpeg"})
+    assert r.status_code == 200, r.text

@@ -136,7 +136,7 @@ def test_studio_removes_the_painted_object(page, tmp_path):
     tower[ys, xs] = True
     assert changed[tower].mean() > 0.9, "the painted object was not filled"
 
-    page.fill("#compare", str(round(100 * cx / original.shape[1])))  # before | after at the tower
+    page.fill("#compare", str(round(100 * cx / original.shape[1]) + 1))  # divider on the tower
     shot = page.screenshot()
     (tmp_path / "studio.png").write_bytes(shot)
     if os.environ.get("PHOTOMEND_UPDATE_DOCS"):

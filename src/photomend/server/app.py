@@ -164,7 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     manager.cancel(job.id)
                     return Response(status_code=204)
                 await asyncio.sleep(0.05)
-            return _result(job, "image")
+            first = next(iter(job.outputs or {"image": None}))  # "mask" for detect_only
+            return _result(job, first)
 
         props = {name: {"type": "string", "format": "binary"} for name in op.files}
         schema = op.options.model_json_schema()
