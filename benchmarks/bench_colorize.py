@@ -203,7 +203,7 @@ def figure(row: dict, path: Path) -> None:
     hints_view[~dots] = grey[~dots] * 0.35
     gap = np.ones((grey.shape[0], 6, 3), np.float32)
     sheet = np.hstack([grey, gap, hints_view, gap, ours, gap, truth])
-    Image.fromarray(to_uint8(sheet)).save(path, quality=90)
+    Image.fromarray(to_uint8(sheet)).save(path, quality=85)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from PIL import Image
 
@@ -81,7 +82,7 @@ def test_multigrid_solver_agrees_with_a_direct_solve():
     conf = np.where(rng.random((h, w)) < 0.005, prop.HINT_CONFIDENCE, 0).astype(np.float32)
     targets = (rng.random((h, w, 2)).astype(np.float32) - 0.5) * 0.4
     got = prop.solve(y, targets, conf)
-    system = (prop.affinity_laplacian(y) + prop.sp.diags(conf.ravel().astype(float))).tocsc()
+    system = (prop.affinity_laplacian(y) + sp.diags(conf.ravel().astype(float))).tocsc()
     want = spla.splu(system).solve(targets.reshape(-1, 2).astype(float) * conf.reshape(-1, 1))
     diff = np.abs(got.reshape(-1, 2) - want)
     assert diff.max() < 5e-3 and diff.mean() < 5e-4  # well under one 8-bit level
@@ -293,3 +294,32 @@ def test_progress_is_reported(two_regions):
         warnings.simplefilter("error")
         colorize(two_regions, hints=_two_hints(), progress=lambda *a: seen.append(a))
     assert seen[0] == ("colorize", 0, 4) and seen[-1] == ("colorize", 4, 4)
+
+
+# --- numba kernels against their NumPy twins ----------------------------------------------
+def test_kernels_match_their_numpy_twins():
+    from photomend.colorize import kernels
+    from photomend.colorize.colorspace import is_gray
+
+    rng = np.random.default_rng(3)
+    y_small = rng.random((13, 17)).astype(np.float32)
+    c_small = ((rng.random((13, 17, 2)) - 0.5) * 0.4).astype(np.float32)
+    y = rng.random((41, 59)).astype(np.float32)
+    coef = prop.guided_coefficients(y_small, c_small)
+    out = np.empty((41, 59, 3), np.float32)
+    shrunk = kernels.upsample_compose(y, coef, 1.2, out)
+    want, want_share = compose(y, prop.guided_upsample(y_small, c_small, y), saturation=1.2)
+    np.testing.assert_allclose(out, want, atol=1e-5)
+    assert shrunk / y.size == pytest.approx(want_share) and shrunk > 0
+    cbcr = ((rng.random((41, 59, 2)) - 0.5) * 0.6).astype(np.float32)
+    out2 = np.empty_like(out)
+    shrunk2 = kernels.compose_rgb(y, cbcr, 0.8, out2)
+    want2, share2 = compose(y, cbcr, saturation=0.8)
+    np.testing.assert_allclose(out2, want2, atol=1e-6)
+    assert shrunk2 / y.size == pytest.approx(share2)
+    lum = np.empty_like(y)
+    kernels.luma_of(out2, lum)
+    np.testing.assert_allclose(lum, luma(out2), atol=1e-6)
+    grey = np.repeat(y[..., None], 3, axis=2)
+    for img in (grey, out2):
+        assert kernels.has_colour(img, np.float32(1.5 / 255)) == (not is_gray(img))

@@ -43,8 +43,9 @@ grey photo), or JSON: {"points": [{"x": 10, "y": 20, "color": "#ff8800", "radius
 "strokes": [{"points": [[x, y], ...], "color": [255, 136, 0], "width": 5}]}. Hints of another
 size than the photo are scaled to it, with a warning.
 
-IMAGE may be a folder: then --hints is a folder holding, per photo, STEM.png, STEM_hints.png,
-STEM.json or STEM_hints.json, and -o is an output folder. --reference is one photo for all.
+IMAGE may be a folder: then --hints is a folder holding, per photo, STEM_hints.png or
+STEM_hints.json, else STEM.png or STEM.json (.webp/.tif too), and -o is an output folder.
+--reference is one photo for all.
 """
 
 

@@ -22,10 +22,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
+
+if TYPE_CHECKING:  # SciPy is imported on first use: `import photomend` stays quick
+    import scipy.sparse as sp
 
 #: Pixels of the grid the system is solved on; larger photos are solved on a smaller copy.
 WORKING_PIXELS = 360_000
@@ -114,6 +117,8 @@ def downscale_targets(targets: np.ndarray, confidence: np.ndarray, size: tuple[i
 
 def affinity_laplacian(y: np.ndarray) -> sp.csr_matrix:
     """Graph Laplacian ``D - W`` of the 8-neighbour luma affinities of ``y`` (HxW)."""
+    import scipy.sparse as sp
+
     h, w = y.shape
     y = y.astype(np.float64)
     mean = cv2.blur(y, (3, 3), borderType=cv2.BORDER_REFLECT)
@@ -143,6 +148,9 @@ def affinity_laplacian(y: np.ndarray) -> sp.csr_matrix:
 
 def solve(y: np.ndarray, targets: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     """Solve ``(L + C) U = C T`` on the grid of ``y``; returns float32 HxWx2."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
     h, w = y.shape
     lap = affinity_laplacian(y)
     c = confidence.astype(np.float64).ravel()
@@ -166,6 +174,9 @@ class Multigrid:
 
     def __init__(self, system: sp.csr_matrix, shape: tuple[int, int], *, sweeps: int = 2,
                  damping: float = 0.7) -> None:
+        import scipy.sparse as sp
+        import scipy.sparse.linalg as spla
+
         self.sweeps, self.damping = sweeps, damping
         self.levels = []
         a, (h, w) = system, shape
@@ -235,8 +246,15 @@ def _nearest_fill(targets: np.ndarray, known: np.ndarray) -> np.ndarray:
 
 
 def nearest_hint_fill(targets: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Public name of the nearest-hint fill, used by the benchmark as the peer."""
-    return _nearest_fill(targets, known)
+    """Exact nearest-hint fill (SciPy's Euclidean distance transform): the benchmark's peer.
+    (:func:`_nearest_fill`, the solver's starting point, uses OpenCV's faster transform, which
+    picks a hint up to 0.7 px farther than the nearest for a few pixels.)"""
+    from scipy import ndimage
+
+    if known.all() or not known.any():
+        return targets.astype(np.float32)
+    _, (iy, ix) = ndimage.distance_transform_edt(~known, return_indices=True)
+    return targets[iy, ix].astype(np.float32)
 
 
 def guided_coefficients(y_small: np.ndarray, chroma_small: np.ndarray, *, radius: int = 2,
