@@ -163,6 +163,13 @@ def test_fetch_converts_and_upscales(fake_slim, cache, capsys):
     expected = np.load(TINY / "tfjs_output_range255.npy")
     up = create_upscaler("esrgan-slim", 2)
     assert np.abs(up.upscale_tile(x, 2) - np.clip(expected, 0, 1)).max() < 1e-4
+    # through the public verb, in tiles: same pixels as one call on the whole image
+    import photomend
+
+    img = np.random.default_rng(5).random((21, 26, 3), np.float32)
+    whole = photomend.upscale(img, 2, model="esrgan-slim", tile=0)
+    tiled = photomend.upscale(img, 2, model="esrgan-slim", tile=8, tile_pad=8)
+    assert whole.shape == (42, 52, 3) and np.abs(whole - tiled).max() < 1e-5
     # the tarball is kept: a reinstall (or another scale of the package) needs no npm
     assert main(["models", "remove", "esrgan-slim-x2"]) == 0
     assert main(["models", "fetch", "esrgan-slim-x2"]) == 0
