@@ -182,3 +182,26 @@ def test_siggraph_checkpoint_is_not_eccv(models_dir, tmp_path):
     write_torch_zip(state, source)
     with pytest.raises(ModelArchitectureError, match="ECCV16"):
         zoo.install_file("zhang-eccv16", source)
+
+
+def test_siggraph17_receives_the_hints_as_ab_points(models_dir, tmp_path, monkeypatch):
+    state, _ = known_answer_state("siggraph17")
+    source = tmp_path / "siggraph17-df00044c.pth"
+    write_torch_zip(state, source)
+    zoo.install_file("zhang-siggraph17", source)
+    monkeypatch.setattr(zhang, "NET_SIZE", 32)
+    seen = {}
+    real = zhang.run_network
+
+    def spy(path, lightness, **kwargs):
+        seen.update(kwargs)
+        return real(path, lightness, **kwargs)
+
+    monkeypatch.setattr(zhang, "run_network", spy)
+    grey = np.full((64, 64), 120, np.uint8)
+    hints = {"points": [{"x": 10, "y": 10, "color": "#c03020", "radius": 1}]}
+    out = colorize(grey, method="auto", hints=hints)
+    mask, ab = seen["hint_mask"], seen["hint_ab"]
+    assert mask.shape == (32, 32) and 1 <= mask.sum() <= 4 and mask[5, 5] == 1
+    assert ab[5, 5, 0] > 20  # red: a > 0
+    assert out[10, 10, 0] > out[10, 10, 2]  # the hinted pixel is red

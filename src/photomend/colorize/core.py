@@ -104,10 +104,19 @@ def colorize_array(
     y_small = cv2.resize(y, size, interpolation=cv2.INTER_AREA) if size != (w, h) else y
     targets = np.zeros((size[1], size[0], 2), np.float32)
     conf = np.zeros((size[1], size[0]), np.float32)
+    hint_conf = hint_targets = None
+    if hints is not None:
+        hint_conf = hints.weight * np.float32(prop.HINT_CONFIDENCE)
+        if size != (w, h):
+            hint_conf, hint_targets = prop.downscale_targets(hints.cbcr, hint_conf, size)
+        else:
+            hint_targets = hints.cbcr
     if method == "auto":
         from photomend.colorize import zhang
 
-        targets = zhang.predict_chroma(y_small, model=model)
+        known = None if hint_conf is None else hint_conf > 0
+        targets = zhang.predict_chroma(y_small, model=model, hint_cbcr=hint_targets,
+                                       hint_mask=known)
         conf[:] = AUTO_CONFIDENCE
     elif reference is not None:
         from photomend.colorize import reference as ref
@@ -116,12 +125,7 @@ def colorize_array(
         conf[:] = ref.TRANSFER_CONFIDENCE
     if progress:
         progress("colorize", 1, 4)
-    if hints is not None:
-        hint_conf = hints.weight * np.float32(prop.HINT_CONFIDENCE)
-        if size != (w, h):
-            hint_conf, hint_targets = prop.downscale_targets(hints.cbcr, hint_conf, size)
-        else:
-            hint_targets = hints.cbcr
+    if hint_conf is not None:
         total = conf + hint_conf
         with np.errstate(divide="ignore", invalid="ignore"):
             targets = np.where(total[..., None] > 0,
@@ -131,7 +135,8 @@ def colorize_array(
     if method == "auto" and hints is None:
         chroma_small = targets  # the network's own prediction, no propagation needed
     else:
-        chroma_small = prop.solve(y_small, targets, conf)
+        tol = prop._CG_TOL if size == (w, h) else prop._CG_TOL_WORKING
+        chroma_small = prop.solve(y_small, targets, conf, tol=tol)
     if progress:
         progress("colorize", 3, 4)
     out = np.empty((h, w, 3), np.float32)

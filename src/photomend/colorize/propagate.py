@@ -42,7 +42,11 @@ _MIN_VARIANCE = 1e-5
 #: edges) gave +0.9 dB chroma PSNR over it on the 9 mate-backgrounds photos that are not
 #: benchmark photos (TRAINABLE_NATURE), with 0.5 % random hints; see docs/colorize.md.
 _VARIANCE_SCALE = 0.05
+#: Relative residual at which CG stops: tight when the photo is solved at full resolution,
+#: looser on a working grid, whose guided upsampling errs by more (at 12 MP with 0.5 % hints,
+#: 1e-4 takes 5 iterations instead of 13 and scores 0.15 dB higher chroma PSNR, not lower).
 _CG_TOL = 1e-5
+_CG_TOL_WORKING = 1e-4
 _DIRECT_MAX = 40_000
 
 Progress = Callable[[str, int, int], None]
@@ -73,7 +77,8 @@ def propagate(
         y_small, conf_small, targets_small = y, confidence, targets
     if progress:
         progress("colorize", 1, 4)
-    solved = solve(y_small, targets_small, conf_small)
+    solved = solve(y_small, targets_small, conf_small,
+                   tol=_CG_TOL if size == (w, h) else _CG_TOL_WORKING)
     if progress:
         progress("colorize", 3, 4)
     if size != (w, h):
@@ -146,8 +151,10 @@ def affinity_laplacian(y: np.ndarray) -> sp.csr_matrix:
     return (sp.diags(degree) - off).tocsr()
 
 
-def solve(y: np.ndarray, targets: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-    """Solve ``(L + C) U = C T`` on the grid of ``y``; returns float32 HxWx2."""
+def solve(y: np.ndarray, targets: np.ndarray, confidence: np.ndarray, *,
+          tol: float = _CG_TOL) -> np.ndarray:
+    """Solve ``(L + C) U = C T`` on the grid of ``y`` (CG to relative residual ``tol``);
+    returns float32 HxWx2."""
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla
 
@@ -160,7 +167,7 @@ def solve(y: np.ndarray, targets: np.ndarray, confidence: np.ndarray) -> np.ndar
         out = spla.splu(system.tocsc()).solve(rhs)
         return np.asarray(out, np.float32).reshape(h, w, 2)
     guess = _nearest_fill(targets, confidence > 0).reshape(-1, 2).astype(np.float64)
-    out = _pcg(system, rhs, guess, Multigrid(system, (h, w)))
+    out = _pcg(system, rhs, guess, Multigrid(system, (h, w)), tol=tol)
     return out.astype(np.float32).reshape(h, w, 2)
 
 

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from photomend import zoo
-from photomend.colorize.colorspace import chroma, lab_to_rgb, rgb_to_lab
+from photomend.colorize.colorspace import chroma, compose, lab_to_rgb, rgb_to_lab
 from photomend.errors import ModelArchitectureError, ModelError, ModelMissingError
 
 #: Zoo names, in the order ``method='auto'`` tries them.
@@ -349,12 +349,30 @@ def run_network(path: Path, lightness: np.ndarray, *, size: int | None = None,
     return np.ascontiguousarray(out[0].transpose(1, 2, 0))
 
 
-def predict_chroma(y: np.ndarray, *, model: str | None = None) -> np.ndarray:
-    """CbCr (float32 HxWx2) for the luma ``y`` (HxW) predicted by a published network."""
+def predict_chroma(y: np.ndarray, *, model: str | None = None,
+                   hint_cbcr: np.ndarray | None = None, hint_mask: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """CbCr (float32 HxWx2) for the luma ``y`` (HxW) predicted by a published network.
+
+    SIGGRAPH17 was trained to take user hints: ``hint_cbcr`` (HxWx2) where ``hint_mask``
+    (bool HxW) is set are given to it as ab points on its 256x256 grid (ECCV16 ignores them;
+    the caller still uses the hints as strong targets afterwards)."""
     _, path = find_model(model)
     grey = np.repeat(np.clip(y, 0, 1)[..., None], 3, axis=2)
     lightness = rgb_to_lab(grey)[..., 0]
-    ab = run_network(path, lightness)
+    hint_ab = hint_plane = None
+    if hint_mask is not None and hint_mask.any():
+        size = int(NET_SIZE)
+        rgb, _ = compose(y, np.where(hint_mask[..., None], hint_cbcr, 0))
+        ab = rgb_to_lab(rgb)[..., 1:] * hint_mask[..., None]
+        weight = cv2.resize(hint_mask.astype(np.float32), (size, size),
+                            interpolation=cv2.INTER_AREA)
+        summed = cv2.resize(ab.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hint_ab = np.where(weight[..., None] > 0, summed / weight[..., None], 0)
+        hint_ab = hint_ab.astype(np.float32)
+        hint_plane = (weight > 0).astype(np.float32)
+    ab = run_network(path, lightness, hint_ab=hint_ab, hint_mask=hint_plane)
     h, w = y.shape
     ab = cv2.resize(ab, (w, h), interpolation=cv2.INTER_LINEAR)
     lab = np.dstack([lightness, ab])
