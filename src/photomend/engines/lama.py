@@ -34,10 +34,13 @@ def _has(module: str) -> bool:
 
 
 def _readiness() -> str | None:
-    if zoo.installed_path(MODEL_NAME) is not None:
-        return None if _has("torch") else "needs torch: pip install 'photomend[torch]'"
+    installed = zoo.installed_path(MODEL_NAME) is not None
+    if installed and _has("torch"):
+        return None
     if zoo.installed_path(ONNX_MODEL_NAME) is not None and _has("onnxruntime"):
         return None
+    if installed:
+        return "needs torch: pip install 'photomend[torch]'"
     return f"needs the Big-LaMa weights: {zoo.get_model(MODEL_NAME).instructions()}"
 
 
