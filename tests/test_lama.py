@@ -27,7 +27,11 @@ from photomend.lama.loading import (  # noqa: E402
 )
 from photomend.lama.model import LamaGenerator  # noqa: E402
 from photomend.lama.runner import pad_to_multiple, predict  # noqa: E402
-from photomend.lama.synthetic import lightning_checkpoint, random_state, torchscript_module  # noqa: E402
+from photomend.lama.synthetic import (  # noqa: E402
+    lightning_checkpoint,
+    random_state,
+    torchscript_module,
+)
 
 # torch.jit is deprecated upstream, but IOPaint's big-lama.pt is a TorchScript file.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
@@ -207,13 +211,15 @@ def test_missing_and_unexpected_keys_are_named(state, tmp_path):
     extra = dict(state)
     extra["model.6.conv1.ffc.gate.weight"] = torch.zeros(2, 32, 1, 1)
     torch.save(extra, tmp_path / "b.pth")
-    with pytest.raises(ModelArchitectureError, match=r"unexpected key 'model\.6\.conv1\.ffc\.gate"):
+    with pytest.raises(ModelArchitectureError,
+                       match=r"unexpected key 'model\.6\.conv1\.ffc\.gate"):
         load_generator(tmp_path / "b.pth")
 
 
 def test_expected_config_is_enforced(state, tmp_path):
     torch.save(state, tmp_path / "small.pth")
-    with pytest.raises(ModelArchitectureError, match=r"model\.1\.ffc\.convl2l\.weight.*\(4, 4, 7, 7\)"):
+    with pytest.raises(ModelArchitectureError,
+                       match=r"model\.1\.ffc\.convl2l\.weight.*\(4, 4, 7, 7\)"):
         load_generator(tmp_path / "small.pth", expect=lc.BIG_LAMA)
 
 
@@ -223,7 +229,8 @@ def test_other_networks_are_refused(tmp_path):
         load_generator(tmp_path / "other.ckpt")
     # A pix2pixHD-style generator: 'model.<i>' keys but no Fourier convolutions.
     torch.save({"model.1.weight": torch.zeros(64, 4, 7, 7)}, tmp_path / "p2p.pth")
-    with pytest.raises(ModelArchitectureError, match=r"missing key 'model\.1\.ffc\.convl2l\.weight'"):
+    with pytest.raises(ModelArchitectureError,
+                       match=r"missing key 'model\.1\.ffc\.convl2l\.weight'"):
         load_generator(tmp_path / "p2p.pth")
 
 

@@ -15,7 +15,11 @@ from photomend.errors import InputError, ModelMissingError  # noqa: E402
 from photomend.hd import run_strategy  # noqa: E402
 from photomend.lama.config import LamaConfig  # noqa: E402
 from photomend.lama.runner import cached_generator, predict  # noqa: E402
-from photomend.lama.synthetic import lightning_checkpoint, random_state, torchscript_module  # noqa: E402
+from photomend.lama.synthetic import (  # noqa: E402
+    lightning_checkpoint,
+    random_state,
+    torchscript_module,
+)
 
 TINY = LamaConfig(ngf=4, n_blocks=1)
 
