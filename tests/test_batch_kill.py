@@ -108,18 +108,23 @@ def _check_workers(tmp_path: Path, *, driver_pids: set[int]) -> None:
     assert {tuple(rest) for _, *rest in lines} == {(caps, caps, caps, caps)}
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
-def test_killed_job_resumes_and_does_each_photo_once(tmp_path, sig):
+@pytest.mark.parametrize("how", ["SIGINT", "SIGINT twice", "SIGKILL"])
+def test_killed_job_resumes_and_does_each_photo_once(tmp_path, how):
     job = _job(tmp_path)
     journal = tmp_path / "out" / ".photomend-batch.sqlite"
     proc = _start(tmp_path, job)
     _wait_half_way(proc, journal)
-    os.kill(proc.pid, sig)
+    os.kill(proc.pid, signal.SIGKILL if how == "SIGKILL" else signal.SIGINT)
+    if how == "SIGINT twice":  # the second one aborts the photos in work
+        time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    if sig == signal.SIGINT:
+    if how == "SIGINT":  # graceful: the photos in work are finished and recorded
         assert proc.returncode == 130, err
         assert "interrupted" in out
         assert not [r for r in read_journal(journal) if r.status == "running"]
+    elif how == "SIGINT twice":
+        assert proc.returncode == 130, err
     else:
         deadline = time.monotonic() + 20  # orphaned workers notice and leave
         while _session_alive(proc.pid):

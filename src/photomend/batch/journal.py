@@ -12,7 +12,6 @@ found by a new run was interrupted; it is dispatched again with ``adopt=True``.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sqlite3
@@ -23,6 +22,11 @@ from pathlib import Path
 from typing import Any, Self
 
 from photomend.errors import InputError, OutputError
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock against a second driver
+    fcntl = None
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -78,7 +82,8 @@ class Journal:
         except OSError as exc:
             raise OutputError(f"cannot create the journal {self.path}: {exc.strerror or exc}")
         try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if fcntl is not None:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock.close()
             raise OutputError(f"another photomend batch is running this job (journal "
@@ -116,7 +121,8 @@ class Journal:
             db.close()
             self.db = None
         if not self._lock.closed:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            if fcntl is not None:
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
 
     # -- reading ----------------------------------------------------------------------------

@@ -83,6 +83,15 @@ class LocalExecutor:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def abort(self) -> None:
+        """Stop now (a second Ctrl-C): end the workers, photos in work included. Their
+        writes are atomic, and the journal shows them as interrupted for the next run."""
+        if self._pool is not None:
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.terminate()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
 
 class InlineExecutor:
     """Runs each photo in the driver process, one at a time (tests, debugging)."""
@@ -111,6 +120,8 @@ class InlineExecutor:
 
     def close(self) -> None:
         self.queue = []
+
+    abort = close
 
 
 def crash_result(item: Item, error: str) -> dict[str, Any]:

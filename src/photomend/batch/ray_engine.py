@@ -156,6 +156,9 @@ class RayExecutor:
         # tell queued from running actor calls, so nothing is cancelled here.
         return []
 
+    def abort(self) -> None:
+        self.close()
+
     def close(self) -> None:
         for actor in self.actors:
             try:

@@ -45,6 +45,7 @@ class Executor(Protocol):
     def in_flight(self) -> int: ...
     def cancel_queued(self) -> list[Item]: ...
     def close(self) -> None: ...
+    def abort(self) -> None: ...
 
 
 @dataclass
@@ -137,8 +138,10 @@ def run_job(
                 try:
                     _dispatch(todo, executor, journal, summary, job.retries, stop,
                               progress=progress, log=log)
-                finally:
-                    executor.close()
+                except BaseException:  # a second Ctrl-C, or a bug: don't wait for the photos
+                    executor.abort()
+                    raise
+                executor.close()
         else:
             summary.engine = f"{job.engine}, nothing to do"
     summary.seconds = time.perf_counter() - started
