@@ -13,6 +13,7 @@ mask and output folders must be on a file system every node mounts at the same p
 from __future__ import annotations
 
 import os
+import re
 import resource
 import time
 from typing import Any
@@ -80,6 +81,11 @@ class RayExecutor:
         env = {"env_vars": thread_env(threads)}
         self.actors = [actor_class.options(runtime_env=env).remote(
             job.steps, job.max_pixels, job.quality, threads) for _ in range(workers)]
+        try:  # surface a constructor error (e.g. a step not importable on the cluster) now
+            ray.get([actor.pid.remote() for actor in self.actors])
+        except ray.exceptions.RayActorError as exc:
+            self.close()
+            raise PhotomendError(f"the Ray workers could not start: {_cause(exc)}") from None
         self.load = [0] * workers
         self.restarting: set[int] = set()  # slots whose actor died and is being restarted
         self.pings: dict[int, Any] = {}
@@ -166,3 +172,10 @@ class RayExecutor:
             except Exception:  # noqa: BLE001, S110
                 pass
         self.actors = []
+
+
+def _cause(exc: BaseException) -> str:
+    """The last error line of a Ray exception (its text holds the remote traceback)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    lines = [line.strip() for line in text.splitlines() if "Error" in line]
+    return (lines[-1] if lines else " ".join(text.split()))[:300]

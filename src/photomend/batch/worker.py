@@ -168,16 +168,20 @@ class Pipeline:
 # ---------------------------------------------------------------------------------------------
 
 _PIPELINE: Pipeline | None = None
+_INIT_ERROR: str | None = None
 
 
 def init_worker(steps: Sequence[Step], max_pixels: int | None, quality: int,
                 threads: int) -> None:
     """ProcessPoolExecutor initializer: thread caps, then the pipeline (models) once."""
-    global _PIPELINE
+    global _PIPELINE, _INIT_ERROR
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides how a Ctrl-C ends the job
     _exit_with_parent()
     limit_threads(threads)
-    _PIPELINE = Pipeline(steps, max_pixels=max_pixels, quality=quality)
+    try:
+        _PIPELINE = Pipeline(steps, max_pixels=max_pixels, quality=quality)
+    except Exception as exc:  # noqa: BLE001  (reported with each photo, not as a dead pool)
+        _INIT_ERROR = f"the worker could not start: {type(exc).__name__}: {_one_line(exc)}"
 
 
 def _exit_with_parent() -> None:
@@ -195,7 +199,10 @@ def _exit_with_parent() -> None:
 
 def run_item(item: Item) -> dict[str, Any]:
     """Process one item in a pool worker prepared by :func:`init_worker`."""
-    assert _PIPELINE is not None, "init_worker did not run"
+    if _PIPELINE is None:
+        return {"key": item.key, "output": item.output, "status": "failed", "kind": "unexpected",
+                "error": _INIT_ERROR or "init_worker did not run", "checksum": None,
+                "notes": [], "seconds": 0.0}
     return _PIPELINE.process(item)
 
 
