@@ -436,3 +436,23 @@ def test_output_of_a_killed_run_is_kept_and_its_temporaries_removed(tmp_path):
     assert done_events(job.journal_path) == {"photo00.jpg": 1, "photo01.jpg": 1,
                                              "photo02.jpg": 1}
     assert all(r.checksum == sha(Path(r.output)) for r in read_journal(job.journal_path))
+
+
+def test_chain_upscale_keeps_alpha_and_metadata(tmp_path):
+    import photomend
+
+    if not hasattr(photomend, "upscale"):
+        pytest.skip("photomend.upscale is not in this installation")
+    (tmp_path / "in").mkdir()
+    rgba = np.zeros((24, 32, 4), np.uint8)
+    rgba[..., 0] = np.arange(32, dtype=np.uint8)[None, :] * 8
+    rgba[..., 3] = 255
+    rgba[:, :8, 3] = 0  # a transparent band
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "in" / "logo.png")
+    job = JobSpec(steps=(Step("upscale", {"scale": 2, "model": "bicubic"}),),
+                  input_dir=tmp_path / "in", output_dir=tmp_path / "out")
+    summary = run_inline(job)
+    assert (summary.done, summary.failed) == (1, [])
+    out = np.asarray(Image.open(tmp_path / "out" / "logo.png"))
+    assert out.shape == (48, 64, 4)
+    assert out[:, :14, 3].max() < 40 and out[:, 18:, 3].min() > 215
