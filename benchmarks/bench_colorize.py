@@ -43,13 +43,13 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import photos  # noqa: E402
+import photos
 
-from photomend.colorize import propagate as prop  # noqa: E402
-from photomend.colorize.colorspace import chroma, compose, split  # noqa: E402
-from photomend.colorize.core import colorize_array  # noqa: E402
-from photomend.colorize.hints import Hints  # noqa: E402
-from photomend.io import to_uint8  # noqa: E402
+from photomend.colorize import propagate as prop
+from photomend.colorize.colorspace import chroma, compose, split
+from photomend.colorize.core import colorize_array
+from photomend.colorize.hints import Hints
+from photomend.io import to_uint8
 
 HINT_SHARE = 0.005
 CLOSE = 0.02  # CbCr error counted as "close"
@@ -77,7 +77,7 @@ def scores(result: np.ndarray, truth: np.ndarray, grey8: np.ndarray) -> dict:
 
 
 def run_photo(name: str, truth: np.ndarray) -> dict:
-    y, c_true = split(truth)
+    y, _ = split(truth)
     y8 = np.rint(y * 255) / 255  # the grey photo as an 8-bit file would hold it
     grey = np.repeat(y8[..., None], 3, axis=2).astype(np.float32)
     known, c = sample_hints(truth, name)
@@ -184,7 +184,7 @@ def table(rows: list[dict]) -> list[str]:
                      f"{p['psnr']:.2f} | {m['psnr']:.2f} | {m['psnr'] - n['psnr']:+.2f} | "
                      f"{n['close']:.1%} / {m['close']:.1%} | {m['luma_err']:.2f} | "
                      f"{m['s']:.2f} |")
-    mean = lambda k, f: float(np.mean([r[k][f] for r in rows]))  # noqa: E731
+    mean = lambda k, f: float(np.mean([r[k][f] for r in rows]))
     lines.append(f"| **mean** | | | {mean('nearest', 'psnr'):.2f} | {mean('paper', 'psnr'):.2f}"
                  f" | {mean('photomend', 'psnr'):.2f} | "
                  f"**{mean('photomend', 'psnr') - mean('nearest', 'psnr'):+.2f}** | "

@@ -15,7 +15,14 @@ import photomend
 from photomend.cli import main
 from photomend.colorize import colorize, colorize_array, read_hints
 from photomend.colorize import propagate as prop
-from photomend.colorize.colorspace import chroma, compose, lab_to_rgb, luma, rgb_to_lab, split
+from photomend.colorize.colorspace import (
+    chroma,
+    compose,
+    lab_to_rgb,
+    luma,
+    rgb_to_lab,
+    split,
+)
 from photomend.errors import ColorizeError, HintsError, ImageReadError, InputError
 
 RED, BLUE = "#c83c28", "#2850c8"

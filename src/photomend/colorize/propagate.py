@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-
 from typing import TYPE_CHECKING
 
 import cv2
@@ -269,7 +268,7 @@ def guided_coefficients(y_small: np.ndarray, chroma_small: np.ndarray, *, radius
     """Fast guided filter on the working grid: the box-filtered coefficients of
     ``chroma ~ a * luma + b`` in (2r+1)^2 windows, float32 hxwx4 (a_cb, b_cb, a_cr, b_cr)."""
     ksize = (2 * radius + 1, 2 * radius + 1)
-    box = lambda a: cv2.blur(a, ksize, borderType=cv2.BORDER_REFLECT)  # noqa: E731
+    box = lambda a: cv2.blur(a, ksize, borderType=cv2.BORDER_REFLECT)
     guide = y_small.astype(np.float32)
     mean_i = box(guide)
     var_i = box(guide * guide) - mean_i * mean_i
