@@ -173,8 +173,8 @@ function selectOp(op) {
 
 async function openFile(file) {
   if (!file) return;
-  if (!/^image\/(jpeg|png|webp|tiff)$/.test(file.type) && !/\.(jpe?g|png|webp|tiff?)$/i.test(file.name)) {
-    say(`${file.name}: not a JPEG, PNG, WebP or TIFF file`, true);
+  if (!/^image\/(jpeg|png|webp)$/.test(file.type) && !/\.(jpe?g|png|webp)$/i.test(file.name)) {
+    say(`${file.name}: the studio opens JPEG, PNG and WebP files`, true);
     return;
   }
   state.history = [];
