@@ -150,7 +150,7 @@ def test_unreadable_input(tmp_path):
 def test_tiles_and_flip_make_no_seams():
     scan, _ = _scratched(_clean(200, 232), value=0.97)
     whole = learned_probability(scan, tile=1024)
-    tiled = learned_probability(scan, tile=64, tile_pad=32)
+    tiled = learned_probability(scan, tile=64)
     assert np.abs(whole - tiled).max() < 0.05
     plain = learned_probability(scan, tta=False)
     assert plain.shape == whole.shape and 0 < default_threshold() < 1
