@@ -16,6 +16,7 @@ smaller input because the published networks are heavy: ``--speed-size`` (defaul
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -59,7 +60,8 @@ def quality(models, photos, scales) -> list[dict]:
                 ssims.append(bench.ssim_y(sr, hr, scale))
             rows.append({"model": name, "scale": scale, "psnr": float(np.mean(list(
                 per_photo.values()))), "ssim": float(np.mean(ssims)), "per_photo": per_photo,
-                "seconds": time.perf_counter() - t0, "cost": cls.traits.cost})
+                "seconds": time.perf_counter() - t0, "cost": cls.traits.cost,
+                "measured": dt.datetime.now().strftime("%Y-%m-%d %H:%M")})
             print(f"{name} x{scale}: PSNR-Y {rows[-1]['psnr']:.3f} SSIM {rows[-1]['ssim']:.4f} "
                   f"({rows[-1]['seconds']:.0f} s)", flush=True)
     return rows
@@ -116,12 +118,16 @@ def write_markdown(result: dict, path: Path) -> None:
         "`bench_upscale.py`: antialiased bicubic downscale (8-bit), upscale, Y-channel (BT.601) "
         "PSNR/SSIM with `scale` border pixels cropped, mean over the photos.",
         "",
+        "Quality is deterministic, so rows re-measured later with `--models` (see the "
+        "`measured` column; the compact CNN's weights were still being trained) compare with "
+        "the others.",
+        "",
         f"Photos ({len(result['photos'])}, held out from training): "
         f"{', '.join(result['photos'])}.",
         "",
         "| model | scale | PSNR-Y (dB) | SSIM-Y | vs bicubic (dB) | vs compact (dB) | "
-        "min / max vs bicubic | cost |",
-        "|---|---|---|---|---|---|---|---|",
+        "min / max vs bicubic | cost | measured |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(q, key=lambda r: (r["scale"], r["psnr"])):
         b = base.get(r["scale"])
@@ -130,7 +136,8 @@ def write_markdown(result: dict, path: Path) -> None:
         vs_c = f"{r['psnr'] - c['psnr']:+.2f}" if c else "n/a"
         vs_b = f"{r['psnr'] - b['psnr']:+.2f}" if b else "n/a"
         lines.append(f"| {r['model']} | x{r['scale']} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
-                     f"{vs_b} | {vs_c} | {min(gains):+.2f} / {max(gains):+.2f} | {r['cost']} |")
+                     f"{vs_b} | {vs_c} | {min(gains):+.2f} / {max(gains):+.2f} | {r['cost']} | "
+                     f"{r.get('measured', '')} |")
     if result["speed"]:
         w, h = result["speed_size"]
         lines += [
