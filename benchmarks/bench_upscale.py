@@ -18,6 +18,9 @@ subprocess per model and scale, with the model's default tiling and 8-bit output
 does); time of the upscale call after a warm-up call on a small image, output megapixels per
 second, and the subprocess's peak RSS (VmHWM: interpreter, imports, input and output
 included). Models marked slow are timed on a 0.5 MP input instead (noted in the table).
+
+Big: ``photomend upscale`` of a 6000x4000 JPEG x2 with the default model, in a fresh process
+(wall time, peak RSS; target <= 2 GB).
 """
 
 from __future__ import annotations
@@ -125,9 +128,11 @@ def speed_input(label: str) -> Path:
     return path
 
 
-def speed(scales: tuple[int, ...], *, timeout: float) -> list[dict]:
+def speed(scales: tuple[int, ...], *, timeout: float, models: list[str] | None = None) -> list[dict]:
     rows = []
     for name, traits in available_upscalers().items():
+        if models and name not in models:
+            continue
         ready = upscaler_class(name).installed_scales()
         label = "0.5 MP" if traits.cost in SLOW else "2 MP"
         path = speed_input(label)
@@ -150,6 +155,39 @@ def speed(scales: tuple[int, ...], *, timeout: float) -> list[dict]:
             print(f"speed {name} x{scale}: {rec['seconds']:.2f} s, {rec['out_mp_s']:.2f} MP/s, "
                   f"peak RSS {rec['peak_rss_mb']:.0f} MB", flush=True)
     return rows
+
+
+def big_run(model: str, *, timeout: float) -> dict:
+    """``photomend upscale`` of a 6000x4000 JPEG x2 (the CLI path: decode, tiles, 8-bit output,
+    JPEG encode) in a fresh process: wall time and peak RSS (target: <= 2 GB)."""
+    src = CACHE / "upscale_6000x4000.jpg"
+    if not src.exists():
+        big = Image.open(elephants_4k()).convert("RGB").resize((6000, 4000), Image.BICUBIC)
+        big.save(src, quality=92)
+    out = CACHE / "upscale_6000x4000_x2.jpg"
+    out.unlink(missing_ok=True)
+    code = (
+        "import json, time\n"
+        "from photomend.cli import main\n"
+        "t = time.perf_counter()\n"
+        f"rc = main(['upscale', {str(src)!r}, '-s', '2', '-o', {str(out)!r}, '--model', "
+        f"{model!r}, '-q'])\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+        "print(json.dumps({'rc': rc, 'seconds': time.perf_counter() - t, "
+        "'peak_rss_mb': int(hwm) / 1024}))\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"model": model, "status": f"timed out (> {timeout:.0f} s)"}
+    if done.returncode != 0:
+        return {"model": model, "status": f"failed: {done.stderr.strip()[-200:]}"}
+    rec = json.loads(done.stdout.strip().splitlines()[-1])
+    out.unlink(missing_ok=True)
+    print(f"6000x4000 x2 {model}: {rec['seconds']:.1f} s, peak RSS {rec['peak_rss_mb']:.0f} MB",
+          flush=True)
+    return {"model": model, "status": "ok" if rec["rc"] == 0 else f"exit {rec['rc']}", **rec}
 
 
 def speed_worker(name: str, scale: int, path: str) -> None:
@@ -208,6 +246,9 @@ def write_markdown(result: dict, path: Path) -> None:
             "megapixels per second; peak RSS = VmHWM of that process (Python, imports, input and "
             "output included).",
             "",
+            *([f"Speed measured for: {', '.join(result['speed_models'])} "
+               "(`--speed-models`); the other models were not timed in this run.", ""]
+              if result.get("speed_models") else []),
             "| model | scale | input | time (s) | output MP/s | peak RSS (MB) |",
             "|---|---|---|---|---|---|",
         ]
@@ -217,6 +258,16 @@ def write_markdown(result: dict, path: Path) -> None:
                 continue
             lines.append(f"| {r['model']} | x{r['scale']} | {r['in_size']} | {r['seconds']:.2f} | "
                          f"{r['out_mp_s']:.2f} | {r['peak_rss_mb']:.0f} |")
+    big = result.get("big")
+    if big:
+        lines += ["", "## 6000x4000 x2 through the CLI", "",
+                  "`photomend upscale big.jpg -s 2 -o out.jpg` (24 MP JPEG in, 96 MP JPEG out; "
+                  "decode, tiles, 8-bit output, encode) in a fresh process. Target: peak RSS "
+                  "<= 2 GB.", "", "| model | status | wall time (s) | peak RSS (MB) |",
+                  "|---|---|---|---|"]
+        for r in big:
+            lines.append(f"| {r['model']} | {r['status']} | {r.get('seconds', float('nan')):.1f} "
+                         f"| {r.get('peak_rss_mb', float('nan')):.0f} |")
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -249,6 +300,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="two skimage photos, x2, no speed")
     ap.add_argument("--no-speed", action="store_true", help="skip the speed/memory part")
     ap.add_argument("--timeout", type=float, default=600, help="per speed run, seconds")
+    ap.add_argument("--speed-models", default="",
+                    help="comma-separated models for the speed part (default: every installed one)")
     ap.add_argument("--out", type=Path, default=HERE / "results_upscale.md")
     ap.add_argument("--speed-worker", nargs=3, metavar=("MODEL", "SCALE", "IMAGE"),
                     help=argparse.SUPPRESS)
@@ -261,8 +314,12 @@ def main(argv=None) -> int:
     scales = (2,) if args.quick else SCALES
     env = environment()
     rows, notes = quality(photos, scales)
-    speed_rows = [] if (args.quick or args.no_speed) else speed(scales, timeout=args.timeout)
-    result = {"env": env, "photos": photos, "quality": rows, "notes": notes, "speed": speed_rows}
+    speed_models = [m for m in args.speed_models.split(",") if m] or None
+    speed_rows = [] if (args.quick or args.no_speed) else speed(scales, timeout=args.timeout,
+                                                                  models=speed_models)
+    big = [] if (args.quick or args.no_speed) else [big_run("compact", timeout=args.timeout)]
+    result = {"env": env, "photos": photos, "quality": rows, "notes": notes, "speed": speed_rows,
+              "big": big, "speed_models": speed_models}
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     write_markdown(result, args.out)
     print(f"wrote {args.out}")
