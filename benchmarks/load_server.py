@@ -365,6 +365,8 @@ def main() -> None:
     ap.add_argument("--queue-size", type=int, default=64)
     ap.add_argument("--overload-clients", type=int, default=100)
     ap.add_argument("--faults", type=int, default=100)
+    ap.add_argument("--load-only", action="store_true",
+                    help="run the load phase only (for a sample with a slow engine)")
     ap.add_argument("--out", type=Path, default=HERE / "results_server.md")
     args = ap.parse_args()
 
@@ -388,6 +390,10 @@ def main() -> None:
         print(f"load: {load['checked']} ok, {len(load['errors'])} errors, "
               f"{load['wall']:.1f} s", flush=True)
 
+        alive = proc.poll() is None
+        if args.load_only:
+            return write_load_only(args, base, hole, load, load_peak, load_server_peak,
+                                   idle_rss, load_before, load_after)
         sampler.reset()
         print("overload phase...", flush=True)
         over = asyncio.run(run_load(url, args.overload_clients, 1, args.engine, True,
@@ -409,58 +415,17 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
 
-    lat = load["latencies"]
-    total = args.clients * args.requests
-    lost = total - load["checked"] - len(load["errors"])
-    dup = len(load["ids"]) - len(set(load["ids"]))
+    lines, lost, dup = load_report(args, base, hole, load, load_peak, load_server_peak,
+                                   idle_rss, load_before, load_after)
     fault_total = sum(r["n"] for r in faults["rows"].values())
     fault_ok = sum(r["ok"] for r in faults["rows"].values())
-    lines = [
-        "# `photomend serve` under load and faults",
-        "",
-        f"Written by `python benchmarks/load_server.py` "
-        f"({' '.join(sys.argv[1:]) or 'default options'}) on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
-        f"Machine: {os.cpu_count()} CPU cores ({platform.machine()}, shared with other work), "
-        f"Python {platform.python_version()}. Server: `photomend serve --workers {args.workers} "
-        f"--queue-size {args.queue_size}` on 127.0.0.1 (worker processes). Photo: the bundled "
-        f"example scaled to {base.shape[1]}x{base.shape[0]} "
-        f"({base.shape[0] * base.shape[1] / 1e6:.2f} MP) JPEG, a different marker drawn into "
-        f"each request's copy; hole {hole.mean():.1%} of the photo; engine `{args.engine}`; "
-        "results as PNG.",
-        "",
-        "## Load",
-        "",
-        "| clients x requests | completed and verified | errors | lost | answered twice | wall time | throughput | latency p50 | latency p95 | max | job run time p50 (in a worker) | peak RSS (server + workers) | peak RSS (server process) | RSS idle |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-        f"| {args.clients} x {args.requests} | {load['checked']} / {total} | "
-        f"{len(load['errors'])} | {lost} | {dup} | {load['wall']:.1f} s | "
-        f"{load['checked'] / load['wall']:.2f} req/s | {pct(lat, 50):.2f} s | "
-        f"{pct(lat, 95):.2f} s | {max(lat, default=float('nan')):.2f} s | "
-        f"{pct(load['run_times'], 50):.2f} s | "
-        f"{load_peak / 1024:.0f} MiB | {load_server_peak / 1024:.0f} MiB | {idle_rss / 1024:.0f} MiB |",
-        "",
-        f"The 2 cores were shared with the other work on this machine: the 5-minute load average "
-        f"was {load_before:.1f} when the phase began and {load_after:.1f} when it ended, so the "
-        "times are those of a crowded machine. The latency is mostly waiting in the queue: "
-        f"{args.clients} clients share {args.workers} workers, and a job itself took the run "
-        "time in the table (decode, fill, PNG encode).",
-        "",
-        "Latency: from the start of the upload to the last byte of the result, following the "
-        "job's Server-Sent Events in between. Each client sends its requests one after the "
-        f"other, so up to {args.clients} jobs are in the server at once "
-        f"({args.workers} running, the rest queued: the queue holds {args.queue_size}). "
-        "A result counts as verified when every pixel outside the hole equals the request's own "
-        "decoded photo (so a swapped or duplicated answer would fail) and the hole was filled.",
-        "",
-    ]
-    if load["errors"]:
-        lines += ["Errors:", ""] + [f"- {e}" for e in load["errors"][:20]] + [""]
     ra = over["retry_after"]
     lines += [
         f"Engine: `{args.engine}`. PatchMatch (the default engine) takes a few seconds per 1-MP "
         "photo on one core, so 200 of them on 2 shared cores would take tens of minutes; the "
         "server's queueing, memory and error handling do not depend on the engine, which runs in "
-        "the worker. Run `--engine patchmatch --clients 10 --requests 2` for a PatchMatch sample.",
+        "the worker. A PatchMatch sample: `--engine patchmatch --clients 10 --requests 2 "
+        "--load-only --out benchmarks/results_server_patchmatch.md`.",
         "",
         "## Overload",
         "",
@@ -504,6 +469,66 @@ def main() -> None:
         f"**{'met' if fault_ok == fault_total and h['status'] == 'ok' and after['checked'] == 1 else 'NOT met'}**.",
         "",
     ]
+    args.out.write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+
+
+def load_report(args, base, hole, load, load_peak, load_server_peak, idle_rss, load_before,
+                load_after):
+    """The title, the setup and the load section of the report; (lines, lost, duplicated)."""
+    lat = load["latencies"]
+    total = args.clients * args.requests
+    lost = total - load["checked"] - len(load["errors"])
+    dup = len(load["ids"]) - len(set(load["ids"]))
+    lines = [
+        "# `photomend serve` under load and faults",
+        "",
+        f"Written by `python benchmarks/load_server.py` "
+        f"({' '.join(sys.argv[1:]) or 'default options'}) on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+        f"Machine: {os.cpu_count()} CPU cores ({platform.machine()}, shared with other work), "
+        f"Python {platform.python_version()}. Server: `photomend serve --workers {args.workers} "
+        f"--queue-size {args.queue_size}` on 127.0.0.1 (worker processes). Photo: the bundled "
+        f"example scaled to {base.shape[1]}x{base.shape[0]} "
+        f"({base.shape[0] * base.shape[1] / 1e6:.2f} MP) JPEG, a different marker drawn into "
+        f"each request's copy; hole {hole.mean():.1%} of the photo; engine `{args.engine}`; "
+        "results as PNG.",
+        "",
+        "## Load",
+        "",
+        "| clients x requests | completed and verified | errors | lost | answered twice | wall time | throughput | latency p50 | latency p95 | max | job run time p50 (in a worker) | peak RSS (server + workers) | peak RSS (server process) | RSS idle |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| {args.clients} x {args.requests} | {load['checked']} / {total} | "
+        f"{len(load['errors'])} | {lost} | {dup} | {load['wall']:.1f} s | "
+        f"{load['checked'] / load['wall']:.2f} req/s | {pct(lat, 50):.2f} s | "
+        f"{pct(lat, 95):.2f} s | {max(lat, default=float('nan')):.2f} s | "
+        f"{pct(load['run_times'], 50):.2f} s | "
+        f"{load_peak / 1024:.0f} MiB | {load_server_peak / 1024:.0f} MiB | {idle_rss / 1024:.0f} MiB |",
+        "",
+        f"The 2 cores were shared with the other work on this machine: the 5-minute load average "
+        f"was {load_before:.1f} when the phase began and {load_after:.1f} when it ended, so the "
+        "times are those of a crowded machine. The latency is mostly waiting in the queue: "
+        f"{args.clients} clients share {args.workers} workers, and a job itself took the run "
+        "time in the table (decode, fill, PNG encode).",
+        "",
+        "Latency: from the start of the upload to the last byte of the result, following the "
+        "job's Server-Sent Events in between. Each client sends its requests one after the "
+        f"other, so up to {args.clients} jobs are in the server at once "
+        f"({args.workers} running, the rest queued: the queue holds {args.queue_size}). "
+        "A result counts as verified when every pixel outside the hole equals the request's own "
+        "decoded photo (so a swapped or duplicated answer would fail) and the hole was filled.",
+        "",
+    ]
+    if load["errors"]:
+        lines += ["Errors:", ""] + [f"- {e}" for e in load["errors"][:20]] + [""]
+    return lines, lost, dup
+
+
+def write_load_only(args, base, hole, load, load_peak, load_server_peak, idle_rss,
+                    load_before, load_after) -> None:
+    lines, lost, dup = load_report(args, base, hole, load, load_peak, load_server_peak,
+                                   idle_rss, load_before, load_after)
+    ok = not load["errors"] and lost == 0 and not dup
+    lines += ["## Verdict", "", f"- 0 errors, 0 lost jobs: **{'met' if ok else 'NOT met'}**.", ""]
     args.out.write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
 
