@@ -62,9 +62,12 @@ def damage_examples() -> None:
 def restore_examples() -> None:
     for name, seed in (("astronaut", 11), ("coffee", 12)):
         rgb = _skimage_photo(name).astype(np.float32) / 255
+        h, w = rgb.shape[:2]  # a 1024-px scan, as in benchmarks/bench_restore.py
+        rgb = cv2.resize(rgb, (round(w * 1024 / max(h, w)), round(h * 1024 / max(h, w))),
+                         interpolation=cv2.INTER_CUBIC)
         d = degrade(rgb, seed=seed, scale=1.0, amount=1.5)
         out, mask = restore_array(d.image)
-        sheet = three_way(d.image, mask, out, max_side=512)
+        sheet = three_way(d.image, mask, out, max_side=640)
         write_image(LoadedImage(sheet), HERE / f"restore_{name}.jpg", quality=88, overwrite=True)
 
 
