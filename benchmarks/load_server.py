@@ -421,11 +421,10 @@ def main() -> None:
     fault_ok = sum(r["ok"] for r in faults["rows"].values())
     ra = over["retry_after"]
     lines += [
-        f"Engine: `{args.engine}`. PatchMatch (the default engine) takes a few seconds per 1-MP "
-        "photo on one core, so 200 of them on 2 shared cores would take tens of minutes; the "
-        "server's queueing, memory and error handling do not depend on the engine, which runs in "
-        "the worker. A PatchMatch sample: `--engine patchmatch --clients 10 --requests 2 "
-        "--load-only --out benchmarks/results_server_patchmatch.md`.",
+        f"Engine: `{args.engine}`. The same load with PatchMatch, the default engine, is in "
+        "[results_server_patchmatch.md](results_server_patchmatch.md) (`--engine patchmatch "
+        "--load-only --out benchmarks/results_server_patchmatch.md`); the server's queueing, "
+        "memory and error handling do not depend on the engine, which runs in the worker.",
         "",
         "## Overload",
         "",
