@@ -250,16 +250,18 @@ def report(rows: list[dict], photos: list[dict], args: argparse.Namespace) -> st
         "",
         "## Reading these numbers",
         "",
-        ("The machine has 2 cores, and during the run other work kept 11-22 processes runnable "
-        "(load average). Linux here schedules with autogroups "
-        "(`/proc/sys/kernel/sched_autogroup_enabled` = 1): CPU time is first shared out "
-        "between sessions, and then between the processes of a session. All processes of this "
-        "benchmark (driver, local workers, and Ray's raylet and actors, which it starts) are "
-        "in one session. That session got about 0.3 of a core whether it ran one worker or two "
-        "(\"cores got\"), so a second worker could not add throughput. The target needs the "
-        "workers to get about 2 cores between them, which only an idle machine gives. The "
-        "worker CPU time per photo is the part that is comparable across configurations: "
-        "it shows how much work a photo costs each configuration, whatever share of the CPU it got."),
+        (f"The machine has 2 cores, and during the run other work kept "
+        f"{min(r['load_start'] for r in rows):.0f}-{max(r['load_end'] for r in rows):.0f} "
+        "processes runnable (load average). Linux here schedules with autogroups "
+        "(`/proc/sys/kernel/sched_autogroup_enabled` = 1): CPU time is shared out between "
+        "sessions first, then between the processes of a session. All processes of this "
+        "benchmark (driver, local workers, Ray's daemons and actors) are in one session, "
+        "whose share moved with the other sessions' demand. \"cores got\" is what each "
+        "configuration actually obtained, and throughput follows it: no configuration had the "
+        "2 cores that the 1.8× target presumes. Worker CPU time per photo is the comparable "
+        "part: how much work a photo costs in each configuration, whatever CPU share it got. "
+        "Configurations run in the order given in every round; if the machine's load drifts, "
+        "the later ones gain or lose, so compare runs made in different orders."),
         "",
     ]
     return "\n".join(lines)

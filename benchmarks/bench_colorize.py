@@ -45,10 +45,10 @@ sys.path.insert(0, str(HERE))
 
 import photos
 
-from photomend.colorize import propagate as prop
-from photomend.colorize.colorspace import chroma, compose, split
-from photomend.colorize.core import colorize_array
-from photomend.colorize.hints import Hints
+from photomend.colorization import propagate as prop
+from photomend.colorization.colorspace import chroma, compose, split
+from photomend.colorization.core import colorize_array
+from photomend.colorization.hints import Hints
 from photomend.io import to_uint8
 
 HINT_SHARE = 0.005
@@ -136,7 +136,7 @@ def big_photo() -> tuple[Path, Path, Path]:
 
 def time_array_call() -> dict:
     """Run in a fresh process: colorize_array on the 12 MP arrays; JSON on stdout."""
-    from photomend.colorize.hints import read_hints
+    from photomend.colorization.hints import read_hints
     from photomend.io import read_image
 
     grey_path, hints_path, _ = big_photo()

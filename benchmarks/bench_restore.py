@@ -8,7 +8,7 @@ size; a typical small scan): the held-out mate-backgrounds nature photos
 (``photos.HELD_OUT_NATURE``, scaled down), the scikit-image colour photos
 (``photos.SKIMAGE_PHOTOS``, scaled up from about 512 px, so they are soft like an old print)
 and, for busy textures, scikit-image's grass, gravel and brick plus the held-out Wood and
-GreenMeadow photos. Damage: :func:`photomend.restore.degrade.
+GreenMeadow photos. Damage: :func:`photomend.restoration.degrade.
 degrade` with seeds that training never drew from (training draws from one seeded generator;
 here every case has a fixed seed >= 10_000).
 
@@ -40,9 +40,9 @@ sys.path.insert(0, str(HERE))
 from photos import HELD_OUT_NATURE, NATURE_DIR, SKIMAGE_PHOTOS, _skimage_photo, mate_root  # noqa: E402
 
 from photomend.metrics import ssim_map  # noqa: E402
-from photomend.restore.degrade import degrade  # noqa: E402
-from photomend.restore.detect import defect_score, detect_defects  # noqa: E402
-from photomend.restore.pipeline import dilate_mask, repair  # noqa: E402
+from photomend.restoration.degrade import degrade  # noqa: E402
+from photomend.restoration.detect import defect_score, detect_defects  # noqa: E402
+from photomend.restoration.pipeline import dilate_mask, repair  # noqa: E402
 
 TOL = 2
 ELEPHANTS = "usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg"
@@ -196,7 +196,7 @@ def run_repair(cases, log) -> list[dict]:
 
 def run_12mp(log, repeats: int = 1) -> dict:
     """detect + repair (learned) on a 4000x3000 scan of the held-out Elephants photo."""
-    from photomend.restore.pipeline import restore_array
+    from photomend.restoration.pipeline import restore_array
 
     src = np.asarray(Image.open(mate_root() / ELEPHANTS).convert("RGB"))
     src = cv2.resize(src, (4000, 3000), interpolation=cv2.INTER_AREA).astype(np.float32) / 255

@@ -45,8 +45,8 @@ sys.path.insert(0, str(HERE))
 
 from photos import CACHE, benchmark_photos, elephants_4k, load_photo, mate_source  # noqa: E402
 
-from photomend.upscale import available_upscalers, upscaler_class  # noqa: E402
-from photomend.upscale.api import upscale_array  # noqa: E402
+from photomend.upscaling import available_upscalers, upscaler_class  # noqa: E402
+from photomend.upscaling.api import upscale_array  # noqa: E402
 
 SCALES = (2, 3, 4)
 SPEED_SIZES = {"2 MP": (1920, 1080), "0.5 MP": (960, 540)}

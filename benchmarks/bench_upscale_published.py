@@ -34,8 +34,8 @@ sys.path.insert(0, str(HERE))
 import bench_upscale as bench
 from photos import CACHE, benchmark_photos, elephants_4k, load_photo
 
-from photomend.upscale import upscaler_class
-from photomend.upscale.api import upscale_array
+from photomend.upscaling import upscaler_class
+from photomend.upscaling.api import upscale_array
 
 MODELS = ("bicubic", "lanczos", "compact", "esrgan-slim", "esrgan-medium", "esrgan-thick")
 SCALES = (2, 3, 4)

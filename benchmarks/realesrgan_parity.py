@@ -4,7 +4,7 @@ The official weights cannot be downloaded here, so this builds the official PyTo
 (BasicSR ``RRDBNet``, Real-ESRGAN ``SRVGGNetCompact``) from their source — a checkout you
 fetched, never copied into photomend — with random weights, saves them as ``.pth`` files with
 exactly the published key names and shapes (``params_ema`` / ``params``), converts them with
-``photomend.upscale.realesrgan`` and compares ONNX Runtime's output with PyTorch's.
+``photomend.upscaling.realesrgan`` and compares ONNX Runtime's output with PyTorch's.
 
     python benchmarks/realesrgan_parity.py --basicsr PATH/TO/BasicSR --realesrgan PATH/TO/Real-ESRGAN
     python benchmarks/realesrgan_parity.py --basicsr ... --realesrgan ... --make-test-fixture
@@ -59,7 +59,7 @@ def load_reference(basicsr: Path, realesrgan: Path) -> types.SimpleNamespace:
 
 
 def configs(ref):
-    from photomend.upscale import realesrgan as R
+    from photomend.upscaling import realesrgan as R
 
     return {
         # name: (official module, photomend arch, checkpoint key) — as in inference_realesrgan.py
@@ -94,7 +94,7 @@ def compare(ref, out_md: Path) -> None:
     import torch
 
     from photomend.nn import onnx as nn_onnx
-    from photomend.upscale import realesrgan as R
+    from photomend.upscaling import realesrgan as R
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -126,7 +126,7 @@ def test_inputs() -> dict[str, np.ndarray]:
 
 def check_published(out_md: Path) -> None:
     from photomend import zoo
-    from photomend.upscale.zoo_entries import UPSCALERJS, upscalerjs_entry
+    from photomend.upscaling.zoo_entries import UPSCALERJS, upscalerjs_entry
 
     inputs = test_inputs()
     rows = []

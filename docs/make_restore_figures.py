@@ -20,9 +20,9 @@ from photos import _skimage_photo  # noqa: E402
 
 from photomend.compare import BACKGROUND, _caption  # noqa: E402
 from photomend.io import LoadedImage, write_image  # noqa: E402
-from photomend.restore.degrade import degrade  # noqa: E402
-from photomend.restore.pipeline import restore_array  # noqa: E402
-from photomend.restore.sheet import three_way  # noqa: E402
+from photomend.restoration.degrade import degrade  # noqa: E402
+from photomend.restoration.pipeline import restore_array  # noqa: E402
+from photomend.restoration.sheet import three_way  # noqa: E402
 
 
 def _grid(panels: list[list[np.ndarray]], labels: list[list[str]]) -> np.ndarray:

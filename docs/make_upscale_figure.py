@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from photomend.upscale import available_upscalers, upscaler_class
-from photomend.upscale.api import upscale_array
+from photomend.upscaling import available_upscalers, upscaler_class
+from photomend.upscaling.api import upscale_array
 
 ROOT = Path(__file__).resolve().parent
 SCALE = 4

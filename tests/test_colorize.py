@@ -13,9 +13,9 @@ from PIL import Image
 
 import photomend
 from photomend.cli import main
-from photomend.colorize import colorize, colorize_array, read_hints
-from photomend.colorize import propagate as prop
-from photomend.colorize.colorspace import (
+from photomend.colorization import colorize, colorize_array, read_hints
+from photomend.colorization import propagate as prop
+from photomend.colorization.colorspace import (
     chroma,
     compose,
     lab_to_rgb,
@@ -305,8 +305,8 @@ def test_progress_is_reported(two_regions):
 
 # --- numba kernels against their NumPy twins ----------------------------------------------
 def test_kernels_match_their_numpy_twins():
-    from photomend.colorize import kernels
-    from photomend.colorize.colorspace import is_gray
+    from photomend.colorization import kernels
+    from photomend.colorization.colorspace import is_gray
 
     rng = np.random.default_rng(3)
     y_small = rng.random((13, 17)).astype(np.float32)

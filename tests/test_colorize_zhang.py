@@ -20,8 +20,8 @@ import pytest
 
 from photomend import zoo
 from photomend.cli import main
-from photomend.colorize import colorize, zhang
-from photomend.colorize.colorspace import chroma, lab_to_rgb
+from photomend.colorization import colorize, zhang
+from photomend.colorization.colorspace import chroma, lab_to_rgb
 from photomend.errors import ModelArchitectureError, ModelMissingError
 
 ARCHES = ("eccv16", "siggraph17")
@@ -155,7 +155,7 @@ def test_import_checkpoint_and_known_answer(arch, models_dir, tmp_path, monkeypa
     y = result.astype(np.float64) @ [0.299, 0.587, 0.114]
     assert np.abs(y - grey).max() <= 1.0
     got = chroma(result[20, 24].astype(np.float32) / 255)
-    from photomend.colorize.colorspace import rgb_to_lab
+    from photomend.colorization.colorspace import rgb_to_lab
 
     lab = np.array([[[rgb_to_lab(np.full((1, 1, 3), grey[20, 24] / 255.0))[0, 0, 0], *ab]]])
     want = chroma(lab_to_rgb(lab))[0, 0]

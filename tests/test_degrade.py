@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from photomend.cli import main
-from photomend.restore.degrade import DEFECT_KINDS, degrade
+from photomend.restoration.degrade import DEFECT_KINDS, degrade
 
 
 @pytest.fixture

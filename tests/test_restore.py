@@ -11,9 +11,9 @@ from PIL import Image
 
 import photomend
 from photomend.errors import ImageTooSmallError, InputError, MaskError, UnknownEngineError
-from photomend.restore.detect import defect_score, detect_defects
-from photomend.restore.detect_learned import default_threshold, learned_probability
-from photomend.restore.pipeline import NO_DEFECTS_MESSAGE, dilate_mask, split_thin
+from photomend.restoration.detect import defect_score, detect_defects
+from photomend.restoration.detect_learned import default_threshold, learned_probability
+from photomend.restoration.pipeline import NO_DEFECTS_MESSAGE, dilate_mask, split_thin
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Tests of photomend.upscale.tiling: cores cover the image once; tiled == untiled; memory."""
+"""Tests of photomend.upscaling.tiling: cores cover the image once; tiled == untiled; memory."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photomend.upscale import create_upscaler
-from photomend.upscale.api import upscale_array
-from photomend.upscale.tiling import store, tile_edges, tile_grid, upscale_tiled
+from photomend.upscaling import create_upscaler
+from photomend.upscaling.api import upscale_array
+from photomend.upscaling.tiling import store, tile_edges, tile_grid, upscale_tiled
 
 
 @pytest.mark.parametrize("length,tile", [(1, 4), (10, 4), (512, 512), (513, 512), (1000, 96)])

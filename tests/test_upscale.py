@@ -17,9 +17,9 @@ from photomend.errors import (
     UnknownModelError,
     UnsupportedScaleError,
 )
-from photomend.upscale import base
-from photomend.upscale.api import DEFAULT_UPSCALER, upscale_array
-from photomend.upscale.base import (
+from photomend.upscaling import base
+from photomend.upscaling.api import DEFAULT_UPSCALER, upscale_array
+from photomend.upscaling.base import (
     Upscaler,
     UpscalerTraits,
     available_upscalers,

@@ -34,7 +34,7 @@ from photomend import zoo
 from photomend.cli import main
 from photomend.errors import ModelError, ModelMissingError, UnsupportedScaleError
 from photomend.nn import onnx as nn_onnx
-from photomend.upscale import (
+from photomend.upscaling import (
     create_upscaler,
     realesrgan,
     tfjs,

@@ -1,5 +1,5 @@
 """Choose the defect detector's decision threshold and hysteresis margin, and store them in
-the ONNX metadata (``threshold``, ``margin``), which :mod:`photomend.restore.detect` reads.
+the ONNX metadata (``threshold``, ``margin``), which :mod:`photomend.restoration.detect` reads.
 
     python training/calibrate_defects.py [--model src/photomend/data/weights/defects_unet.onnx]
 
@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
 from benchmarks.photos import NATURE_DIR, TRAINABLE_NATURE, mate_root  # noqa: E402
-from photomend.restore.degrade import degrade  # noqa: E402
-from photomend.restore.detect import hysteresis  # noqa: E402
-from photomend.restore.detect_learned import learned_probability, weights_path  # noqa: E402
+from photomend.restoration.degrade import degrade  # noqa: E402
+from photomend.restoration.detect import hysteresis  # noqa: E402
+from photomend.restoration.detect_learned import learned_probability, weights_path  # noqa: E402
 
 THRESHOLDS = np.round(np.arange(0.5, 0.991, 0.02), 3)
 MARGINS = (0.0, 0.03, 0.06, 0.1, 0.15)

@@ -6,7 +6,7 @@ One command, CPU, seeded (about 40-60 minutes on one shared core)::
 
 Data: ONLY the training split of Debian's mate-backgrounds nature photos
 (``benchmarks/photos.py: TRAINABLE_NATURE``; fetched with ``apt-get download``), with synthetic
-damage from :func:`photomend.restore.degrade.degrade` drawn on random crops. The held-out
+damage from :func:`photomend.restoration.degrade.degrade` drawn on random crops. The held-out
 photos (``HELD_OUT_NATURE``, Elephants, every scikit-image photo) are never read here.
 
 Network: a small U-Net (:class:`DefectUNet`): the first two convolutions run at full
@@ -16,7 +16,7 @@ The decision threshold and hysteresis margin are then calibrated on whole *train
 with other seeds (``training/calibrate_defects.py``) and written into the ONNX metadata.
 
 Input: R, G, B and the white and black top-hats of the luma
-(:func:`photomend.restore.detect_learned.features`), which point the network at thin bright and
+(:func:`photomend.restoration.detect_learned.features`), which point the network at thin bright and
 dark structures from the first step; it learns which of them are defects.
 
 Outputs: the ONNX file (opset 17, input ``image`` N x 5 x H x W, H and W multiples of 8;
@@ -44,10 +44,10 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "training"))
 
 from benchmarks.photos import NATURE_DIR, TRAINABLE_NATURE, mate_root  # noqa: E402
-from photomend.restore.degrade import DEFECT_KINDS, degrade  # noqa: E402
-from photomend.restore.detect_learned import features  # noqa: E402
+from photomend.restoration.degrade import DEFECT_KINDS, degrade  # noqa: E402
+from photomend.restoration.detect_learned import features  # noqa: E402
 
-#: RGB + white and black top-hat (photomend.restore.detect_learned.features)
+#: RGB + white and black top-hat (photomend.restoration.detect_learned.features)
 IN_CHANNELS = 5
 
 OUT = ROOT / "src" / "photomend" / "data" / "weights" / "defects_unet.onnx"
@@ -284,7 +284,7 @@ def export(model, path: Path, threshold: float, pos_weight: float, args) -> None
                       opset_version=17, dynamo=False)
     m = onnx.load(str(tmp))
     meta = {"threshold": str(threshold), "multiple": "8", "pos_weight": f"{pos_weight:.1f}",
-            "trained_on": "mate-backgrounds TRAINABLE_NATURE + photomend.restore.degrade",
+            "trained_on": "mate-backgrounds TRAINABLE_NATURE + photomend.restoration.degrade",
             "args": json.dumps({k: str(v) for k, v in vars(args).items() if k != "out"})}
     for k, v in meta.items():
         p = m.metadata_props.add()

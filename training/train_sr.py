@@ -17,7 +17,7 @@ convention used by the SR literature) of the 8-bit high-resolution image, quanti
 Network (:class:`CompactSR`, FSRCNN-like, all at low resolution): 5x5 feature conv -> 1x1
 shrink -> four 3x3 mapping convs -> 1x1 expand -> 3x3 conv to 3*r*r channels -> pixel shuffle.
 It predicts the *residual* to OpenCV's bicubic upsampling of its input; the shipped ONNX file
-holds only the network, and :mod:`photomend.upscale.compact` adds the bicubic image back.
+holds only the network, and :mod:`photomend.upscaling.compact` adds the bicubic image back.
 A linear 5x5 path beside the deep one learns the bulk (a sharpening filter per sub-pixel)
 within a few hundred steps; the deep path refines it. Loss: Charbonnier (smooth L1) on the
 output. Patches: of 48 random crops per batch, the 12 with the most residual energy (what

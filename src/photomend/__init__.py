@@ -4,7 +4,7 @@ The public API is a few verbs; see :func:`remove`.
 """
 
 from photomend.api import remove
-from photomend.colorize.api import colorize
+from photomend.colorization.api import colorize
 from photomend.errors import (
     ImageReadError,
     ImageTooLargeError,
@@ -16,8 +16,8 @@ from photomend.errors import (
 )
 from photomend.io import LoadedImage, read_image, read_mask, write_image
 from photomend.removal import remove_array
-from photomend.restore.pipeline import RestoreResult, restore  # noqa: E402  (the verb shadows the package name)
-from photomend.upscale.api import upscale, upscale_array
+from photomend.restoration.pipeline import RestoreResult, restore
+from photomend.upscaling.api import upscale, upscale_array
 
 __version__ = "0.1.0"
 

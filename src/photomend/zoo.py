@@ -38,8 +38,8 @@ from photomend.errors import ModelError, ModelMissingError, UnknownModelError
 #: Modules whose import registers zoo entries (each feature adds its own).
 CATALOG_MODULES: list[str] = [
     "photomend.lama.catalog",
-    "photomend.upscale.zoo_entries",
-    "photomend.colorize.zoo_entries",
+    "photomend.upscaling.zoo_entries",
+    "photomend.colorization.zoo_entries",
 ]
 
 #: ``fetch(spec, workdir) -> Path``: download the published file into ``workdir``.

@@ -21,7 +21,7 @@ from typing import Any
 from photomend.batch.job import Item, JobSpec
 from photomend.batch.local import crash_result
 from photomend.batch.runner import default_workers
-from photomend.batch.worker import Pipeline, limit_threads, thread_env
+from photomend.batch.worker import Pipeline, limit_threads
 from photomend.errors import InputError, PhotomendError
 
 
@@ -78,8 +78,9 @@ class RayExecutor:
         self.workers = workers
         threads = max(1, cpus // workers) if job.ray_address is None else 1
         actor_class = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)(_BatchActor)
-        env = {"env_vars": thread_env(threads)}
-        self.actors = [actor_class.options(runtime_env=env).remote(
+        # Thread caps are set inside each actor (limit_threads), not with a runtime_env: an
+        # actor with its own runtime_env cannot use Ray's already started worker processes.
+        self.actors = [actor_class.remote(
             job.steps, job.max_pixels, job.quality, threads) for _ in range(workers)]
         try:  # surface a constructor error (e.g. a step not importable on the cluster) now
             ray.get([actor.pid.remote() for actor in self.actors])

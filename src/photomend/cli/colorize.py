@@ -20,9 +20,9 @@ from photomend.cli.common import (
     same_file,
     say,
 )
-from photomend.colorize.api import read_reference
-from photomend.colorize.core import METHODS, colorize_array, resolve_method
-from photomend.colorize.hints import read_hints
+from photomend.colorization.api import read_reference
+from photomend.colorization.core import METHODS, colorize_array, resolve_method
+from photomend.colorization.hints import read_hints
 from photomend.errors import HintsError, InputError, OutputError
 from photomend.io import check_destination, format_for_path, read_image, write_image
 

@@ -11,7 +11,7 @@ import numpy as np
 from photomend.cli.common import EXIT_OK, add_output_options, positive_int, report
 from photomend.errors import InputError, OutputError
 from photomend.io import LoadedImage, check_destination, format_for_path, read_image, write_image
-from photomend.restore.degrade import DEFECT_KINDS, degrade
+from photomend.restoration.degrade import DEFECT_KINDS, degrade
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

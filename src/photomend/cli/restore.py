@@ -34,9 +34,9 @@ from photomend.io import (
     read_mask,
     write_image,
 )
-from photomend.restore.detect import DEFAULT_DETECTOR, DETECTORS, check_detector, check_threshold
-from photomend.restore.pipeline import NO_DEFECTS_MESSAGE, restore_loaded
-from photomend.restore.sheet import three_way
+from photomend.restoration.detect import DEFAULT_DETECTOR, DETECTORS, check_detector, check_threshold
+from photomend.restoration.pipeline import NO_DEFECTS_MESSAGE, restore_loaded
+from photomend.restoration.sheet import three_way
 
 #: Long side of each panel of a --compare sheet.
 COMPARE_MAX_SIDE = 1600
@@ -84,17 +84,17 @@ def _run_restore(args: argparse.Namespace) -> int:
     if (args.reference or args.hints) and not args.colorize:
         args.colorize = "reference" if args.reference and not args.hints else "hints"
     if args.colorize:  # an unknown method, missing hints or a missing model: fail first
-        from photomend.colorize.core import resolve_method
+        from photomend.colorization.core import resolve_method
 
         method = resolve_method(args.colorize, hints=args.hints is not None,
                                 reference=args.reference is not None)
         if method == "auto":
-            from photomend.colorize.zhang import find_model
+            from photomend.colorization.zhang import find_model
 
             find_model()
     if args.upscale is not None:
-        from photomend.upscale.api import DEFAULT_UPSCALER
-        from photomend.upscale.base import check_upscaler
+        from photomend.upscaling.api import DEFAULT_UPSCALER
+        from photomend.upscaling.base import check_upscaler
 
         check_upscaler(DEFAULT_UPSCALER, args.upscale)
     if not args.scan.exists():

@@ -25,8 +25,8 @@ from photomend.cli.common import (
 )
 from photomend.errors import InputError, OutputError
 from photomend.io import check_destination, format_for_path, read_image, write_image
-from photomend.upscale.api import DEFAULT_UPSCALER, check_output_size, upscale_loaded
-from photomend.upscale.base import Upscaler, available_upscalers, check_upscaler, upscaler_class
+from photomend.upscaling.api import DEFAULT_UPSCALER, check_output_size, upscale_loaded
+from photomend.upscaling.base import Upscaler, available_upscalers, check_upscaler, upscaler_class
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -124,9 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         @app.get("/v1/upscalers", response_model=list[UpscalerInfo], tags=["info"])
         async def upscalers() -> list[UpscalerInfo]:
             """The models ``POST /v1/upscale`` accepts as ``model``."""
-            from photomend.upscale import upscaler_class
-            from photomend.upscale.api import DEFAULT_UPSCALER
-            from photomend.upscale.base import available_upscalers
+            from photomend.upscaling import upscaler_class
+            from photomend.upscaling.api import DEFAULT_UPSCALER
+            from photomend.upscaling.base import available_upscalers
 
             return [UpscalerInfo(name=n, description=t.description, scales=list(t.scales),
                                  installed_scales=list(upscaler_class(n).installed_scales()),

@@ -133,13 +133,13 @@ class UpscaleOptions(Options):
 
 
 def _upscale_model(opts: UpscaleOptions) -> str:
-    from photomend.upscale.api import DEFAULT_UPSCALER
+    from photomend.upscaling.api import DEFAULT_UPSCALER
 
     return opts.model or DEFAULT_UPSCALER
 
 
 def _check_upscale(files: dict[str, bytes], opts: UpscaleOptions, max_pixels: int) -> None:
-    from photomend.upscale.api import check_output_size, check_upscaler
+    from photomend.upscaling.api import check_output_size, check_upscaler
 
     check_upscaler(_upscale_model(opts), opts.scale)
     loaded = read_image(files["image"], max_pixels=max_pixels)
@@ -148,7 +148,7 @@ def _check_upscale(files: dict[str, bytes], opts: UpscaleOptions, max_pixels: in
 
 def _run_upscale(files: dict[str, bytes], opts: UpscaleOptions, max_pixels: int,
                  progress: ProgressFn) -> Outputs:
-    from photomend.upscale.api import check_output_size, upscale_loaded
+    from photomend.upscaling.api import check_output_size, upscale_loaded
 
     loaded = read_image(files["image"], max_pixels=max_pixels)
     check_output_size(loaded.size, opts.scale, max_pixels)
@@ -198,7 +198,7 @@ def _restore_masks(files, loaded, max_pixels):
 
 
 def _check_restore(files: dict[str, bytes], opts: RestoreOptions, max_pixels: int) -> None:
-    from photomend.restore.detect import check_size
+    from photomend.restoration.detect import check_size
 
     loaded = read_image(files["image"], max_pixels=max_pixels)
     check_size(loaded.size[1], loaded.size[0])
@@ -209,15 +209,15 @@ def _check_restore(files: dict[str, bytes], opts: RestoreOptions, max_pixels: in
     if mask is not None and mask.all():
         raise MaskError("the mask covers the whole image: there is nothing left to copy from")
     if opts.upscale is not None:
-        from photomend.upscale.api import check_output_size
+        from photomend.upscaling.api import check_output_size
 
         check_output_size(loaded.size, opts.upscale, max_pixels)
 
 
 def _run_restore(files: dict[str, bytes], opts: RestoreOptions, max_pixels: int,
                  progress: ProgressFn) -> Outputs:
-    from photomend.restore.detect import detect_defects
-    from photomend.restore.pipeline import dilate_mask, repair, restore_loaded
+    from photomend.restoration.detect import detect_defects
+    from photomend.restoration.pipeline import dilate_mask, repair, restore_loaded
 
     loaded = read_image(files["image"], max_pixels=max_pixels)
     mask, extra = _restore_masks(files, loaded, max_pixels)
@@ -258,9 +258,9 @@ class ColorizeOptions(Options):
 
 
 def _colorize_inputs(files, opts: ColorizeOptions, max_pixels: int):
-    from photomend.colorize.api import read_reference
-    from photomend.colorize.core import resolve_method
-    from photomend.colorize.hints import read_hints
+    from photomend.colorization.api import read_reference
+    from photomend.colorization.core import resolve_method
+    from photomend.colorization.hints import read_hints
 
     loaded = read_image(files["image"], max_pixels=max_pixels)
     hints = None if "hints" not in files else read_hints(files["hints"], size=loaded.size,
@@ -277,7 +277,7 @@ def _check_colorize(files: dict[str, bytes], opts: ColorizeOptions, max_pixels: 
 
 def _run_colorize(files: dict[str, bytes], opts: ColorizeOptions, max_pixels: int,
                   progress: ProgressFn) -> Outputs:
-    from photomend.colorize.core import colorize_array
+    from photomend.colorization.core import colorize_array
 
     loaded, hints, ref = _colorize_inputs(files, opts, max_pixels)
     result = colorize_array(loaded.rgb, hints=hints, reference=ref, method=opts.method,
@@ -303,11 +303,11 @@ JSON_PARTS = {"hints"}
 def operations() -> dict[str, Operation]:
     """The operations this installation offers (a verb appears once the library has it)."""
     ops = {"remove": REMOVE}
-    if _has("photomend.restore.pipeline", "restore_loaded"):
+    if _has("photomend.restoration.pipeline", "restore_loaded"):
         ops["restore"] = RESTORE
-    if _has("photomend.colorize.core", "colorize_array"):
+    if _has("photomend.colorization.core", "colorize_array"):
         ops["colorize"] = COLORIZE
-    if _has("photomend.upscale.api", "upscale_loaded"):
+    if _has("photomend.upscaling.api", "upscale_loaded"):
         ops["upscale"] = UPSCALE
     return ops
 

@@ -19,7 +19,7 @@ from photomend.engines import ProgressFn
 from photomend.errors import InputError, MaskError
 from photomend.io import ImageSource, LoadedImage, read_image, read_mask
 from photomend.removal import remove_array
-from photomend.restore.detect import (
+from photomend.restoration.detect import (
     DEFAULT_DETECTOR,
     WORKING_SIZE,
     check_detector,
@@ -35,7 +35,7 @@ DILATE = 2
 THIN_RADIUS = 3.0
 
 #: What ``colorize=`` accepts: True (the default method), a method name, or keyword options
-#: of :func:`photomend.colorize.core.colorize_array` (``method``, ``reference``, ``hints``,
+#: of :func:`photomend.colorization.core.colorize_array` (``method``, ``reference``, ``hints``,
 #: ``saturation``, ``model``).
 ColorizeOption = Union[bool, str, dict, None]
 
@@ -150,8 +150,8 @@ def restore_loaded(
     w, h = loaded.size
     check_size(h, w)
     if upscale is not None:
-        from photomend.upscale.api import DEFAULT_UPSCALER, check_output_size
-        from photomend.upscale.base import check_upscaler
+        from photomend.upscaling.api import DEFAULT_UPSCALER, check_output_size
+        from photomend.upscaling.base import check_upscaler
 
         check_upscaler(DEFAULT_UPSCALER, int(upscale))
         check_output_size(loaded.size, int(upscale), max_pixels)
@@ -164,7 +164,7 @@ def restore_loaded(
     if colorize:
         result = _colorize(result, colorize, max_pixels, progress)
     if upscale is not None:
-        from photomend.upscale.api import upscale_loaded
+        from photomend.upscaling.api import upscale_loaded
 
         result = upscale_loaded(result, int(upscale), progress=progress)
     return result, mask
@@ -238,8 +238,8 @@ def split_thin(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _colorize(result: LoadedImage, option: ColorizeOption, max_pixels, progress) -> LoadedImage:
-    from photomend.colorize.core import colorize_array
-    from photomend.colorize.hints import read_hints
+    from photomend.colorization.core import colorize_array
+    from photomend.colorization.hints import read_hints
 
     if option is True:
         kwargs: dict = {}

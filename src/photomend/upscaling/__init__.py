@@ -1,6 +1,6 @@
 """Super-resolution: the upscaler registry, tiling, and the models (one module per family)."""
 
-from photomend.upscale.base import (
+from photomend.upscaling.base import (
     ProgressFn,
     Upscaler,
     UpscalerTraits,

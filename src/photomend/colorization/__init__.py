@@ -5,9 +5,9 @@ transfer from a reference photo (:mod:`.reference`, Welsh et al. 2002) and the p
 automatic networks of Zhang et al. (:mod:`.zhang`, weights from the model zoo).
 """
 
-from photomend.colorize.api import colorize, read_reference
-from photomend.colorize.core import METHODS, ColorizeResult, colorize_array
-from photomend.colorize.hints import Hints, read_hints
+from photomend.colorization.api import colorize, read_reference
+from photomend.colorization.core import METHODS, ColorizeResult, colorize_array
+from photomend.colorization.hints import Hints, read_hints
 
 __all__ = ["METHODS", "ColorizeResult", "Hints", "colorize", "colorize_array", "read_hints",
            "read_reference"]

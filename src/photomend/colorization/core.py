@@ -1,7 +1,7 @@
 """The colorization pipeline on arrays: luma in, chroma predicted, luma out unchanged.
 
 :func:`colorize_array` combines up to three sources of chroma on a working grid of at most
-:data:`~photomend.colorize.propagate.WORKING_PIXELS` pixels:
+:data:`~photomend.colorization.propagate.WORKING_PIXELS` pixels:
 
 * ``auto``: a published network's prediction (weak targets everywhere),
 * ``reference``: colours transferred from a reference photo (weak targets everywhere),
@@ -9,7 +9,7 @@
 
 solves the edge-aware propagation over them (when there are hints or a reference), brings the
 chroma to full resolution with a guided filter steered by the full-resolution luma, and
-recombines it with the photo's own luma (:func:`~photomend.colorize.colorspace.compose`).
+recombines it with the photo's own luma (:func:`~photomend.colorization.colorspace.compose`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from photomend.colorize import kernels
-from photomend.colorize import propagate as prop
-from photomend.colorize.hints import Hints
+from photomend.colorization import kernels
+from photomend.colorization import propagate as prop
+from photomend.colorization.hints import Hints
 from photomend.errors import ColorizeError
 
 METHODS = ("hints", "reference", "auto")
@@ -78,11 +78,11 @@ def colorize_array(
 ) -> ColorizeResult:
     """Colorize a float32 HxWx3 photo (grey, or colour that is converted to luma first).
 
-    ``hints`` are on the photo's grid (:func:`photomend.colorize.hints.read_hints`),
+    ``hints`` are on the photo's grid (:func:`photomend.colorization.hints.read_hints`),
     ``reference`` a float32 RGB photo of any size. ``method``: 'hints', 'reference' or 'auto'
     (default: hints if given, else reference if given, else auto). Hints are combined with a
     reference or with auto when both are given. ``model``: the zoo network for 'auto'
-    (default: the first installed of :data:`photomend.colorize.zhang.MODELS`).
+    (default: the first installed of :data:`photomend.colorization.zhang.MODELS`).
     """
     saturation = float(saturation)
     if not math.isfinite(saturation) or saturation < 0:
@@ -112,14 +112,14 @@ def colorize_array(
         else:
             hint_targets = hints.cbcr
     if method == "auto":
-        from photomend.colorize import zhang
+        from photomend.colorization import zhang
 
         known = None if hint_conf is None else hint_conf > 0
         targets = zhang.predict_chroma(y_small, model=model, hint_cbcr=hint_targets,
                                        hint_mask=known)
         conf[:] = AUTO_CONFIDENCE
     elif reference is not None:
-        from photomend.colorize import reference as ref
+        from photomend.colorization import reference as ref
 
         targets = ref.transfer(y_small, reference)
         conf[:] = ref.TRANSFER_CONFIDENCE

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from photomend.colorize.core import Progress, colorize_array
-from photomend.colorize.hints import HintsSource, read_hints
+from photomend.colorization.core import Progress, colorize_array
+from photomend.colorization.hints import HintsSource, read_hints
 from photomend.errors import ImageReadError
 from photomend.io import ImageSource, LoadedImage, read_image, to_uint8, to_uint16
 
@@ -30,7 +30,7 @@ def colorize(
         HxWx3 or with alpha). A colour photo is converted to luma first (with a warning).
     hints : colour hints: an image of strokes on a transparent layer (or scribbles on the grey
         photo), a JSON file/bytes, or the parsed JSON (dict/list) of points and strokes; see
-        :mod:`photomend.colorize.hints`. Hints of another size are scaled (with a warning).
+        :mod:`photomend.colorization.hints`. Hints of another size are scaled (with a warning).
     reference : a colour photo of a similar scene whose colours are transferred.
     method : 'hints', 'reference' or 'auto' (a published network from the model zoo).
         Default: 'hints' when hints are given, else 'reference' when a reference is given,

@@ -3,10 +3,10 @@
 * UpscalerJS ESRGAN models (npm ``@upscalerjs/esrgan-{slim,medium,thick}``, MIT, trained on
   DIV2K), one entry per size and scale: ``esrgan-medium-x4`` ... ``photomend models fetch NAME``
   runs ``npm pack`` and converts the TF.js layers-model of that scale to ONNX
-  (:mod:`photomend.upscale.tfjs`). The tarball's SHA-256 is checked; it is kept under
+  (:mod:`photomend.upscaling.tfjs`). The tarball's SHA-256 is checked; it is kept under
   ``<cache>/downloads/`` so that the other scales of the same package need no second download.
 * Real-ESRGAN (BSD-3-Clause): the user downloads the ``.pth`` release file and runs
-  ``photomend models import FILE`` (:mod:`photomend.upscale.realesrgan` converts it).
+  ``photomend models import FILE`` (:mod:`photomend.upscaling.realesrgan` converts it).
 
 The tables :data:`UPSCALERJS` and :data:`REALESRGAN` are the data; :mod:`photomend.upscale.
 published` builds the upscalers from the same tables.
@@ -24,7 +24,7 @@ import numpy as np
 
 from photomend import zoo
 from photomend.errors import ModelError
-from photomend.upscale import realesrgan, tfjs
+from photomend.upscaling import realesrgan, tfjs
 
 
 @dataclass(frozen=True)

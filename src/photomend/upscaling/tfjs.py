@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from photomend.errors import ModelError
-from photomend.upscale.onnx_graph import GraphBuilder
+from photomend.upscaling.onnx_graph import GraphBuilder
 
 _DTYPES = {"float32": np.float32, "float16": np.float16, "int32": np.int32,
            "uint8": np.uint8, "uint16": np.uint16}

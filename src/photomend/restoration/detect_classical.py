@@ -9,7 +9,7 @@ so textured areas need a stronger response than smooth ones.
 
 :func:`classical_score` returns a score map in [0, 1]; pixels above the threshold (default
 :data:`DEFAULT_THRESHOLD`) are defects. Works on images up to ~1-2 megapixels;
-:func:`photomend.restore.detect.detect_defects` resizes larger scans first.
+:func:`photomend.restoration.detect.detect_defects` resizes larger scans first.
 """
 
 from __future__ import annotations

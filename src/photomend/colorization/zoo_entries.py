@@ -2,7 +2,7 @@
 
 The official PyTorch state dicts of Zhang et al. are published on the authors' S3 bucket
 (linked from github.com/richzhang/colorization, BSD-2-Clause). The user downloads the file
-and runs ``photomend models import FILE``; :func:`photomend.colorize.zhang.convert` checks
+and runs ``photomend models import FILE``; :func:`photomend.colorization.zhang.convert` checks
 every key and shape against the published architecture and writes an ONNX file. The file
 names carry the first 8 hex digits of the published file's SHA-256 (torch.hub convention);
 the full hash is not published, so photomend records the hash of what was imported.
@@ -11,7 +11,7 @@ the full hash is not published, so photomend records the hash of what was import
 from __future__ import annotations
 
 from photomend import zoo
-from photomend.colorize import zhang
+from photomend.colorization import zhang
 
 _BUCKET = "https://colorizers.s3.us-east-2.amazonaws.com"
 

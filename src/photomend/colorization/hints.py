@@ -31,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from photomend.colorize.colorspace import chroma
+from photomend.colorization.colorspace import chroma
 from photomend.errors import HintsError, ImageReadError
 from photomend.io import ImageSource, read_image
 

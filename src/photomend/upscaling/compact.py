@@ -19,8 +19,8 @@ import numpy as np
 
 from photomend.errors import ModelError
 from photomend.nn import onnx as nn_onnx
-from photomend.upscale.base import Upscaler, UpscalerTraits, register_upscaler
-from photomend.upscale.classic import resize_by
+from photomend.upscaling.base import Upscaler, UpscalerTraits, register_upscaler
+from photomend.upscaling.classic import resize_by
 
 WEIGHTS = "sr_compact_x{scale}.onnx"
 

@@ -11,8 +11,8 @@ from PIL import Image
 
 from photomend.errors import ImageTooLargeError, InputError
 from photomend.io import MAX_PIXELS_ENV, ImageSource, LoadedImage, max_pixels_limit, read_image
-from photomend.upscale.base import ProgressFn, check_upscaler, create_upscaler
-from photomend.upscale.tiling import store, upscale_tiled
+from photomend.upscaling.base import ProgressFn, check_upscaler, create_upscaler
+from photomend.upscaling.tiling import store, upscale_tiled
 
 #: The model used when none is named: photomend's own compact CNN (x2, x3, x4).
 DEFAULT_UPSCALER = "compact"
@@ -35,7 +35,7 @@ def upscale(
     image : path, encoded bytes, PIL image or array (uint8, uint16 or float in [0, 1];
         HxW, HxWx3 or HxWx4).
     scale : the integer factor.
-    model : an upscaler name (see :func:`photomend.upscale.available_upscalers`); None = the
+    model : an upscaler name (see :func:`photomend.upscaling.available_upscalers`); None = the
         bundled ``compact`` network. Zoo models must be installed (``photomend models``).
     tile : largest tile side in input pixels (None: the model's default; 0: no tiling).
     tile_pad : context read around each tile, in input pixels (None: the model's need).

@@ -4,7 +4,7 @@ The architectures follow the published definitions (BasicSR ``RRDBNet``: ESRGAN'
 residual dense blocks, LeakyReLU 0.2, residuals scaled by 0.2, two nearest x2 upsamplings, with
 a pixel-unshuffle in front for x2/x1; Real-ESRGAN ``SRVGGNetCompact``: a plain conv stack with
 PReLU, a pixel shuffle, plus the nearest-upsampled input). They are re-described here as an
-ONNX graph (:class:`~photomend.upscale.onnx_graph.GraphBuilder`); no code of those projects is
+ONNX graph (:class:`~photomend.upscaling.onnx_graph.GraphBuilder`); no code of those projects is
 used. A checkpoint is checked key by key (names and shapes, in order) against the architecture
 before conversion, so a checkpoint of another architecture fails with the first mismatch.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from photomend.errors import ModelError
-from photomend.upscale.onnx_graph import GraphBuilder
+from photomend.upscaling.onnx_graph import GraphBuilder
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,12 @@ no full-size temporaries), each with a NumPy twin that the tests compare against
 
 * :func:`upsample_compose`: bilinear upsampling of the guided-filter coefficients, chroma =
   ``a * luma + b``, then the luma-preserving recombination — twin:
-  :func:`photomend.colorize.propagate.guided_upsample` + :func:`photomend.colorize.colorspace.
+  :func:`photomend.colorization.propagate.guided_upsample` + :func:`photomend.colorization.colorspace.
   compose`;
-* :func:`compose_rgb`: the recombination alone — twin: :func:`~photomend.colorize.colorspace.
+* :func:`compose_rgb`: the recombination alone — twin: :func:`~photomend.colorization.colorspace.
   compose`;
-* :func:`luma_of` and :func:`has_colour` — twins: :func:`~photomend.colorize.colorspace.luma`
-  and :func:`~photomend.colorize.colorspace.is_gray`.
+* :func:`luma_of` and :func:`has_colour` — twins: :func:`~photomend.colorization.colorspace.luma`
+  and :func:`~photomend.colorization.colorspace.is_gray`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from photomend.colorize.colorspace import GAMUT_TOLERANCE
+from photomend.colorization.colorspace import GAMUT_TOLERANCE
 
 
 @njit(cache=True, inline="always")

@@ -286,7 +286,7 @@ def guided_upsample(y_small: np.ndarray, chroma_small: np.ndarray, y_full: np.nd
                     *, radius: int = 2, eps: float = 1e-4) -> np.ndarray:
     """Fast guided filter (He & Sun 2015): fit ``chroma ~ a * luma + b`` in small windows of
     the working grid, then apply the upsampled ``a``, ``b`` to the full-resolution luma.
-    (The NumPy twin of :func:`photomend.colorize.kernels.upsample_compose`.)"""
+    (The NumPy twin of :func:`photomend.colorization.kernels.upsample_compose`.)"""
     coef = guided_coefficients(y_small, chroma_small, radius=radius, eps=eps)
     h, w = y_full.shape
     up = cv2.resize(coef, (w, h), interpolation=cv2.INTER_LINEAR)

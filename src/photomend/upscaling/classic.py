@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from photomend.upscale.base import Upscaler, UpscalerTraits, register_upscaler
+from photomend.upscaling.base import Upscaler, UpscalerTraits, register_upscaler
 
 
 def resize_by(rgb: np.ndarray, scale: int, interpolation: int) -> np.ndarray:

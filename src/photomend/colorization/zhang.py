@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from photomend import zoo
-from photomend.colorize.colorspace import chroma, compose, lab_to_rgb, rgb_to_lab
+from photomend.colorization.colorspace import chroma, compose, lab_to_rgb, rgb_to_lab
 from photomend.errors import ModelArchitectureError, ModelError, ModelMissingError
 
 #: Zoo names, in the order ``method='auto'`` tries them.
@@ -157,7 +157,7 @@ def check_state_dict(state: dict[str, np.ndarray], arch: str, *, what: str = "ch
 
 def load_state_dict(path: Path) -> dict[str, np.ndarray]:
     """A ``.pth`` state dict as float32 arrays (zip format without torch; older with torch)."""
-    from photomend.upscale.realesrgan import load_state_dict as _load
+    from photomend.upscaling.realesrgan import load_state_dict as _load
 
     return _load(Path(path))
 

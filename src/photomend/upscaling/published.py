@@ -9,9 +9,9 @@
 All run the converted ONNX file with ONNX Runtime (:mod:`photomend.nn.onnx`), loaded lazily
 from :func:`photomend.zoo.model_path` on first use; a missing one raises ModelMissingError with
 the command that installs it. The classes are built from the tables in
-:mod:`photomend.upscale.zoo_entries`.
+:mod:`photomend.upscaling.zoo_entries`.
 
->>> from photomend.upscale import upscaler_class
+>>> from photomend.upscaling import upscaler_class
 >>> upscaler_class("esrgan-medium").zoo_models(4)
 ('esrgan-medium-x4',)
 """
@@ -26,8 +26,8 @@ import numpy as np
 
 from photomend import zoo
 from photomend.nn import onnx as nn_onnx
-from photomend.upscale.base import Upscaler, UpscalerTraits, register_upscaler
-from photomend.upscale.zoo_entries import REALESRGAN, UPSCALERJS, upscalerjs_entry
+from photomend.upscaling.base import Upscaler, UpscalerTraits, register_upscaler
+from photomend.upscaling.zoo_entries import REALESRGAN, UPSCALERJS, upscalerjs_entry
 
 _VERIFIED: set[tuple[str, int, int]] = set()
 _LOCK = threading.Lock()

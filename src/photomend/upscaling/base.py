@@ -1,8 +1,8 @@
 """The interface every upscaler implements, and the registry that names them.
 
 An upscaler turns a float32 HxWx3 RGB tile in [0, 1] into a float32 (sH)x(sW)x3 tile. It
-never sees files, alpha channels or whole large photos: :mod:`photomend.upscale.tiling` cuts
-big images into overlapping tiles, and :mod:`photomend.upscale.api` owns alpha, metadata and
+never sees files, alpha channels or whole large photos: :mod:`photomend.upscaling.tiling` cuts
+big images into overlapping tiles, and :mod:`photomend.upscaling.api` owns alpha, metadata and
 pixel limits. The base class owns padding to the network's multiple and clipping, so a
 subclass's :meth:`Upscaler._forward` sees only arrays it can take.
 
@@ -35,9 +35,9 @@ ProgressFn = Callable[[str, int, int], None]
 
 #: Modules whose import registers upscalers (a missing module of this list is skipped).
 UPSCALER_MODULES: list[str] = [
-    "photomend.upscale.classic",
-    "photomend.upscale.compact",
-    "photomend.upscale.published",
+    "photomend.upscaling.classic",
+    "photomend.upscaling.compact",
+    "photomend.upscaling.published",
 ]
 
 

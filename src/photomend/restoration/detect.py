@@ -55,7 +55,7 @@ def defect_score(
         size = (max(1, round(w * f)), max(1, round(h * f)))
         small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     if detector == "classical":
-        from photomend.restore.detect_classical import DEFAULT_THRESHOLD, classical_score
+        from photomend.restoration.detect_classical import DEFAULT_THRESHOLD, classical_score
 
         if progress is not None:
             progress("detect", 0, 1)
@@ -63,7 +63,7 @@ def defect_score(
         if progress is not None:
             progress("detect", 1, 1)
         return score, DEFAULT_THRESHOLD, 0.0
-    from photomend.restore.detect_learned import (
+    from photomend.restoration.detect_learned import (
         default_threshold,
         hysteresis_margin,
         learned_probability,

@@ -1,6 +1,6 @@
 """A tiny ONNX graph builder for converting published super-resolution networks.
 
-Converters (:mod:`photomend.upscale.tfjs`, :mod:`photomend.upscale.realesrgan`) describe a
+Converters (:mod:`photomend.upscaling.tfjs`, :mod:`photomend.upscaling.realesrgan`) describe a
 network as a sequence of calls on :class:`GraphBuilder` (NCHW float32 tensors, weights as NumPy
 arrays) and :meth:`GraphBuilder.save` writes a one-input, one-output ONNX file that
 :mod:`photomend.nn.onnx` runs. Only the ``onnx`` package is needed (no torch, no TensorFlow).

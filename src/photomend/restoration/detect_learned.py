@@ -62,7 +62,7 @@ def default_threshold(model: str | Path | None = None) -> float:
 
 def hysteresis_margin(model: str | Path | None = None) -> float:
     """How far above the threshold a detection must reach somewhere (``margin`` in the ONNX
-    metadata; 0 = plain thresholding). See :func:`photomend.restore.detect.hysteresis`."""
+    metadata; 0 = plain thresholding). See :func:`photomend.restoration.detect.hysteresis`."""
     sess = nn_onnx.session(model or weights_path())
     try:
         return float(sess.get_modelmeta().custom_metadata_map.get("margin", 0.0))

@@ -8,7 +8,7 @@ Color to Greyscale Images" (SIGGRAPH 2002).
 3. Every target pixel takes the mean chroma of its nearest samples in that feature space.
 
 The result is noisy pixel by pixel, so it is used as weak targets for the edge-aware chroma
-propagation of :mod:`photomend.colorize.propagate`: the colours follow the photo's luma edges,
+propagation of :mod:`photomend.colorization.propagate`: the colours follow the photo's luma edges,
 and user hints (strong targets) can be added on top.
 """
 
@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-from photomend.colorize.colorspace import split
+from photomend.colorization.colorspace import split
 
 #: Reference pixels considered (the reference is shrunk to about this many pixels first).
 REFERENCE_PIXELS = 250_000
