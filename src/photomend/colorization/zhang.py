@@ -25,7 +25,9 @@ import numpy as np
 
 from photomend import zoo
 from photomend.colorization.colorspace import chroma, compose, lab_to_rgb, rgb_to_lab
-from photomend.errors import ModelArchitectureError, ModelError, ModelMissingError
+from photomend.errors import ModelError, ModelMissingError
+from photomend.nn.checkpoint import check_state_dict as _check_keys
+from photomend.nn.checkpoint import load_state_dict
 
 #: Zoo names, in the order ``method='auto'`` tries them.
 MODELS = ("zhang-siggraph17", "zhang-eccv16")
@@ -140,26 +142,9 @@ def check_state_dict(state: dict[str, np.ndarray], arch: str, *, what: str = "ch
                      ) -> None:
     """Raise ModelArchitectureError naming the first key that is missing, extra or of another
     shape than the published ``arch``."""
-    expected = expected_shapes(arch)
     state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
-    label = f"the Zhang et al. {arch.upper()} colorization network"
-    for key, shape in expected.items():
-        if key not in state:
-            raise ModelArchitectureError(f"{what} is not {label}: key {key!r} (shape "
-                                         f"{list(shape)}) is missing")
-        if tuple(state[key].shape) != shape:
-            raise ModelArchitectureError(f"{what} is not {label}: key {key!r} has shape "
-                                         f"{list(state[key].shape)}, expected {list(shape)}")
-    extra = [k for k in state if k not in expected]
-    if extra:
-        raise ModelArchitectureError(f"{what} is not {label}: unexpected key {extra[0]!r}")
-
-
-def load_state_dict(path: Path) -> dict[str, np.ndarray]:
-    """A ``.pth`` state dict as float32 arrays (zip format without torch; older with torch)."""
-    from photomend.upscaling.realesrgan import load_state_dict as _load
-
-    return _load(Path(path))
+    _check_keys(state, expected_shapes(arch),
+                label=f"the Zhang et al. {arch.upper()} colorization network", what=what)
 
 
 def build_onnx(state: dict[str, np.ndarray], arch: str, *, doc: str = ""):
