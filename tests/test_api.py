@@ -146,3 +146,18 @@ def test_public_exports():
     for name in ("remove", "read_image", "read_mask", "write_image", "LoadedImage",
                  "remove_array", "MaskError"):
         assert name in photomend.__all__ and hasattr(photomend, name)
+
+
+def test_colorizing_verbs_return_colour_for_gray_input():
+    """restore(colorize=...) and colorize() turn a gray array into RGB; remove keeps it gray."""
+    import photomend
+
+    gray = (np.random.default_rng(0).random((80, 90)) * 255).astype(np.uint8)
+    hints = np.zeros((80, 90, 4), np.uint8)
+    hints[10:14, 10:14] = (255, 0, 0, 255)
+    assert photomend.colorize(gray, hints=hints).shape == (80, 90, 3)
+    restored = photomend.restore(gray, colorize={"method": "hints", "hints": hints})
+    assert restored.image.shape == (80, 90, 3) and restored.image.dtype == np.uint8
+    hole = np.zeros((80, 90), bool)
+    hole[30:40, 30:40] = True
+    assert photomend.remove(gray, hole, engine="telea").shape == (80, 90)

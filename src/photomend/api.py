@@ -86,10 +86,10 @@ def remove(
         warnings.warn(EMPTY_MASK_MESSAGE, stacklevel=2)
         result = loaded
     if isinstance(image, np.ndarray):
-        return _as_array(result, hole, like=image)
+        return as_array(result, image, hole=hole)
     if isinstance(image, Image.Image):
-        return _as_pil(result, hole, like=image)
-    return _as_pil(result, hole, like=None)
+        return as_pil(result, image, hole=hole)
+    return as_pil(result, hole=hole)
 
 
 def check_engine(name: str) -> None:
@@ -112,9 +112,17 @@ def _gray(rgb: np.ndarray, hole: np.ndarray | None) -> np.ndarray:
     return np.where(hole[:, :, None], rgb.mean(axis=2, keepdims=True), rgb[:, :, :1])
 
 
-def _as_array(result: LoadedImage, hole: np.ndarray | None, *, like: np.ndarray) -> np.ndarray:
+def as_array(result: LoadedImage, like: np.ndarray, *, hole: np.ndarray | None = None,
+             color: bool = False) -> np.ndarray:
+    """``result`` as the kind of array the caller gave (``like``): its dtype, its channels (gray
+    stays gray unless ``color``), its own alpha values bit for bit unless the size changed.
+
+    ``hole``: where the pixels are new (a gray result keeps the caller's exact values
+    elsewhere); None means everywhere. Every verb returns its arrays through this.
+    """
     channels = 1 if like.ndim == 2 else like.shape[2]
-    color = _gray(result.rgb, hole) if channels in (1, 2) else result.rgb
+    gray_out = channels in (1, 2) and not color
+    color = _gray(result.rgb, hole) if gray_out else result.rgb
     if like.dtype == np.uint8:
         color = to_uint8(color)
     elif like.dtype == np.uint16:
@@ -126,14 +134,17 @@ def _as_array(result: LoadedImage, hole: np.ndarray | None, *, like: np.ndarray)
             alpha = (to_uint8(result.alpha) if like.dtype == np.uint8 else
                      to_uint16(result.alpha) if like.dtype == np.uint16 else result.alpha)
         color = np.dstack([color, alpha])
-    return color[:, :, 0] if like.ndim == 2 else color
+    return color[:, :, 0] if gray_out and like.ndim == 2 else color
 
 
-def _as_pil(result: LoadedImage, hole: np.ndarray | None, *,
-            like: Image.Image | None) -> Image.Image:
+def as_pil(result: LoadedImage, like: Image.Image | None = None, *,
+           hole: np.ndarray | None = None, color: bool = False) -> Image.Image:
+    """``result`` as a PIL image in the mode family of ``like`` (gray stays gray unless
+    ``color``; None: 8-bit RGB), alpha re-attached, ICC profile and EXIF in ``.info``."""
     mode = like.mode if like is not None else "RGB"
     icc = result.icc_profile
-    if mode in ("1", "L", "LA", "La", "I", "F") or mode.startswith("I;16"):
+    gray_modes = ("1", "L", "LA", "La", "I", "F")
+    if not color and (mode in gray_modes or mode.startswith("I;16")):
         gray = _gray(result.rgb, hole)[:, :, 0]
         if mode.startswith("I"):
             out = Image.fromarray(to_uint16(gray))

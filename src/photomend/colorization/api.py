@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from photomend.api import as_array, as_pil
 from photomend.colorization.core import Progress, colorize_array
 from photomend.colorization.hints import HintsSource, read_hints
 from photomend.errors import ImageReadError
-from photomend.io import ImageSource, LoadedImage, read_image, to_uint8, to_uint16
+from photomend.io import ImageSource, read_image
 
 
 def colorize(
@@ -71,8 +72,8 @@ def colorize(
                             model=model, saturation=saturation, progress=progress)
     out = loaded.with_rgb(result.rgb)
     if isinstance(image, np.ndarray):
-        return _as_array(out, like=image)
-    return _as_pil(out)
+        return as_array(out, image, color=True)
+    return as_pil(out, color=True)
 
 
 def read_reference(source: ImageSource, *, max_pixels: int | None = None) -> np.ndarray:
@@ -81,26 +82,3 @@ def read_reference(source: ImageSource, *, max_pixels: int | None = None) -> np.
         return read_image(source, max_pixels=max_pixels).rgb
     except ImageReadError as exc:
         raise ImageReadError(f"reference photo: {exc}") from None
-
-
-def _as_array(result: LoadedImage, *, like: np.ndarray) -> np.ndarray:
-    color = result.rgb
-    if like.dtype == np.uint8:
-        color = to_uint8(color)
-    elif like.dtype == np.uint16:
-        color = to_uint16(color)
-    if like.ndim == 3 and like.shape[2] in (2, 4):
-        color = np.dstack([color, like[:, :, -1].astype(color.dtype)])
-    return color
-
-
-def _as_pil(result: LoadedImage) -> Image.Image:
-    out = Image.fromarray(to_uint8(result.rgb), "RGB")
-    if result.alpha is not None:
-        out = out.convert("RGBA")
-        out.putalpha(Image.fromarray(to_uint8(result.alpha), "L"))
-    if result.icc_profile:
-        out.info["icc_profile"] = result.icc_profile
-    if result.exif:
-        out.info["exif"] = result.exif
-    return out

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from photomend.api import as_array, as_pil
 from photomend.engines import ProgressFn
 from photomend.errors import InputError, MaskError
 from photomend.io import ImageSource, LoadedImage, read_image, read_mask
@@ -121,15 +122,13 @@ def restore(
                                   max_pixels=max_pixels, progress=progress)
     if not mask.any():
         warnings.warn(NO_DEFECTS_MESSAGE, stacklevel=2)
-    from photomend.api import _as_array, _as_pil  # the verbs' shared return conversions
-
     hole = mask if result.size == loaded.size else None
     if isinstance(image, np.ndarray):
-        out = _as_array(result, hole, like=image)
+        out = as_array(result, image, hole=hole, color=bool(colorize))
     elif isinstance(image, Image.Image):
-        out = _as_pil(result, hole, like=image)
+        out = as_pil(result, image, hole=hole, color=bool(colorize))
     else:
-        out = _as_pil(result, hole, like=None)
+        out = as_pil(result, hole=hole)
     return RestoreResult(image=out, mask=mask)
 
 

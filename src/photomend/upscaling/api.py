@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from photomend.api import as_array, as_pil
 from photomend.errors import ImageTooLargeError, InputError
 from photomend.io import MAX_PIXELS_ENV, ImageSource, LoadedImage, max_pixels_limit, read_image
 from photomend.upscaling.base import ProgressFn, check_upscaler, create_upscaler
@@ -70,13 +71,11 @@ def upscale(
     check_output_size(loaded.size, scale, max_pixels)
     result = upscale_loaded(loaded, scale, model=name, tile=tile, tile_pad=tile_pad,
                             out_dtype=np.float32, progress=progress)
-    from photomend.api import _as_array, _as_pil  # the verbs' shared return conversions
-
     if isinstance(image, np.ndarray):
-        return _as_array(result, None, like=image)
+        return as_array(result, image)
     if isinstance(image, Image.Image):
-        return _as_pil(result, None, like=image)
-    return _as_pil(result, None, like=None)
+        return as_pil(result, image)
+    return as_pil(result)
 
 
 def upscale_loaded(
