@@ -84,7 +84,7 @@ def before_after(
     sheet[strip:, :w] = tint_mask(image, mask, width=max(1, round(min(h, w) / 400)))
     sheet[strip:, w + gap :] = np.clip(result, 0.0, 1.0)
     for x, label in ((0, labels[0]), (w + gap, labels[1])):
-        _caption(sheet, label, x, w, strip)
+        caption(sheet, label, x, w, strip)
     return sheet
 
 
@@ -105,7 +105,7 @@ def tint_mask(image: np.ndarray, mask: np.ndarray, *, width: int = 1) -> np.ndar
     return out
 
 
-def _caption(sheet: np.ndarray, text: str, x: int, width: int, strip: int) -> None:
+def caption(sheet: np.ndarray, text: str, x: int, width: int, strip: int) -> None:
     """Draw ``text`` in white, left-aligned in the strip above the panel starting at ``x``."""
     font = cv2.FONT_HERSHEY_SIMPLEX
     scale = strip / 40.0  # Hershey simplex capitals are ~22 px high at scale 1

@@ -24,7 +24,7 @@ from photomend.cli.common import (
     same_file,
     say,
 )
-from photomend.cli.remove import _find_mask
+from photomend.files import find_mask
 from photomend.errors import InputError, OutputError
 from photomend.io import (
     LoadedImage,
@@ -103,7 +103,7 @@ def _run_restore(args: argparse.Namespace) -> int:
         return _restore_folder(args)
     extra = args.extra_mask
     if extra is not None and extra.is_dir():
-        extra = _find_mask(args.scan, extra)
+        extra = find_mask(args.scan, extra)
     out = args.output / args.scan.name if args.output.is_dir() else args.output
     mask_out = args.mask_out
     if mask_out is not None and mask_out.is_dir():
@@ -145,7 +145,7 @@ def _restore_folder(args: argparse.Namespace) -> int:
             make_folder(folder, option)
 
     def work(scan: Path) -> None:
-        extra = None if args.extra_mask is None else _find_mask(scan, args.extra_mask)
+        extra = None if args.extra_mask is None else find_mask(scan, args.extra_mask)
         mask_out = None if args.mask_out is None else args.mask_out / f"{scan.stem}_mask.png"
         compare = None if args.compare is None else args.compare / scan.name
         _restore_one(scan, out_dir / scan.name, args, extra=extra, mask_out=mask_out,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from photomend.compare import BACKGROUND, _caption, tint_mask
+from photomend.compare import BACKGROUND, caption, tint_mask
 from photomend.io import resize_mask
 
 LABELS = ("scan", "defects found", "restored")
@@ -47,5 +47,5 @@ def three_way(
     for i, (panel, label) in enumerate(zip(panels, labels)):
         x = i * (w + gap)
         sheet[strip:, x:x + w] = panel
-        _caption(sheet, label, x, w, strip)
+        caption(sheet, label, x, w, strip)
     return sheet
