@@ -18,7 +18,7 @@ sys.path.insert(0, str(HERE.parent / "benchmarks"))
 
 from photos import _skimage_photo  # noqa: E402
 
-from photomend.compare import BACKGROUND, _caption  # noqa: E402
+from photomend.compare import BACKGROUND, caption  # noqa: E402
 from photomend.io import LoadedImage, write_image  # noqa: E402
 from photomend.restoration.degrade import degrade  # noqa: E402
 from photomend.restoration.pipeline import restore_array  # noqa: E402
@@ -36,7 +36,7 @@ def _grid(panels: list[list[np.ndarray]], labels: list[list[str]]) -> np.ndarray
             y, x = r * (strip + h + gap), c * (w + gap)
             sub = sheet[y:y + strip + h, x:x + w]
             sub[strip:] = panels[r][c]
-            _caption(sub, labels[r][c], 0, w, strip)
+            caption(sub, labels[r][c], 0, w, strip)
     return sheet
 
 
