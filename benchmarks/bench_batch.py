@@ -233,11 +233,8 @@ def report(rows: list[dict], photos: list[dict], args: argparse.Namespace) -> st
         lines.append(
             f"- Local, 2 workers vs 1: **{x:.2f}×** photos/min (target ≥ 1.8×): "
             f"{'met' if x >= 1.8 else 'NOT met'}. The 2 workers got {two['cores']:.2f} cores "
-            f"against {one['cores']:.2f} for 1 worker, and used {eff:.2f}× as little CPU per "
-            "photo as 1 worker (1.00 = no parallel overhead).")
-        lines.append(
-            f"  Estimate, not a measurement: with a core for each worker (an idle 2-core "
-            f"machine), 2 workers would run at about 2 × {eff:.2f} = {2 * eff:.2f}× one worker.")
+            f"against {one['cores']:.2f} for 1 worker; worker CPU per photo "
+            f"{two['cpu_per_photo']:.2f} s with 2 workers, {one['cpu_per_photo']:.2f} s with 1.")
     if "local2" in agg and "ray2" in agg:
         loc, ray = agg["local2"], agg["ray2"]
         below = 1 - ray["ppm"] / loc["ppm"]
