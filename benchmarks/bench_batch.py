@@ -229,7 +229,7 @@ def report(rows: list[dict], photos: list[dict], args: argparse.Namespace) -> st
     if one and "local2" in agg:
         two = agg["local2"]
         x = two["ppm"] / one["ppm"]
-        eff = one["cpu_per_photo"] / two["cpu_per_photo"]
+        one["cpu_per_photo"] / two["cpu_per_photo"]
         lines.append(
             f"- Local, 2 workers vs 1: **{x:.2f}×** photos/min (target ≥ 1.8×): "
             f"{'met' if x >= 1.8 else 'NOT met'}. The 2 workers got {two['cores']:.2f} cores "
