@@ -81,7 +81,7 @@ def restore(
     ----------
     image : path, encoded bytes, PIL image or array (uint8, uint16 or float in [0, 1]; HxW,
         HxWx3 or HxWx4). Gray or colour, 8 or 16 bits, with or without alpha (passed through).
-    detector : 'learned' (the shipped U-Net, default) or 'classical' (top-hats and line filters).
+    detector : 'classical' (top-hats and line filters, default) or 'learned' (the shipped U-Net).
     threshold : decision threshold on the detector's score in (0, 1); lower finds more.
         None: the detector's calibrated default.
     extra_mask : more pixels to fill (the user's strokes for what the detector missed): any

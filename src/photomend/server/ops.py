@@ -170,7 +170,7 @@ UPSCALE = Operation(
 
 
 class RestoreOptions(Options):
-    detector: Literal["learned", "classical"] = Field("learned", description="defect detector")
+    detector: Literal["learned", "classical"] = Field("classical", description="defect detector")
     threshold: float | None = Field(None, gt=0, lt=1, description="lower finds more defects "
                                     "(default: the detector's calibrated threshold)")
     detect_only: bool = Field(False, description="only find the defects: the job's only output "
