@@ -197,9 +197,9 @@ def report(rows: list[dict], photos: list[dict], args: argparse.Namespace) -> st
         (f"- Rounds: the photos are split into {args.rounds} part(s); each round runs every "
         "configuration on one part, in the order given, so that all configurations see "
         "the same changes of the machine's load. Totals below are over all rounds."),
-        (f"- Machine: {os.cpu_count()} CPU cores, **shared with other engineers' training and "
-        "tests during the measurement** (see the load average: the number of runnable "
-        "processes; above 2, everything gets only part of a core). \"worker CPU\" is the CPU "
+        (f"- Machine: {os.cpu_count()} CPU cores, possibly shared with other work: see the load "
+        "average (the number of runnable processes; above the core count, everything gets "
+        "only part of a core). \"worker CPU\" is the CPU "
         "time of the worker processes (local: our child processes; Ray: the actors' own "
         "getrusage, Ray's daemons not included); \"cores got\" = worker CPU / wall time."),
         "",
