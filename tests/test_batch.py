@@ -456,3 +456,19 @@ def test_chain_upscale_keeps_alpha_and_metadata(tmp_path):
     out = np.asarray(Image.open(tmp_path / "out" / "logo.png"))
     assert out.shape == (48, 64, 4)
     assert out[:, :14, 3].max() < 40 and out[:, 18:, 3].min() > 215
+
+
+def test_hints_are_found_by_the_rule_of_colorize(tmp_path):
+    """The batch runner and `photomend colorize --hints FOLDER` find the same hints file,
+    JSON included."""
+    from photomend.files import CompanionIndex, HINT_SUFFIXES, find_hints
+
+    (tmp_path / "a.json").write_text("[]")
+    (tmp_path / "b_hints.png").write_bytes(b"")
+    (tmp_path / "c.txt").write_text("")
+    index = CompanionIndex(tmp_path, tag="hints", suffixes=HINT_SUFFIXES)
+    for photo in ("in/a.jpg", "in/b.jpg", "in/c.jpg"):
+        assert index.find(photo) == find_hints(photo, tmp_path)
+    assert find_hints("in/a.jpg", tmp_path).name == "a.json"
+    assert find_hints("in/b.jpg", tmp_path).name == "b_hints.png"
+    assert find_hints("in/c.jpg", tmp_path) is None

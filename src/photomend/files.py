@@ -1,8 +1,9 @@
 """Finding the files that belong to an image: its mask, its colour hints, ... by file name.
 
-One rule, shared by ``photomend remove`` (folder mode) and the batch runner: the companion of
-``photo.jpg`` in a folder is ``photo.png``, then ``photo_<tag>.png``, then ``photo.*`` and
-``photo_<tag>.*`` (any image suffix), never the image itself.
+One rule, shared by the CLI's folder modes (``remove --mask``, ``colorize --hints``, ``restore
+--extra-mask``) and the batch runner: the companion of ``photo.jpg`` in a folder is
+``photo.png``, then ``photo_<tag>.png``, then ``photo.*`` and ``photo_<tag>.*`` (image suffixes;
+hints may also be JSON), never the image itself.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from pathlib import Path
 from photomend.io import FORMATS_BY_SUFFIX
 
 IMAGE_SUFFIXES = tuple(FORMATS_BY_SUFFIX)
+#: Colour hints are an image of strokes or a JSON list of points/strokes.
+HINT_SUFFIXES = (*IMAGE_SUFFIXES, ".json")
 
 
 def find_companion(image: str | os.PathLike[str], folder: str | os.PathLike[str], *,
-                   tag: str) -> Path | None:
+                   tag: str, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> Path | None:
     """The file in ``folder`` that belongs to ``image``: stem.png, stem_TAG.png, stem.*,
-    stem_TAG.* (image suffixes only; never ``image`` itself), or None.
+    stem_TAG.* (``suffixes`` only; never ``image`` itself), or None.
 
     >>> import tempfile
     >>> d = Path(tempfile.mkdtemp()); _ = (d / "a_mask.png").write_bytes(b"")
@@ -32,7 +35,7 @@ def find_companion(image: str | os.PathLike[str], folder: str | os.PathLike[str]
     candidates += sorted(folder.glob(f"{stem}.*")) + sorted(folder.glob(f"{stem}_{tag}.*"))
     for path in candidates:
         if (path.stem in (image.stem, f"{image.stem}_{tag}") and path.is_file()
-                and path.suffix.lower() in IMAGE_SUFFIXES and not _same_file(path, image)):
+                and path.suffix.lower() in suffixes and not _same_file(path, image)):
             return path
     return None
 
@@ -47,18 +50,19 @@ class CompanionIndex:
     'a.tif'
     """
 
-    def __init__(self, folder: str | os.PathLike[str], *, tag: str) -> None:
+    def __init__(self, folder: str | os.PathLike[str], *, tag: str,
+                 suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> None:
         self.folder, self.tag = Path(folder), tag
         self.by_stem: dict[str, list[str]] = {}
         with os.scandir(self.folder) as entries:
             for entry in entries:
-                if entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
+                if entry.is_file() and Path(entry.name).suffix.lower() in suffixes:
                     self.by_stem.setdefault(Path(entry.name).stem, []).append(entry.name)
         for names in self.by_stem.values():
             names.sort()
 
     def find(self, image: str | os.PathLike[str]) -> Path | None:
-        """The same answer as ``find_companion(image, folder, tag=tag)``."""
+        """The same answer as ``find_companion(image, folder, tag=tag, suffixes=...)``."""
         image = Path(image)
         plain, tagged = image.stem, f"{image.stem}_{self.tag}"
         names = self.by_stem.get(plain, []), self.by_stem.get(tagged, [])
@@ -73,6 +77,12 @@ class CompanionIndex:
 def find_mask(image: str | os.PathLike[str], folder: str | os.PathLike[str]) -> Path | None:
     """The mask of ``image`` in ``folder``: stem.png, stem_mask.png, then stem.* / stem_mask.*."""
     return find_companion(image, folder, tag="mask")
+
+
+def find_hints(image: str | os.PathLike[str], folder: str | os.PathLike[str]) -> Path | None:
+    """The colour hints of ``image`` in ``folder``: stem.png, stem_hints.png, then stem.* /
+    stem_hints.* (images or JSON)."""
+    return find_companion(image, folder, tag="hints", suffixes=HINT_SUFFIXES)
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from photomend.errors import InputError
-from photomend.files import IMAGE_SUFFIXES, CompanionIndex
+from photomend.files import HINT_SUFFIXES, IMAGE_SUFFIXES, CompanionIndex
 from photomend.io import FORMATS_BY_SUFFIX
 
 #: Output formats a job may name (``same`` keeps each input's suffix).
@@ -259,8 +259,9 @@ def list_items(job: JobSpec, *, needs_mask: bool, wants_hints: bool) -> list[Ite
 
 
 def _index(folder: Path, tag: str) -> CompanionIndex:
+    suffixes = HINT_SUFFIXES if tag == "hints" else IMAGE_SUFFIXES
     try:
-        return CompanionIndex(folder, tag=tag)
+        return CompanionIndex(folder, tag=tag, suffixes=suffixes)
     except OSError as exc:
         raise InputError(f"cannot list the {tag} folder {folder}: {exc.strerror or exc}") from None
 

@@ -24,9 +24,9 @@ from photomend.colorization.api import read_reference
 from photomend.colorization.core import METHODS, colorize_array, resolve_method
 from photomend.colorization.hints import read_hints
 from photomend.errors import HintsError, InputError, OutputError
+from photomend.files import find_hints
 from photomend.io import check_destination, format_for_path, read_image, write_image
 
-HINT_SUFFIXES = (".png", ".webp", ".tif", ".tiff", ".json")
 
 _DESCRIPTION = """\
 Colorize black-and-white photos. The luma of the photo is kept exactly; only colour (chroma)
@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
         return _run_folder(args, reference)
     hints = args.hints
     if hints is not None and hints.is_dir():
-        hints = _find_hints(args.image, hints)
+        hints = find_hints(args.image, hints)
         if hints is None:
             raise HintsError(f"no hints for {args.image.name} in {args.hints}")
     out = args.output / args.image.name if args.output.is_dir() else args.output
@@ -117,22 +117,12 @@ def _run_folder(args: argparse.Namespace, reference) -> int:
     def work(image: Path) -> None:
         hints = None
         if args.hints is not None:
-            hints = _find_hints(image, args.hints)
+            hints = find_hints(image, args.hints)
             if hints is None and args.method == "hints":
                 raise HintsError(f"no hints for {image.name} in {args.hints}; skipped")
         _colorize_one(image, hints, reference, out_dir / image.name, args, progress=None)
 
     return process_folder(images, work, quiet=args.quiet, out_dir=out_dir)
-
-
-def _find_hints(image: Path, folder: Path) -> Path | None:
-    """The hints of ``image`` in ``folder``: STEM_hints.*, then STEM.* (not the photo)."""
-    for stem in (f"{image.stem}_hints", image.stem):
-        for suffix in HINT_SUFFIXES:
-            path = folder / f"{stem}{suffix}"
-            if path.is_file() and not same_file(path, image):
-                return path
-    return None
 
 
 def _colorize_one(image: Path, hints: Path | None, reference, out: Path,
