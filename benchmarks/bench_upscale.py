@@ -97,18 +97,9 @@ def quality(photos: list[str], scales: tuple[int, ...]) -> tuple[list[dict], lis
                     why = str(exc)
                 notes.append(f"`{name}` x{scale} skipped: {why}")
                 continue
-            psnrs, ssims, per_photo, t0 = [], [], {}, time.perf_counter()
-            for p, hr in truths.items():
-                h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
-                hr = hr[:h, :w]
-                lr = bicubic_down(hr, scale).astype(np.float32) / 255.0
-                sr = upscale_array(lr, scale, model=name, out_dtype=np.uint8)
-                psnrs.append(psnr_y(sr, hr, scale))
-                ssims.append(ssim_y(sr, hr, scale))
-                per_photo[p] = round(psnrs[-1], 3)
-            rows.append({"model": name, "scale": scale, "psnr": float(np.mean(psnrs)),
-                         "ssim": float(np.mean(ssims)), "per_photo": per_photo,
-                         "seconds": time.perf_counter() - t0, "cost": traits.cost})
+            row = measure_quality(name, scale, truths)
+            row["per_photo"] = {p: round(v, 3) for p, v in row["per_photo"].items()}
+            rows.append({"model": name, "scale": scale, **row, "cost": traits.cost})
             print(f"{name} x{scale}: PSNR-Y {rows[-1]['psnr']:.3f} SSIM {rows[-1]['ssim']:.4f}",
                   flush=True)
     for r in rows:
@@ -116,6 +107,37 @@ def quality(photos: list[str], scales: tuple[int, ...]) -> tuple[list[dict], lis
         r["gain"] = r["psnr"] - base["psnr"]
         r["gain_per_photo"] = {p: r["per_photo"][p] - base["per_photo"][p] for p in r["per_photo"]}
     return rows, notes
+
+
+def measure_quality(name: str, scale: int, truths: dict[str, np.ndarray]) -> dict:
+    """Mean Y-PSNR / SSIM of model ``name`` at ``scale`` over ``truths`` (photo -> uint8 HR),
+    each bicubic-downscaled and upscaled back; per-photo PSNR and the time taken too."""
+    psnrs, ssims, per_photo, t0 = [], [], {}, time.perf_counter()
+    for p, hr in truths.items():
+        h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
+        hr = hr[:h, :w]
+        lr = bicubic_down(hr, scale).astype(np.float32) / 255.0
+        sr = upscale_array(lr, scale, model=name, out_dtype=np.uint8)
+        psnrs.append(psnr_y(sr, hr, scale))
+        ssims.append(ssim_y(sr, hr, scale))
+        per_photo[p] = psnrs[-1]
+    return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)),
+            "per_photo": per_photo, "seconds": time.perf_counter() - t0}
+
+
+def time_in_subprocess(name: str, scale: int, path: Path, *, timeout: float) -> dict:
+    """Run ``--speed-worker`` on ``path`` in a fresh process: its measurements with
+    ``status='ok'``, or just a ``status`` saying why there are none."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--speed-worker", name, str(scale),
+           str(path)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": f"timed out (> {timeout:.0f} s)"}
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        return {"status": f"failed: {last[0][:200]}"}
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "status": "ok"}
 
 
 def speed_input(label: str) -> Path:
@@ -139,19 +161,11 @@ def speed(scales: tuple[int, ...], *, timeout: float, models: list[str] | None =
         for scale in scales:
             if scale not in ready:
                 continue
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--speed-worker", name,
-                   str(scale), str(path)]
-            rec = {"model": name, "scale": scale, "input": label}
-            try:
-                done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                rows.append({**rec, "status": f"timed out (> {timeout:.0f} s)"})
-                continue
-            if done.returncode != 0:
-                rows.append({**rec, "status": f"failed: {done.stderr.strip()[-200:]}"})
-                continue
-            rec.update(json.loads(done.stdout.strip().splitlines()[-1]), status="ok")
+            rec = {"model": name, "scale": scale, "input": label,
+                   **time_in_subprocess(name, scale, path, timeout=timeout)}
             rows.append(rec)
+            if rec["status"] != "ok":
+                continue
             print(f"speed {name} x{scale}: {rec['seconds']:.2f} s, {rec['out_mp_s']:.2f} MP/s, "
                   f"peak RSS {rec['peak_rss_mb']:.0f} MB", flush=True)
     return rows

@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -35,7 +33,6 @@ import bench_upscale as bench
 from photos import CACHE, benchmark_photos, elephants_4k, load_photo
 
 from photomend.upscaling import upscaler_class
-from photomend.upscaling.api import upscale_array
 
 MODELS = ("bicubic", "lanczos", "compact", "esrgan-slim", "esrgan-medium", "esrgan-thick")
 SCALES = (2, 3, 4)
@@ -50,18 +47,9 @@ def quality(models, photos, scales) -> list[dict]:
             if scale not in cls.installed_scales():
                 print(f"{name} x{scale}: not installed, skipped", flush=True)
                 continue
-            per_photo, ssims, t0 = {}, [], time.perf_counter()
-            for p, hr in truths.items():
-                h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
-                hr = hr[:h, :w]
-                lr = bench.bicubic_down(hr, scale).astype(np.float32) / 255.0
-                sr = upscale_array(lr, scale, model=name, out_dtype=np.uint8)
-                per_photo[p] = bench.psnr_y(sr, hr, scale)
-                ssims.append(bench.ssim_y(sr, hr, scale))
-            rows.append({"model": name, "scale": scale, "psnr": float(np.mean(list(
-                per_photo.values()))), "ssim": float(np.mean(ssims)), "per_photo": per_photo,
-                "seconds": time.perf_counter() - t0, "cost": cls.traits.cost,
-                "measured": dt.datetime.now().strftime("%Y-%m-%d %H:%M")})
+            rows.append({"model": name, "scale": scale,
+                         **bench.measure_quality(name, scale, truths), "cost": cls.traits.cost,
+                         "measured": dt.datetime.now().strftime("%Y-%m-%d %H:%M")})
             print(f"{name} x{scale}: PSNR-Y {rows[-1]['psnr']:.3f} SSIM {rows[-1]['ssim']:.4f} "
                   f"({rows[-1]['seconds']:.0f} s)", flush=True)
     return rows
@@ -80,20 +68,11 @@ def speed(models, scales, size: tuple[int, int], timeout: float) -> list[dict]:
         for scale in scales:
             if scale not in ready:
                 continue
-            rec = {"model": name, "scale": scale}
-            cmd = [sys.executable, str(HERE / "bench_upscale.py"), "--speed-worker", name,
-                   str(scale), str(path)]
-            try:
-                done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                rows.append({**rec, "status": f"timed out (> {timeout:.0f} s)"})
-                continue
-            if done.returncode != 0:
-                last = done.stderr.strip().splitlines()[-1:] or ["no output"]
-                rows.append({**rec, "status": f"failed: {last[0][:200]}"})
-                continue
-            rec.update(json.loads(done.stdout.strip().splitlines()[-1]), status="ok")
+            rec = {"model": name, "scale": scale,
+                   **bench.time_in_subprocess(name, scale, path, timeout=timeout)}
             rows.append(rec)
+            if rec["status"] != "ok":
+                continue
             print(f"speed {name} x{scale}: {rec['seconds']:.2f} s, {rec['out_mp_s']:.3f} MP/s, "
                   f"peak RSS {rec['peak_rss_mb']:.0f} MB", flush=True)
     return rows
