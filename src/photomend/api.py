@@ -85,11 +85,7 @@ def remove(
     else:
         warnings.warn(EMPTY_MASK_MESSAGE, stacklevel=2)
         result = loaded
-    if isinstance(image, np.ndarray):
-        return as_array(result, image, hole=hole)
-    if isinstance(image, Image.Image):
-        return as_pil(result, image, hole=hole)
-    return as_pil(result, hole=hole)
+    return as_given(result, image, hole=hole)
 
 
 def check_engine(name: str) -> None:
@@ -112,13 +108,24 @@ def _gray(rgb: np.ndarray, hole: np.ndarray | None) -> np.ndarray:
     return np.where(hole[:, :, None], rgb.mean(axis=2, keepdims=True), rgb[:, :, :1])
 
 
+def as_given(result: LoadedImage, source: ImageSource, *, hole: np.ndarray | None = None,
+             color: bool = False) -> np.ndarray | Image.Image:
+    """``result`` as the kind of thing the caller passed as ``source``: an array like it
+    (:func:`as_array`), a PIL image like it, or for a path or bytes an 8-bit RGB(A) PIL image
+    (:func:`as_pil`). Every verb returns through this."""
+    if isinstance(source, np.ndarray):
+        return as_array(result, source, hole=hole, color=color)
+    like = source if isinstance(source, Image.Image) else None
+    return as_pil(result, like, hole=hole, color=color)
+
+
 def as_array(result: LoadedImage, like: np.ndarray, *, hole: np.ndarray | None = None,
              color: bool = False) -> np.ndarray:
     """``result`` as the kind of array the caller gave (``like``): its dtype, its channels (gray
     stays gray unless ``color``), its own alpha values bit for bit unless the size changed.
 
     ``hole``: where the pixels are new (a gray result keeps the caller's exact values
-    elsewhere); None means everywhere. Every verb returns its arrays through this.
+    elsewhere); None means everywhere.
     """
     channels = 1 if like.ndim == 2 else like.shape[2]
     gray_out = channels in (1, 2) and not color

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from photomend.api import as_array, as_pil
+from photomend.api import as_given
 from photomend.colorization.core import Progress, colorize_array
 from photomend.colorization.hints import HintsSource, read_hints
 from photomend.errors import ImageReadError
@@ -71,9 +71,7 @@ def colorize(
     result = colorize_array(loaded.rgb, hints=parsed, reference=ref, method=method,
                             model=model, saturation=saturation, progress=progress)
     out = loaded.with_rgb(result.rgb)
-    if isinstance(image, np.ndarray):
-        return as_array(out, image, color=True)
-    return as_pil(out, color=True)
+    return as_given(out, image, color=True)
 
 
 def read_reference(source: ImageSource, *, max_pixels: int | None = None) -> np.ndarray:

@@ -13,9 +13,8 @@ from typing import Any, Union
 
 import cv2
 import numpy as np
-from PIL import Image
 
-from photomend.api import as_array, as_pil
+from photomend.api import as_given
 from photomend.engines import ProgressFn
 from photomend.errors import InputError, MaskError
 from photomend.io import ImageSource, LoadedImage, read_image, read_mask
@@ -123,12 +122,7 @@ def restore(
     if not mask.any():
         warnings.warn(NO_DEFECTS_MESSAGE, stacklevel=2)
     hole = mask if result.size == loaded.size else None
-    if isinstance(image, np.ndarray):
-        out = as_array(result, image, hole=hole, color=bool(colorize))
-    elif isinstance(image, Image.Image):
-        out = as_pil(result, image, hole=hole, color=bool(colorize))
-    else:
-        out = as_pil(result, hole=hole)
+    out = as_given(result, image, hole=hole, color=bool(colorize))
     return RestoreResult(image=out, mask=mask)
 
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from photomend.api import as_array, as_pil
+from photomend.api import as_given
 from photomend.errors import ImageTooLargeError, InputError
 from photomend.io import MAX_PIXELS_ENV, ImageSource, LoadedImage, max_pixels_limit, read_image
 from photomend.upscaling.base import ProgressFn, check_upscaler, create_upscaler
@@ -71,11 +71,7 @@ def upscale(
     check_output_size(loaded.size, scale, max_pixels)
     result = upscale_loaded(loaded, scale, model=name, tile=tile, tile_pad=tile_pad,
                             out_dtype=np.float32, progress=progress)
-    if isinstance(image, np.ndarray):
-        return as_array(result, image)
-    if isinstance(image, Image.Image):
-        return as_pil(result, image)
-    return as_pil(result)
+    return as_given(result, image)
 
 
 def upscale_loaded(
