@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import time
-import warnings
 from pathlib import Path
 
 from photomend.cli.common import (
@@ -13,20 +12,20 @@ from photomend.cli.common import (
     StageBars,
     add_output_options,
     check_folder_output,
+    claim_output,
     list_images,
     make_folder,
     process_folder,
     report,
-    same_file,
+    reported_warnings,
     say,
 )
 from photomend.colorization.api import read_reference
 from photomend.colorization.core import METHODS, colorize_array, resolve_method
 from photomend.colorization.hints import read_hints
-from photomend.errors import HintsError, InputError, OutputError
+from photomend.errors import HintsError, InputError
 from photomend.files import find_hints
-from photomend.io import check_destination, format_for_path, read_image, write_image
-
+from photomend.io import read_image, write_image
 
 _DESCRIPTION = """\
 Colorize black-and-white photos. The luma of the photo is kept exactly; only colour (chroma)
@@ -128,13 +127,9 @@ def _run_folder(args: argparse.Namespace, reference) -> int:
 def _colorize_one(image: Path, hints: Path | None, reference, out: Path,
                   args: argparse.Namespace, *, progress) -> None:
     started = time.perf_counter()
-    format_for_path(out)
-    protect = () if args.overwrite else tuple(p for p in (image, hints, args.reference) if p)
-    if not args.overwrite and out.exists() and same_file(out, image):
-        raise OutputError(f"{out} is the input image; pass --overwrite to replace it")
-    check_destination(out, overwrite=args.overwrite, protect=protect)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    inputs = tuple(p for p in (image, hints, args.reference) if p)
+    protect = claim_output(out, inputs, overwrite=args.overwrite)
+    with reported_warnings(image.name, quiet=args.quiet, kind="note") as caught:
         loaded = read_image(image, max_pixels=args.max_pixels)
         parsed = None if hints is None else read_hints(hints, size=loaded.size,
                                                        max_pixels=args.max_pixels)
@@ -144,9 +139,6 @@ def _colorize_one(image: Path, hints: Path | None, reference, out: Path,
         write_image(loaded.with_rgb(result.rgb), out, quality=args.quality,
                     overwrite=args.overwrite, protect=protect)
     if not args.quiet:
-        for w in caught:
-            if issubclass(w.category, UserWarning):
-                say("note", f"{image.name}: {w.message}")
         for note in result.notes:
             if note not in {str(w.message) for w in caught}:
                 say("note", f"{image.name}: {note}")

@@ -13,13 +13,15 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
 
 from photomend.errors import InputError, OutputError
-from photomend.io import FORMATS_BY_SUFFIX
+from photomend.io import FORMATS_BY_SUFFIX, check_destination, format_for_path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 IMAGE_SUFFIXES = tuple(FORMATS_BY_SUFFIX)
@@ -80,6 +82,33 @@ def check_folder_output(src: Path, out_dir: Path, *, overwrite: bool) -> None:
     if out_dir.exists() and out_dir.resolve() == src.resolve() and not overwrite:
         raise OutputError(f"the output folder is the input folder {src}; pass --overwrite to "
                           "replace the images")
+
+
+def claim_output(out: Path, inputs: tuple[Path, ...], *, overwrite: bool,
+                 what: str = "image") -> tuple[Path, ...]:
+    """Check the output file ``out`` before any slow work: a format we write, not the input
+    (``inputs[0]``, called ``what``) unless ``overwrite``, and free (see
+    :func:`photomend.io.check_destination`). Returns what ``write_image`` must protect."""
+    format_for_path(out)
+    protect = () if overwrite else inputs
+    if not overwrite and out.exists() and same_file(out, inputs[0]):
+        raise OutputError(f"{out} is the input {what}; pass --overwrite to replace it")
+    check_destination(out, overwrite=overwrite, protect=protect)
+    return protect
+
+
+@contextmanager
+def reported_warnings(label: str, *, quiet: bool, kind: str = "warning") -> Iterator[list]:
+    """Collect the warnings raised inside the block and, unless ``quiet``, print the
+    UserWarnings as ``photomend: KIND: LABEL: message`` once it is done (library deprecation
+    chatter is for developers, not users). Yields the list of caught warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+    if not quiet:
+        for w in caught:
+            if issubclass(w.category, UserWarning):
+                say(kind, f"{label}: {w.message}")
 
 
 class StageBars:

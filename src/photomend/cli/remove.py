@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import time
-import warnings
 from collections.abc import Callable
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -19,11 +18,13 @@ from photomend.cli.common import (
     add_output_options,
     add_quiet_option,
     check_folder_output,
+    claim_output,
     list_images,
     make_folder,
     positive_int,
     process_folder,
     report,
+    reported_warnings,
     same_file,
     say,
 )
@@ -185,18 +186,13 @@ def _remove_one(
     Output problems are caught before the slow part.
     """
     started = time.perf_counter()
-    format_for_path(out)
-    protect = () if args.overwrite else (image, mask)
-    if not args.overwrite and out.exists() and same_file(out, image):
-        raise OutputError(f"{out} is the input image; pass --overwrite to replace it")
-    check_destination(out, overwrite=args.overwrite, protect=protect)
+    protect = claim_output(out, (image, mask), overwrite=args.overwrite)
     if compare is not None:
         format_for_path(compare)
         if compare.absolute() == out.absolute() or same_file(compare, out):
             raise OutputError(f"--compare and -o both name {out}; give the sheet its own name")
         check_destination(compare, overwrite=args.overwrite, protect=(image, mask))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with reported_warnings(out.name, quiet=args.quiet):
         before = read_image(image, max_pixels=args.max_pixels)
         hole = read_mask(mask, size=before.size, resize=args.resize_mask,
                          max_pixels=args.max_pixels)
@@ -216,10 +212,6 @@ def _remove_one(
                         quality=args.quality, overwrite=args.overwrite,
                         protect=(image, mask, out))
     if not args.quiet:
-        for w in caught:
-            if not issubclass(w.category, UserWarning):
-                continue  # library deprecation chatter is for developers, not users
-            say("warning", f"{out.name}: {w.message}")
         width, height = loaded.size
         report(f"wrote {out} ({width}x{height}, {time.perf_counter() - started:.1f} s)")
         if compare is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +15,18 @@ from photomend.cli.common import (
     StageBars,
     add_output_options,
     check_folder_output,
+    claim_output,
     list_images,
     make_folder,
     positive_int,
     process_folder,
     report,
+    reported_warnings,
     same_file,
     say,
 )
-from photomend.files import find_mask
 from photomend.errors import InputError, OutputError
+from photomend.files import find_mask
 from photomend.io import (
     LoadedImage,
     check_destination,
@@ -34,7 +35,12 @@ from photomend.io import (
     read_mask,
     write_image,
 )
-from photomend.restoration.detect import DEFAULT_DETECTOR, DETECTORS, check_detector, check_threshold
+from photomend.restoration.detect import (
+    DEFAULT_DETECTOR,
+    DETECTORS,
+    check_detector,
+    check_threshold,
+)
 from photomend.restoration.pipeline import NO_DEFECTS_MESSAGE, restore_loaded
 from photomend.restoration.sheet import three_way
 
@@ -159,11 +165,7 @@ def _restore_one(scan: Path, out: Path, args: argparse.Namespace, *, extra: Path
     """Restore, write and report one scan; output problems are caught before the slow part."""
     started = time.perf_counter()
     inputs = (scan,) + ((extra,) if extra is not None else ())
-    protect = () if args.overwrite else inputs
-    format_for_path(out)
-    if not args.overwrite and out.exists() and same_file(out, scan):
-        raise OutputError(f"{out} is the input scan; pass --overwrite to replace it")
-    check_destination(out, overwrite=args.overwrite, protect=protect)
+    protect = claim_output(out, inputs, overwrite=args.overwrite, what="scan")
     written = [out]
     for option, path in (("--mask-out", mask_out), ("--compare", compare)):
         if path is None:
@@ -177,8 +179,7 @@ def _restore_one(scan: Path, out: Path, args: argparse.Namespace, *, extra: Path
     colorize = None
     if args.colorize:
         colorize = {"method": args.colorize, "reference": args.reference, "hints": args.hints}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with reported_warnings(out.name, quiet=args.quiet):
         before = read_image(scan, max_pixels=args.max_pixels)
         extra_mask = None
         if extra is not None:
@@ -199,9 +200,6 @@ def _restore_one(scan: Path, out: Path, args: argparse.Namespace, *, extra: Path
                         quality=args.quality, overwrite=args.overwrite, protect=inputs + (out,))
     if args.quiet:
         return
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            say("warning", f"{out.name}: {w.message}")
     if not mask.any():
         say("note", f"{scan.name}: {NO_DEFECTS_MESSAGE}")
     width, height = result.size

@@ -16,17 +16,22 @@ from photomend.cli.common import (
     StageBars,
     add_output_options,
     check_folder_output,
+    claim_output,
     list_images,
     make_folder,
     process_folder,
     report,
-    same_file,
-    say,
+    reported_warnings,
 )
-from photomend.errors import InputError, OutputError
-from photomend.io import check_destination, format_for_path, read_image, write_image
+from photomend.errors import InputError
+from photomend.io import format_for_path, read_image, write_image
 from photomend.upscaling.api import DEFAULT_UPSCALER, check_output_size, upscale_loaded
-from photomend.upscaling.base import Upscaler, available_upscalers, check_upscaler, upscaler_class
+from photomend.upscaling.base import (
+    Upscaler,
+    available_upscalers,
+    check_upscaler,
+    upscaler_class,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -118,20 +123,15 @@ def _upscale_folder(args: argparse.Namespace) -> int:
 def _upscale_one(image: Path, out: Path, args: argparse.Namespace, *, progress) -> None:
     """Upscale, write and report one image; output and size problems are caught first."""
     started = time.perf_counter()
-    fmt = format_for_path(out)
-    protect = () if args.overwrite else (image,)
-    if not args.overwrite and out.exists() and same_file(out, image):
-        raise OutputError(f"{out} is the input image; pass --overwrite to replace it")
-    check_destination(out, overwrite=args.overwrite, protect=protect)
+    protect = claim_output(out, (image,), overwrite=args.overwrite)
     size = _peek_size(image)
     if size is not None:  # refuse an oversized output before decoding the input
         check_output_size(size, args.scale, args.max_pixels)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with reported_warnings(out.name, quiet=args.quiet):
         loaded = read_image(image, max_pixels=args.max_pixels)
         check_output_size(loaded.size, args.scale, args.max_pixels)
         # 8-bit results stay 8-bit in memory (a 12000x8000 result is 288 MB, not 1.1 GB).
-        keep16 = loaded.bit_depth == 16 and fmt in ("PNG", "TIFF")
+        keep16 = loaded.bit_depth == 16 and format_for_path(out) in ("PNG", "TIFF")
         result = upscale_loaded(
             loaded, args.scale, model=args.model, tile=args.tile, tile_pad=args.tile_pad,
             out_dtype=np.uint16 if keep16 else np.uint8, progress=progress,
@@ -140,9 +140,6 @@ def _upscale_one(image: Path, out: Path, args: argparse.Namespace, *, progress) 
         write_image(result, out, quality=args.quality, overwrite=args.overwrite,
                     protect=protect)
     if not args.quiet:
-        for w in caught:
-            if issubclass(w.category, UserWarning):
-                say("warning", f"{out.name}: {w.message}")
         width, height = result.size
         report(f"wrote {out} ({width}x{height}, x{args.scale} {args.model}, "
                f"{time.perf_counter() - started:.1f} s)")
