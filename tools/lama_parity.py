@@ -29,6 +29,7 @@ import yaml
 
 from photomend.lama.config import LamaConfig, first_mismatch, infer_config
 from photomend.lama.loading import load_generator
+from photomend.lama.synthetic import randomise_norms
 
 TOLERANCE = 1e-5
 
@@ -61,17 +62,6 @@ def _generator_kwargs(repo: Path) -> dict:
     return cfg
 
 
-def _randomise(state: dict, seed: int) -> None:
-    g = torch.Generator().manual_seed(seed)
-    for key, value in state.items():
-        if key.endswith("running_var"):
-            value.copy_(torch.rand(value.shape, generator=g) * 1.5 + 0.5)
-        elif key.endswith(("running_mean", ".bias")):
-            value.copy_(torch.randn(value.shape, generator=g) * 0.1)
-        elif key.endswith(".weight") and value.ndim == 1:
-            value.copy_(torch.rand(value.shape, generator=g) + 0.5)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("repo", type=Path, help="a checkout of github.com/advimman/lama")
@@ -86,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     official = _official_generator_class(args.repo)(**kwargs).eval()
     state = official.state_dict()
-    _randomise(state, args.seed)
+    randomise_norms(state, seed=args.seed)
     shapes = {k: tuple(v.shape) for k, v in state.items()}
     cfg = infer_config(shapes)
     n_params = sum(v.numel() for k, v in state.items()

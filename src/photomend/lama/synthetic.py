@@ -27,7 +27,16 @@ def random_state(cfg: LamaConfig, *, seed: int = 0) -> dict:
 
     torch.manual_seed(seed)
     state = LamaGenerator(cfg).state_dict()
-    g = torch.Generator().manual_seed(seed + 1)
+    randomise_norms(state, seed=seed + 1)
+    return state
+
+
+def randomise_norms(state: dict, *, seed: int) -> None:
+    """Give the BatchNorm scales, shifts and statistics and the biases of ``state`` (torch
+    tensors, changed in place) seeded random values, which default initialisation leaves at
+    1 and 0: a parity check must be able to see them."""
+    torch = require_torch()
+    g = torch.Generator().manual_seed(seed)
     for key, value in state.items():
         if key.endswith("running_var"):
             value.copy_(torch.rand(value.shape, generator=g) * 1.5 + 0.5)
@@ -35,7 +44,6 @@ def random_state(cfg: LamaConfig, *, seed: int = 0) -> dict:
             value.copy_(torch.randn(value.shape, generator=g) * 0.1)
         elif key.endswith(".weight") and value.ndim == 1:
             value.copy_(torch.rand(value.shape, generator=g) + 0.5)
-    return state
 
 
 def lightning_checkpoint(state: dict, *, extra: dict | None = None) -> dict:
