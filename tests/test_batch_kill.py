@@ -17,7 +17,7 @@ from PIL import Image
 from test_batch import STEP_MODULE, make_photos
 
 from photomend.batch import read_journal
-from photomend.batch.worker import file_sha256
+from photomend.zoo import sha256_of
 
 N_PHOTOS = 10
 
@@ -84,7 +84,7 @@ def _check_complete(tmp_path: Path) -> None:
     assert all(r.status == "done" for r in records), [(r.key, r.status) for r in records]
     for r in records:
         out = Path(r.output)
-        assert file_sha256(out) == r.checksum
+        assert sha256_of(out) == r.checksum
         with Image.open(out) as im:
             im.load()  # a truncated file raises here
     db = sqlite3.connect(journal)

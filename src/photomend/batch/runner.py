@@ -25,8 +25,9 @@ from typing import Any, Protocol
 from photomend.batch.job import Item, JobSpec, list_items
 from photomend.batch.journal import Journal
 from photomend.batch.operations import check_options, resolve
-from photomend.batch.worker import file_sha256, thread_env
+from photomend.batch.worker import thread_env
 from photomend.errors import OutputError
+from photomend.zoo import sha256_of
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: Results the driver waits for at most per worker (bounded in-flight work).
@@ -158,7 +159,7 @@ def _plan(job: JobSpec, items: list[Item], journal: Journal, summary: Summary, *
             if not Path(item.output).is_file():
                 journal.reset(item.key)  # the output was deleted: do it again
                 todo.append(item)
-            elif file_sha256(item.output) != rec.checksum:
+            elif sha256_of(item.output) != rec.checksum:
                 summary.failed.append((item.key, (f"{item.output} changed since this job "
                                        "wrote it (checksum differs); delete it to redo it")))
             else:

@@ -9,7 +9,6 @@ item are caught and returned, never raised: the job goes on.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import socket
@@ -26,6 +25,7 @@ from photomend.batch.job import Item, Step
 from photomend.batch.operations import Operation, check_options, resolve
 from photomend.errors import InputError, OutputError
 from photomend.io import LoadedImage, check_destination, read_image, write_image
+from photomend.zoo import sha256_of
 
 #: Thread-count variables of the numeric libraries (OpenMP/BLAS/numba/...) and of photomend's
 #: ONNX Runtime sessions (``PHOTOMEND_THREADS``, see photomend.nn.onnx), set per worker.
@@ -58,15 +58,6 @@ def limit_threads(threads: int) -> None:
         threadpool_limits(threads)
     except ImportError:
         pass
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes, hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Pipeline:
@@ -131,7 +122,7 @@ class Pipeline:
                 write_image(image, out, quality=self.quality, overwrite=False, protect=protect)
             result["notes"] = sorted({str(w.message) for w in caught
                                       if issubclass(w.category, UserWarning)})
-            result.update(status="done", checksum=file_sha256(out))
+            result.update(status="done", checksum=sha256_of(out))
         except OutputError as exc:
             if item.adopt and out.exists():  # the interrupted run's worker finished meanwhile
                 return self._adopt(out, result, started)
@@ -157,7 +148,7 @@ class Pipeline:
             result.update(kind="output", error=f"{out} exists but is unreadable ({exc}); "
                           "delete it to redo this photo")
         else:
-            result.update(status="done", checksum=file_sha256(out), kept=True,
+            result.update(status="done", checksum=sha256_of(out), kept=True,
                           notes=["output of an interrupted run, verified and kept"])
         result["seconds"] = time.perf_counter() - started
         return result
