@@ -3,8 +3,10 @@
 One command reproduces the shipped weights (CPU, one torch thread, seeded)::
 
     pip install torch==2.13.0 onnx
-    python training/train_sr.py --jobs 3   # all three scales at once (~40 min on 2 cores)
+    python training/train_sr.py            # x2, then x3 and x4 from its body (~70 min, 1 core)
+    python training/train_sr.py --jobs 2   # x3 and x4 side by side after x2 (same result)
     python training/train_sr.py --scales 2 --steps 200 --out /tmp/sr   # a quick smoke run
+    python training/train_sr.py --export-only   # export the last checkpoints of a stopped run
 
 Data: ONLY the nine trainable nature photos of Debian's ``mate-backgrounds``
 (``benchmarks/photos.py: TRAINABLE_NATURE``; the held-out photos and every skimage photo are
@@ -14,15 +16,17 @@ downscaling) so that the network sees detail at the scales photos are usually vi
 Degradation: bicubic downscaling with antialiasing (PIL ``BICUBIC``, the MATLAB ``imresize``
 convention used by the SR literature) of the 8-bit high-resolution image, quantised to 8 bits.
 
-Network (:class:`CompactSR`, FSRCNN-like, all at low resolution): 5x5 feature conv -> 1x1
-shrink -> four 3x3 mapping convs -> 1x1 expand -> 3x3 conv to 3*r*r channels -> pixel shuffle.
+Network (:class:`CompactSR`, FSRCNN-like, all at low resolution, widths in :data:`ARCH`): 5x5
+feature conv -> 1x1 shrink -> four 3x3 mapping convs -> 1x1 expand -> 3x3 conv to 3*r*r
+channels -> pixel shuffle.
 It predicts the *residual* to OpenCV's bicubic upsampling of its input; the shipped ONNX file
 holds only the network, and :mod:`photomend.upscaling.compact` adds the bicubic image back.
 A linear 5x5 path beside the deep one learns the bulk (a sharpening filter per sub-pixel)
 within a few hundred steps; the deep path refines it. Loss: Charbonnier (smooth L1) on the
 output. Patches: of 48 random crops per batch, the 12 with the most residual energy (what
-bicubic misses) plus 4 others, since the photos have large smooth areas. Each scale is trained
-from scratch with its own seed, so ``--jobs`` does not change the result.
+bicubic misses) plus 4 others, since the photos have large smooth areas. x2 is trained from
+scratch; x3 and x4 start from its body (:data:`INIT_FROM`), each with its own seed, so
+``--jobs`` does not change the result.
 """
 
 from __future__ import annotations
@@ -46,11 +50,18 @@ WEIGHTS = ROOT / "src" / "photomend" / "data" / "weights"
 CACHE = ROOT / "training" / ".cache"
 SIZES = (320, 448, 640, 896)
 #: Steps per scale (each scale is trained from scratch, independently of the others).
-STEPS = {2: 2000, 3: 1600, 4: 1500}
+STEPS = {2: 5000, 3: 2500, 4: 2500}
+#: x3 and x4 start from the trained x2 body (FSRCNN's observation: the feature, shrinking and
+#: mapping layers transfer across scales, only the upsampling head is scale-specific), so they
+#: need half the steps.
+INIT_FROM = {3: 2, 4: 2}
+#: Widths of :class:`CompactSR`: d features, s shrunk channels, m mapping convs, e expanded.
+ARCH = {"d": 48, "s": 24, "m": 4, "e": 32}
 BATCH = 16
 CANDIDATES = 48
 DETAILED = 12
-LR_PATCH = 40
+LR_PATCH = 48
+CHECKPOINT_EVERY = 500
 
 
 def bicubic_down(hr_u8: np.ndarray, scale: int) -> np.ndarray:
@@ -114,13 +125,13 @@ def sample_batch(data, scale: int, rng: np.random.Generator):
     return [np.stack(v) for v in (lrs, bics, hrs)]
 
 
-def build_model(scale: int, torch):
+def build_model(scale: int, torch, arch: dict | None = None):
     nn = torch.nn
 
     class CompactSR(nn.Module):
         """FSRCNN-like residual network at low resolution with a pixel-shuffle head."""
 
-        def __init__(self, scale: int, d: int = 48, s: int = 16, m: int = 4, e: int = 32):
+        def __init__(self, scale: int, d: int, s: int, m: int, e: int):
             super().__init__()
             layers = [nn.Conv2d(3, d, 5), nn.PReLU(d),
                       nn.Conv2d(d, s, 1), nn.PReLU(s)]
@@ -150,7 +161,7 @@ def build_model(scale: int, torch):
             return self.shuffle(self.head(self.body(x)) + self.linear(x[:, :, r - 2:-(r - 2),
                                                                         r - 2:-(r - 2)]))
 
-    return CompactSR(scale)
+    return CompactSR(scale, **(arch or ARCH))
 
 
 def least_squares_linear(data, scale: int, rng: np.random.Generator, *, batches: int = 150):
@@ -184,10 +195,21 @@ def least_squares_linear(data, scale: int, rng: np.random.Generator, *, batches:
     return weight, w[-1].astype(np.float32)
 
 
+def body_checkpoint(scale: int) -> Path:
+    return CACHE / f"sr_compact_x{scale}.pt"
+
+
 def train_scale(scale: int, steps: int, torch, *, seed: int = 0, log=print):
+    """Train the x``scale`` network; x3/x4 start from the saved x2 body (:data:`INIT_FROM`)."""
     torch.manual_seed(seed + scale)
     rng = np.random.default_rng(seed + scale)
     model = build_model(scale, torch)
+    parent = INIT_FROM.get(scale)
+    if parent is not None:
+        state = torch.load(body_checkpoint(parent), map_location="cpu")
+        body = {k[len("body."):]: v for k, v in state.items() if k.startswith("body.")}
+        model.body.load_state_dict(body)
+        log(f"x{scale}: body initialised from x{parent} ({body_checkpoint(parent).name})")
     data = training_set(scale)
     weight, bias = least_squares_linear(data, scale, np.random.default_rng(seed + 100 + scale))
     with torch.no_grad():
@@ -196,7 +218,7 @@ def train_scale(scale: int, steps: int, torch, *, seed: int = 0, log=print):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(i, steps) / steps)) * 0.98 + 0.02)
-    t0, running = time.time(), 0.0
+    t0, running, base = time.time(), 0.0, 0.0
     for step in range(1, steps + 1):
         lr, bic, hr = (torch.from_numpy(a) for a in sample_batch(data, scale, rng))
         out = bic + model(lr)
@@ -206,12 +228,17 @@ def train_scale(scale: int, steps: int, torch, *, seed: int = 0, log=print):
         opt.step()
         sched.step()
         running += loss.item()
+        with torch.no_grad():
+            base += torch.sqrt((bic - hr) ** 2 + 1e-6).mean().item()
         if step % 250 == 0 or step == steps:
-            with torch.no_grad():
-                base = torch.sqrt((bic - hr) ** 2 + 1e-6).mean().item()
-            log(f"x{scale} step {step}/{steps} loss {running / 250:.5f} "
-                f"(bicubic on this batch {base:.5f}) {time.time() - t0:.0f}s")
-            running = 0.0
+            n = 250 if step % 250 == 0 else step % 250
+            log(f"x{scale} step {step}/{steps} loss {running / n:.5f} "
+                f"(bicubic on the same batches {base / n:.5f}) {time.time() - t0:.0f}s")
+            running = base = 0.0
+        if step % CHECKPOINT_EVERY == 0 or step == steps:
+            # Kept so an interrupted run can still be exported (--export-only) and so that
+            # x3/x4 can start from the x2 body.
+            torch.save(model.state_dict(), body_checkpoint(scale))
     return model
 
 
@@ -226,8 +253,8 @@ def export(model, scale: int, path: Path, torch) -> None:
     )
 
 
-def run_scale(scale: int, steps: int, out: Path, seed: int) -> None:
-    """Train, export and record one scale (its own process with --jobs)."""
+def run_scale(scale: int, steps: int, out: Path, seed: int, export_only: bool = False) -> None:
+    """Train (unless ``export_only``), export and record one scale (its own process with --jobs)."""
     import torch
 
     torch.set_num_threads(1)
@@ -238,18 +265,25 @@ def run_scale(scale: int, steps: int, out: Path, seed: int) -> None:
         with open(log_path, "a") as f:
             f.write(msg + "\n")
 
-    log(f"== x{scale} {time.strftime('%Y-%m-%d %H:%M:%S')} steps={steps} seed={seed} "
-        f"photos={list(TRAINABLE_NATURE)}")
     started = time.time()
-    model = train_scale(scale, steps, torch, seed=seed, log=log)
+    if export_only:
+        model = build_model(scale, torch)
+        model.load_state_dict(torch.load(body_checkpoint(scale), map_location="cpu"))
+        log(f"== x{scale} exported from {body_checkpoint(scale).name}")
+    else:
+        log(f"== x{scale} {time.strftime('%Y-%m-%d %H:%M:%S')} steps={steps} seed={seed} "
+            f"arch={ARCH} photos={list(TRAINABLE_NATURE)}")
+        model = train_scale(scale, steps, torch, seed=seed, log=log)
     path = out / f"sr_compact_x{scale}.onnx"
     export(model, scale, path, torch)
     meta = {"scale": scale, "steps": steps, "batch": BATCH, "lr_patch": LR_PATCH, "seed": seed,
+            "arch": ARCH, "init_from": INIT_FROM.get(scale),
             "photos": list(TRAINABLE_NATURE), "sizes": SIZES,
             "minutes": round((time.time() - started) / 60, 1),
             "degradation": "PIL BICUBIC downscale of 8-bit HR, 8-bit LR",
             "output": "residual to cv2.INTER_CUBIC upsampling of the input"}
-    (CACHE / f"sr_compact_x{scale}.json").write_text(json.dumps(meta, indent=2))
+    if not export_only:
+        (CACHE / f"sr_compact_x{scale}.json").write_text(json.dumps(meta, indent=2))
     log(f"wrote {path} ({path.stat().st_size} bytes) after {meta['minutes']} min")
 
 
@@ -260,19 +294,27 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=WEIGHTS, help="folder of the .onnx files")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1,
-                    help="scales trained at once, one process (one thread) each; the result "
-                    "is the same as with --jobs 1")
+                    help="x3 and x4 trained at once after x2, one process (one thread) each; "
+                    "the result is the same as with --jobs 1")
+    ap.add_argument("--export-only", action="store_true",
+                    help="export the last checkpoint of each scale (an interrupted run)")
     args = ap.parse_args(argv)
     CACHE.mkdir(parents=True, exist_ok=True)
-    jobs = [(s, args.steps or STEPS[s], args.out, args.seed) for s in args.scales]
-    if args.jobs > 1:
+    jobs = [(s, args.steps or STEPS[s], args.out, args.seed, args.export_only)
+            for s in args.scales]
+    # Parents first: x3 and x4 start from the x2 body.
+    first = [j for j in jobs if j[0] not in INIT_FROM]
+    then = [j for j in jobs if j[0] in INIT_FROM]
+    for job in first:
+        run_scale(*job)
+    if args.jobs > 1 and len(then) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            for f in [pool.submit(run_scale, *job) for job in jobs]:
+            for f in [pool.submit(run_scale, *job) for job in then]:
                 f.result()
     else:
-        for job in jobs:
+        for job in then:
             run_scale(*job)
     return 0
 
