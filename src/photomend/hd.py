@@ -59,16 +59,22 @@ def _original(engine, rgb, mask, working_size, progress):
 def _small_fill(engine, rgb, mask, working_size, progress, *, features=False):
     """The engine's fill at the working size: (small image, small result, features), where
     features is the engine's map for CRA's attention (None unless asked for and provided)."""
+    small, small_mask = _working_copy(rgb, mask, working_size)
+    if features:
+        result, feats = engine.inpaint_with_features(small, small_mask, progress=progress)
+        return small, result, feats
+    return small, engine.inpaint(small, small_mask, progress=progress), None
+
+
+def _working_copy(rgb, mask, working_size):
+    """The image and mask at the working size (long side ``working_size``)."""
     h, w = mask.shape
     f = working_size / max(h, w)
     size = (max(1, round(w * f)), max(1, round(h * f)))
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     # Any working pixel touched by the hole is hole: the object must not leak into the fill.
     small_mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
-    if features:
-        result, feats = engine.inpaint_with_features(small, small_mask, progress=progress)
-        return small, result, feats
-    return small, engine.inpaint(small, small_mask, progress=progress), None
+    return small, small_mask
 
 
 def _resize(engine, rgb, mask, working_size, progress):
@@ -85,6 +91,13 @@ def _resize(engine, rgb, mask, working_size, progress):
 def _cra(engine, rgb, mask, working_size, progress):
     if max(mask.shape) <= working_size:
         return _original(engine, rgb, mask, working_size, progress)
+    if hasattr(engine, "inpaint_layers"):
+        # An engine that can give its fill without its own (working-size) texture: CRA blows
+        # that structure up and adds the photo's full-resolution detail, but compares cells on
+        # the textured fill, so that textured hole cells attend to textured known cells.
+        small, small_mask = _working_copy(rgb, mask, working_size)
+        result, structure = engine.inpaint_layers(small, small_mask, progress=progress)
+        return aggregate_residual(rgb, mask, small, structure, match_image=result)
     small, result, feats = _small_fill(engine, rgb, mask, working_size, progress, features=True)
     # Outside the hole only a rim of a few px is touched: the feathered seam.
     return aggregate_residual(rgb, mask, small, result, features=feats)

@@ -102,6 +102,30 @@ class PatchMatchEngine(Engine):
         return levels[::-1]
 
     def _inpaint(self, image: np.ndarray, mask: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
+        return self._compose(image, mask, *self._search(image, mask, progress))
+
+    def inpaint_layers(
+        self, image: np.ndarray, mask: np.ndarray, *, progress: ProgressFn | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`inpaint` and the same fill without its texture (``texture_gain`` 0), from one
+        search: ``(fill, structure)``. CRA blows the structure up and takes the fine detail from
+        the full-resolution photo instead; the working-size texture, blown up, would only add
+        blotches a few full-resolution pixels wide.
+        """
+        if not mask.any():
+            return image.copy(), image.copy()
+        image = np.ascontiguousarray(image, np.float32)
+        mask = mask.astype(bool)
+        parts = self._search(image, mask, progress)
+        out = []
+        for gain in (self.texture_gain, 0.0):
+            fill = np.clip(self._compose(image, mask, *parts, texture_gain=gain), 0.0, 1.0)
+            fill[~mask] = image[~mask]
+            out.append(fill)
+        return out[0], out[1]
+
+    def _search(self, image: np.ndarray, mask: np.ndarray, progress: ProgressFn | None):
+        """The pyramid of PatchMatch + voting: (voted fill, sharp-vote fill, match trust)."""
         r = self.radius
         if not _source_centres(mask, r).any():
             raise MaskError(
@@ -154,8 +178,7 @@ class PatchMatchEngine(Engine):
             k.compute_costs(sharp, targets, nnf, cost, r, lam)
             k.patchmatch(sharp, targets, tindex, valid, nnf, cost, r, self.pm_iters, max_radius, lam)
             k.vote(sharp, hole_yx, tindex, nnf, cost, r, *self._weights(cost, npix, self.sharp_percentile))
-        trust = self._match_trust(mask, targets, cost / npix)
-        return self._compose(image, mask, img, sharp, trust)
+        return img, sharp, self._match_trust(mask, targets, cost / npix)
 
     def _match_trust(self, mask: np.ndarray, targets: np.ndarray, cost: np.ndarray) -> np.ndarray:
         """Per pixel, how well the patches covering it were matched, in [0, 1].
@@ -171,7 +194,7 @@ class PatchMatchEngine(Engine):
         mean_err = cv2.blur(err, size) / np.maximum(cv2.blur(has, size), 1e-6)
         return np.exp(-mean_err / self.trust_error)
 
-    def _compose(self, image, mask, voted, sharp, trust) -> np.ndarray:
+    def _compose(self, image, mask, voted, sharp, trust, *, texture_gain=None) -> np.ndarray:
         """Structure from an ensemble of the voted fill and a diffusion fill; texture (the finest
         frequencies) from the sharp vote.
 
@@ -199,7 +222,8 @@ class PatchMatchEngine(Engine):
         low = cv2.GaussianBlur(sharp * hole[..., None], (0, 0), self.texture_sigma)
         low /= np.maximum(cv2.GaussianBlur(hole, (0, 0), self.texture_sigma), 1e-6)[..., None]
         fade = np.clip(depth / self.texture_fade, 0.0, 1.0)
-        texture = (self.texture_gain * fade * (sharp - low).mean(axis=2))[..., None]
+        gain = self.texture_gain if texture_gain is None else texture_gain
+        texture = (gain * fade * (sharp - low).mean(axis=2))[..., None]
         t = trust[..., None]
         out = image.copy()
         out[mask] = (t * voted + (1.0 - t) * (structure + texture))[mask]

@@ -18,14 +18,19 @@ import cv2
 import numpy as np
 
 
-def upsample_rows(small: np.ndarray, full_hw: tuple[int, int], y0: int, y1: int) -> np.ndarray:
-    """Rows ``y0:y1`` of ``cv2.resize(small, full size, INTER_LINEAR)``, without the rest."""
+def upsample_rows(
+    small: np.ndarray, full_hw: tuple[int, int], y0: int, y1: int,
+    x0: int = 0, x1: int | None = None,
+) -> np.ndarray:
+    """Rows ``y0:y1`` (and columns ``x0:x1``, default all) of ``cv2.resize(small, full size,
+    INTER_LINEAR)``, without the rest."""
     h, w = full_hw
+    x1 = w if x1 is None else x1
     hs, ws = small.shape[:2]
     ys = (np.arange(y0, y1, dtype=np.float32) + 0.5) * (hs / h) - 0.5
-    xs = (np.arange(w, dtype=np.float32) + 0.5) * (ws / w) - 0.5
-    map_x = np.broadcast_to(np.clip(xs, 0, ws - 1)[None, :], (y1 - y0, w))
-    map_y = np.broadcast_to(np.clip(ys, 0, hs - 1)[:, None], (y1 - y0, w))
+    xs = (np.arange(x0, x1, dtype=np.float32) + 0.5) * (ws / w) - 0.5
+    map_x = np.broadcast_to(np.clip(xs, 0, ws - 1)[None, :], (y1 - y0, x1 - x0))
+    map_y = np.broadcast_to(np.clip(ys, 0, hs - 1)[:, None], (y1 - y0, x1 - x0))
     return cv2.remap(small, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y),
                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
@@ -69,6 +74,7 @@ def aggregate_residual(
     top_k: int = 1,
     feather: int | None = None,
     features: np.ndarray | None = None,
+    match_image: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return ``full`` with its hole replaced by upsample(``small_result``) + aggregated residual.
 
@@ -83,6 +89,11 @@ def aggregate_residual(
     ``features``: an engine's own feature map (float32 h x w x C covering the working image,
     e.g. a decoder layer of a learned inpainter) to compare cells by, instead of the pixels of
     ``small_result``; it is averaged down to one vector per cell.
+
+    ``match_image``: the working-size image to compare cells by when there are no ``features``
+    (default: ``small_result``). An engine whose ``small_result`` is its smooth structure passes
+    its textured fill here, so that a textured hole cell attends to a textured known cell (on
+    the smooth structure, smooth known cells win, and their residual carries little detail).
 
     >>> import numpy as np, cv2
     >>> full = np.random.default_rng(0).random((256, 256, 3), dtype=np.float32)
@@ -116,20 +127,23 @@ def aggregate_residual(
         return out
 
     if features is None:
-        feats = cv2.resize(small_result, (gw * cell, gh * cell), interpolation=cv2.INTER_AREA)
+        match = small_result if match_image is None else match_image
+        feats = cv2.resize(match, (gw * cell, gh * cell), interpolation=cv2.INTER_AREA)
         cell_feats = _cells(feats, gh, gw, cell, cell)
     else:
         cell_feats = _cell_features(features, gh, gw)
     idx, weight = attention(cell_feats, hole_cells, known_cells,
                             temperature=temperature, top_k=top_k)
-    # Only the residuals that some hole cell attends to are ever built.
+    # Only the residuals that some hole cell attends to are ever built, with a sample of the
+    # known cells for the typical detail level.
     used, inverse = np.unique(idx, return_inverse=True)
-    residual = _residual_cells(full, small_image, known_cells[used], gh, gw, ch, cw)
+    sample = known_cells[:: max(1, len(known_cells) // 256)]
+    cells, inv = np.unique(np.concatenate([known_cells[used], sample]), return_inverse=True)
+    built = _residual_cells(full, small_image, cells, gh, gw, ch, cw)
+    residual = built[inv[: len(used)]]
     # A rare cell holds one strong edge (a highlight, a coloured line) whose copy would stand
     # out as a square: cap every cell's detail energy at twice the typical known cell's.
-    all_rms = np.sqrt(np.mean(_residual_cells(
-        full, small_image, known_cells[:: max(1, len(known_cells) // 256)], gh, gw, ch, cw
-    ) ** 2, axis=1))
+    all_rms = np.sqrt(np.mean(built[inv[len(used):]] ** 2, axis=1))
     rms = np.sqrt(np.mean(residual**2, axis=1))
     cap = 2.0 * float(np.median(all_rms))
     residual *= np.minimum(1.0, cap / np.maximum(rms, 1e-6))[:, None]
@@ -163,21 +177,30 @@ def _feather_mask(mask: np.ndarray, feather: int) -> np.ndarray:
 
 def _residual_cells(full, small_image, cells, gh, gw, ch, cw) -> np.ndarray:
     """Achromatic residual (full − up(down(full)), mean over RGB) of the given cells,
-    n x (ch*cw), strip by strip. Fine detail in photos is luminance; copying its colour too
-    paints foreign hues into the hole."""
+    n x (ch*cw), strip by strip, each strip only as wide as its cells. Fine detail in photos is
+    luminance; copying its colour too paints foreign hues into the hole."""
     h, w = full.shape[:2]
     out = np.zeros((len(cells), ch * cw), np.float32)
     rows, cols = np.divmod(cells, gw)
+    small_luma = _luma(small_image)  # upsampling is linear: up(mean) = mean(up)
     for gy in np.unique(rows):
         y0, y1 = gy * ch, min(h, (gy + 1) * ch)
-        strip = (full[y0:y1] - upsample_rows(small_image, (h, w), y0, y1)).mean(axis=2)
-        for i in np.flatnonzero(rows == gy):
-            x0 = cols[i] * cw
+        these = np.flatnonzero(rows == gy)
+        sx0 = int(cols[these].min()) * cw
+        sx1 = min(w, (int(cols[these].max()) + 1) * cw)
+        strip = _luma(full[y0:y1, sx0:sx1]) - upsample_rows(small_luma, (h, w), y0, y1, sx0, sx1)
+        for i in these:
+            x0 = cols[i] * cw - sx0
             block = np.zeros((ch, cw), np.float32)
-            part = strip[:, x0 : min(w, x0 + cw)]
+            part = strip[:, x0 : x0 + cw]
             block[: part.shape[0], : part.shape[1]] = part
             out[i] = block.ravel()
     return out
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """Mean over the three channels, float32 HxW (cv2.transform: one pass, no temporaries)."""
+    return cv2.transform(np.ascontiguousarray(rgb, np.float32), np.full((1, 3), 1 / 3, np.float32))
 
 
 def _compose(out, full, blend, small_result, hole_residual, hole_cells, gh, gw, ch, cw) -> None:
@@ -186,12 +209,19 @@ def _compose(out, full, blend, small_result, hole_residual, hole_cells, gh, gw, 
     rows, cols = np.divmod(hole_cells, gw)
     for gy in np.unique(rows):
         y0, y1 = gy * ch, min(h, (gy + 1) * ch)
-        up = upsample_rows(small_result, (h, w), y0, y1)
-        for i in np.flatnonzero(rows == gy):
-            x0, x1 = cols[i] * cw, min(w, (cols[i] + 1) * cw)
-            fill = up[:, x0:x1]
-            if hole_residual is not None:
-                fill = fill + hole_residual[i].reshape(ch, cw, 1)[: y1 - y0, : x1 - x0]
-            a = blend[y0:y1, x0:x1, None]
-            out[y0:y1, x0:x1] = full[y0:y1, x0:x1] * (1.0 - a) + fill * a
+        these = np.flatnonzero(rows == gy)
+        sx0 = int(cols[these].min()) * cw
+        sx1 = min(w, (int(cols[these].max()) + 1) * cw)
+        up = upsample_rows(small_result, (h, w), y0, y1, sx0, sx1)
+        if hole_residual is not None:
+            for i in these:
+                x0 = cols[i] * cw
+                x1 = min(w, x0 + cw)
+                up[:, x0 - sx0 : x1 - sx0] += hole_residual[i].reshape(ch, cw, 1)[: y1 - y0, : x1 - x0]
+        # out holds full here: out + a * (up - out) = full * (1 - a) + up * a, in place. Cells
+        # of the strip that are not hole cells have a = 0 and stay as they are.
+        region = out[y0:y1, sx0:sx1]
+        up -= region
+        up *= blend[y0:y1, sx0:sx1, None]
+        region += up
     np.clip(out, 0.0, 1.0, out=out)
