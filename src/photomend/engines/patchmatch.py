@@ -102,7 +102,7 @@ class PatchMatchEngine(Engine):
         return levels[::-1]
 
     def _inpaint(self, image: np.ndarray, mask: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
-        return self._compose(image, mask, *self._search(image, mask, progress))
+        return self._compose(image, mask, *self._search(image, mask, progress))[0]
 
     def inpaint_layers(
         self, image: np.ndarray, mask: np.ndarray, *, progress: ProgressFn | None = None
@@ -116,13 +116,12 @@ class PatchMatchEngine(Engine):
             return image.copy(), image.copy()
         image = np.ascontiguousarray(image, np.float32)
         mask = mask.astype(bool)
-        parts = self._search(image, mask, progress)
-        out = []
-        for gain in (self.texture_gain, 0.0):
-            fill = np.clip(self._compose(image, mask, *parts, texture_gain=gain), 0.0, 1.0)
+        fills = self._compose(image, mask, *self._search(image, mask, progress),
+                              texture_gains=(self.texture_gain, 0.0))
+        for fill in fills:
+            np.clip(fill, 0.0, 1.0, out=fill)
             fill[~mask] = image[~mask]
-            out.append(fill)
-        return out[0], out[1]
+        return fills[0], fills[1]
 
     def _search(self, image: np.ndarray, mask: np.ndarray, progress: ProgressFn | None):
         """The pyramid of PatchMatch + voting: (voted fill, sharp-vote fill, match trust)."""
@@ -194,7 +193,9 @@ class PatchMatchEngine(Engine):
         mean_err = cv2.blur(err, size) / np.maximum(cv2.blur(has, size), 1e-6)
         return np.exp(-mean_err / self.trust_error)
 
-    def _compose(self, image, mask, voted, sharp, trust, *, texture_gain=None) -> np.ndarray:
+    def _compose(
+        self, image, mask, voted, sharp, trust, *, texture_gains=None
+    ) -> list[np.ndarray]:
         """Structure from an ensemble of the voted fill and a diffusion fill; texture (the finest
         frequencies) from the sharp vote.
 
@@ -204,7 +205,7 @@ class PatchMatchEngine(Engine):
         gains deeper inside (where diffusion only smears): the share of the voted fill grows with
         the distance from the rim, ``structure_weight * (1 - exp(-d / structure_depth))``.
         Where the matches are exact (``trust`` near 1: regular texture) the voted fill is taken
-        as it is.
+        as it is. One fill per gain in ``texture_gains`` (default: ``texture_gain``).
         """
         diffusion = 0.5 * (diffusion_fill(image, mask, cv2.INPAINT_NS, 3)
                            + diffusion_fill(image, mask, cv2.INPAINT_TELEA, 3))
@@ -222,12 +223,14 @@ class PatchMatchEngine(Engine):
         low = cv2.GaussianBlur(sharp * hole[..., None], (0, 0), self.texture_sigma)
         low /= np.maximum(cv2.GaussianBlur(hole, (0, 0), self.texture_sigma), 1e-6)[..., None]
         fade = np.clip(depth / self.texture_fade, 0.0, 1.0)
-        gain = self.texture_gain if texture_gain is None else texture_gain
-        texture = (gain * fade * (sharp - low).mean(axis=2))[..., None]
+        texture = (fade * (sharp - low).mean(axis=2))[..., None]
         t = trust[..., None]
-        out = image.copy()
-        out[mask] = (t * voted + (1.0 - t) * (structure + texture))[mask]
-        return out
+        fills = []
+        for gain in (self.texture_gain,) if texture_gains is None else texture_gains:
+            out = image.copy()
+            out[mask] = (t * voted + (1.0 - t) * (structure + gain * texture))[mask]
+            fills.append(out)
+        return fills
 
     #: Voting weights: sigma = this percentile of the patch distances (soft) / (sharp).
     sigma_percentile = 75
