@@ -43,9 +43,10 @@ def test_vote_matches_reference(level):
     cost = np.empty(len(targets), np.float32)
     k.compute_costs(img, targets, nnf, cost, r, np.float32(0))
     hole_yx = np.argwhere(hole).astype(np.int32)
-    expected = ref.vote(img, hole_yx, tindex, nnf, cost, r, 20.0, 147.0)
+    prior = np.random.default_rng(4).random(len(targets), dtype=np.float32) + 0.1
+    expected = ref.vote(img, hole_yx, tindex, nnf, cost, r, 20.0, 147.0, prior)
     got = img.copy()
-    k.vote(got, hole_yx, tindex, nnf, cost, r, np.float32(20.0), np.float32(147.0))
+    k.vote(got, hole_yx, tindex, nnf, cost, r, np.float32(20.0), np.float32(147.0), prior)
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 

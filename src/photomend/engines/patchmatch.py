@@ -148,6 +148,7 @@ class PatchMatchEngine(Engine):
             valid_yx = np.argwhere(valid).astype(np.int32)
             targets, tindex = _targets(level.hole, r)
             hole_yx = np.argwhere(level.hole).astype(np.int32)
+            prior = self._vote_prior(level.hole, targets)
             nnf = np.empty_like(targets)
             cost = np.empty(len(targets), np.float32)
             # Locality prior: a far source must beat a near one by this much (per px², scaled so
@@ -159,14 +160,14 @@ class PatchMatchEngine(Engine):
                 k.upsample_nnf(prev_tindex, prev_nnf, targets, valid, valid_yx, nnf)
                 # The doubled matches give this level its first estimate of the hole.
                 k.compute_costs(img, targets, nnf, cost, r, lam)
-                k.vote(img, hole_yx, tindex, nnf, cost, r, *self._weights(cost, npix))
+                k.vote(img, hole_yx, tindex, nnf, cost, r, *self._weights(cost, npix), prior)
             frac = li / max(1, n - 1)
             n_em = round(self.em_coarse + (self.em_fine - self.em_coarse) * frac)
             max_radius = max(level.hole.shape)
             for _ in range(n_em):
                 k.compute_costs(img, targets, nnf, cost, r, lam)
                 k.patchmatch(img, targets, tindex, valid, nnf, cost, r, self.pm_iters, max_radius, lam)
-                k.vote(img, hole_yx, tindex, nnf, cost, r, *self._weights(cost, npix))
+                k.vote(img, hole_yx, tindex, nnf, cost, r, *self._weights(cost, npix), prior)
             prev_tindex, prev_nnf = tindex, nnf
             if progress is not None:
                 progress("patchmatch levels", li + 1, n)
@@ -176,8 +177,18 @@ class PatchMatchEngine(Engine):
         for _ in range(self.em_sharp):
             k.compute_costs(sharp, targets, nnf, cost, r, lam)
             k.patchmatch(sharp, targets, tindex, valid, nnf, cost, r, self.pm_iters, max_radius, lam)
-            k.vote(sharp, hole_yx, tindex, nnf, cost, r, *self._weights(cost, npix, self.sharp_percentile))
+            k.vote(sharp, hole_yx, tindex, nnf, cost, r,
+                   *self._weights(cost, npix, self.sharp_percentile), prior)
         return img, sharp, self._match_trust(mask, targets, cost / npix)
+
+    def _vote_prior(self, hole: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """Per target patch, Wexler et al.'s confidence ``vote_gamma ** -d``, d = the distance
+        (px) of its centre from the known region: patches anchored by known pixels near the
+        rim outvote the guesses deep inside. Measured at 512 px (benchmark photos): +0.15 to
+        +0.2 dB masked PSNR on every mask kind with gamma 1.3 (their value), less with 1.6+."""
+        depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+        d = depth[targets[:, 0], targets[:, 1]]
+        return np.power(np.float32(self.vote_gamma), -d).astype(np.float32)
 
     def _match_trust(self, mask: np.ndarray, targets: np.ndarray, cost: np.ndarray) -> np.ndarray:
         """Per pixel, how well the patches covering it were matched, in [0, 1].
@@ -232,6 +243,8 @@ class PatchMatchEngine(Engine):
             fills.append(out)
         return fills
 
+    #: Confidence of a patch's vote: vote_gamma ** -(distance of its centre from known pixels).
+    vote_gamma = 1.3
     #: Voting weights: sigma = this percentile of the patch distances (soft) / (sharp).
     sigma_percentile = 75
     sharp_percentile = 1

@@ -118,9 +118,10 @@ def patchmatch(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, lam
 
 
 @njit(cache=True)
-def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix):
+def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior):
     """Wexler voting, in place: each hole pixel becomes the weighted mean of the source pixels
-    that the patches covering it propose; weight = exp(-mean SSD / (2 sigma^2)).
+    that the patches covering it propose; weight = exp(-mean SSD / (2 sigma^2)) * ``prior[k]``
+    (float32 N, a per-target confidence: Wexler et al.'s gamma^-distance to the known region).
 
     Sources are fully known, so writing hole pixels in place never changes what is read.
     """
@@ -143,7 +144,7 @@ def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix):
                 k = tindex[ty, tx]
                 if k < 0:
                     continue
-                wt = np.exp(-(cost[k] / npix) * inv_two_sigma2)
+                wt = np.exp(-(cost[k] / npix) * inv_two_sigma2) * prior[k]
                 sy = nnf[k, 0] + dy
                 sx = nnf[k, 1] + dx
                 a0 += wt * img[sy, sx, 0]
@@ -185,82 +186,3 @@ def upsample_nnf(coarse_tindex, coarse_nnf, targets, valid, valid_yx, nnf):
             nnf[i, 0] = valid_yx[j, 0]
             nnf[i, 1] = valid_yx[j, 1]
 
-
-@njit(cache=True)
-def vote_spread(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, spread):
-    """How much the votes of :func:`vote` disagree: ``spread[m]`` = the weighted standard
-    deviation (RMS over the three channels) of what the patches covering hole pixel ``m`` propose,
-    with the same weights as :func:`vote`. Read-only on ``img``.
-    """
-    h, w = tindex.shape
-    for m in range(hole_yx.shape[0]):
-        y = hole_yx[m, 0]
-        x = hole_yx[m, 1]
-        s0 = 0.0
-        s1 = 0.0
-        s2 = 0.0
-        q = 0.0
-        ws = 0.0
-        for dy in range(-r, r + 1):
-            ty = y - dy
-            if ty < 0 or ty >= h:
-                continue
-            for dx in range(-r, r + 1):
-                tx = x - dx
-                if tx < 0 or tx >= w:
-                    continue
-                k = tindex[ty, tx]
-                if k < 0:
-                    continue
-                wt = np.exp(-(cost[k] / npix) * inv_two_sigma2)
-                sy = nnf[k, 0] + dy
-                sx = nnf[k, 1] + dx
-                v0 = img[sy, sx, 0]
-                v1 = img[sy, sx, 1]
-                v2 = img[sy, sx, 2]
-                s0 += wt * v0
-                s1 += wt * v1
-                s2 += wt * v2
-                q += wt * (v0 * v0 + v1 * v1 + v2 * v2)
-                ws += wt
-        if ws > 0.0:
-            m0 = s0 / ws
-            m1 = s1 / ws
-            m2 = s2 / ws
-            var = q / ws - (m0 * m0 + m1 * m1 + m2 * m2)
-            spread[m] = np.sqrt(max(var, 0.0) / 3.0)
-        else:
-            spread[m] = 0.0
-
-
-@njit(cache=True)
-def vote_best(img, hole_yx, tindex, nnf, cost, r, out):
-    """Winner-take-all voting: each hole pixel takes the value proposed by the best-matched
-    (lowest cost) patch covering it, written into ``out`` (HxWx3). Unlike the weighted mean of
-    :func:`vote`, a copy keeps the source's finest detail (its full spectrum)."""
-    h, w = tindex.shape
-    for m in range(hole_yx.shape[0]):
-        y = hole_yx[m, 0]
-        x = hole_yx[m, 1]
-        best = INF
-        by = -1
-        bx = -1
-        for dy in range(-r, r + 1):
-            ty = y - dy
-            if ty < 0 or ty >= h:
-                continue
-            for dx in range(-r, r + 1):
-                tx = x - dx
-                if tx < 0 or tx >= w:
-                    continue
-                k = tindex[ty, tx]
-                if k < 0:
-                    continue
-                if cost[k] < best:
-                    best = cost[k]
-                    by = nnf[k, 0] + dy
-                    bx = nnf[k, 1] + dx
-        if by >= 0:
-            out[y, x, 0] = img[by, bx, 0]
-            out[y, x, 1] = img[by, bx, 1]
-            out[y, x, 2] = img[by, bx, 2]

@@ -22,7 +22,7 @@ def patch_ssd(img: np.ndarray, ty: int, tx: int, sy: int, sx: int, r: int) -> fl
     return d
 
 
-def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix) -> np.ndarray:
+def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior) -> np.ndarray:
     """Weighted Wexler vote of every hole pixel; returns a new image."""
     out = img.copy()
     h, w = tindex.shape
@@ -34,7 +34,7 @@ def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix) -> np.ndarray
                 if not (0 <= ty < h and 0 <= tx < w) or tindex[ty, tx] < 0:
                     continue
                 k = tindex[ty, tx]
-                wt = np.exp(-(cost[k] / npix) * inv_two_sigma2)
+                wt = np.exp(-(cost[k] / npix) * inv_two_sigma2) * prior[k]
                 acc += wt * img[nnf[k, 0] + dy, nnf[k, 1] + dx]
                 ws += wt
         if ws > 0:
