@@ -258,9 +258,12 @@ class PatchMatchEngine(Engine):
     #: Distance from the rim (px) over which the texture fades in.
     texture_fade = 3.0
     #: Amplification of that texture. Even the sharp vote is softer than the photo (it averages
-    #: a few patches); measured at 512 px on the benchmark photos, gain 1 left a detail ratio of
-    #: 0.24-0.42 (smeared), gain 2 gives 0.66-1.2 for 0.1-0.3 dB of masked PSNR and ~0.03 SSIM.
-    texture_gain = 2.0
+    #: a few patches). Measured at 512 px on the benchmark photos (2 seeds), detail ratio per
+    #: mask kind (strokes / boxes / blobs): gain 1 leaves 0.35 / 0.32 / 0.25 (smeared), 1.8
+    #: gives 0.94 / 0.79 / 0.65, and 2 gives 1.14 / 0.94 / 0.78 for 0.03 dB masked PSNR and
+    #: 0.004 SSIM less than 1.8. With the vote prior (``vote_gamma``) the sharp vote keeps more
+    #: detail, so less amplification (less grain) reaches the photo's level.
+    texture_gain = 1.8
     #: Mean squared patch error (per pixel and channel) at which the matches lose most trust.
     trust_error = 3e-6
     locality = 0.0
