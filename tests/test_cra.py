@@ -34,6 +34,8 @@ def test_upsample_rows_equals_cv2_resize():
     small = np.random.default_rng(0).random((37, 53, 3), dtype=np.float32)
     full = cv2.resize(small, (211, 149), interpolation=cv2.INTER_LINEAR)
     np.testing.assert_allclose(upsample_rows(small, (149, 211), 30, 90), full[30:90], atol=1e-5)
+    np.testing.assert_allclose(upsample_rows(small, (149, 211), 30, 90, 17, 120),
+                               full[30:90, 17:120], atol=1e-5)
 
 
 def test_cra_recovers_detail_the_working_copy_lost(fine_pattern):
@@ -69,3 +71,16 @@ def test_attention_rows_are_a_distribution():
     f /= np.linalg.norm(f, axis=1, keepdims=True)
     best = np.argmax(f[:10] @ f[10:].T, axis=1)
     np.testing.assert_array_equal(idx[np.arange(10), np.argmax(w, axis=1)], best)
+
+
+def test_cra_matches_cells_on_match_image(fine_pattern):
+    """``match_image`` decides which known cells a hole cell copies, not what is blown up."""
+    img, hole = fine_pattern
+    small = cv2.resize(img, (256, 256), interpolation=cv2.INTER_AREA)
+    flat = np.full_like(small, 0.5)
+    # Flat features leave every cosine similarity at 0: the first known cell wins everywhere.
+    a = aggregate_residual(img, hole, small, small, match_image=flat)
+    b = aggregate_residual(img, hole, small, small)
+    assert not np.array_equal(a[hole], b[hole])
+    c = aggregate_residual(img, hole, small, small, match_image=small)
+    np.testing.assert_array_equal(b, c)  # the default is the result itself

@@ -1,5 +1,6 @@
 """The PatchMatch engine and its numba kernels (checked against their NumPy twins)."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -111,3 +112,33 @@ def test_nothing_to_copy_from_is_a_clear_error():
     hole[0:3, 0:3] = False  # known pixels exist, but no 7x7 fully known patch
     with pytest.raises(MaskError, match="nothing to copy from"):
         create_engine("patchmatch").inpaint(img, hole)
+
+
+def test_inpaint_layers_gives_the_fill_and_its_structure():
+    """One search, two layers: the fill of ``inpaint`` and the same fill without texture."""
+    rng = np.random.default_rng(5)
+    img = cv2.GaussianBlur(rng.random((96, 96, 3), dtype=np.float32), (0, 0), 1.0)
+    img += 0.1 * rng.random((96, 96, 3), dtype=np.float32)  # fine grain the texture carries
+    hole = np.zeros((96, 96), bool)
+    hole[30:66, 34:70] = True
+    engine = create_engine("patchmatch", seed=3)
+    fill, structure = engine.inpaint_layers(img, hole)
+    np.testing.assert_array_equal(fill, create_engine("patchmatch", seed=3).inpaint(img, hole))
+    np.testing.assert_array_equal(structure[~hole], img[~hole])
+    inner = cv2.erode(hole.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+
+    def lap_energy(a):
+        return float(np.mean(cv2.Laplacian(a.mean(axis=2), cv2.CV_32F)[inner] ** 2))
+
+    assert lap_energy(structure) < 0.5 * lap_energy(fill)
+
+
+def test_vote_prior_favours_patches_near_the_rim():
+    hole = np.zeros((40, 40), bool)
+    hole[10:30, 10:30] = True
+    engine = create_engine("patchmatch")
+    targets, _ = _targets(hole, 3)
+    prior = engine._vote_prior(hole, targets)
+    by_centre = dict(zip(map(tuple, targets), prior))
+    assert by_centre[(8, 20)] == pytest.approx(1.0)  # centre on a known pixel
+    assert by_centre[(20, 20)] < by_centre[(12, 20)] < by_centre[(10, 20)] <= 1.0
