@@ -43,6 +43,7 @@ from photomend.removal import (
     DEFAULT_ENGINE,
     DEFAULT_HD_STRATEGY,
     DEFAULT_WORKING_SIZE,
+    prewarm,
     remove_array,
 )
 
@@ -193,10 +194,13 @@ def _remove_one(
             raise OutputError(f"--compare and -o both name {out}; give the sheet its own name")
         check_destination(compare, overwrite=args.overwrite, protect=(image, mask))
     with reported_warnings(out.name, quiet=args.quiet):
+        warm = prewarm(args.engine)  # loads the kernels while the photo decodes
         before = read_image(image, max_pixels=args.max_pixels)
         hole = read_mask(mask, size=before.size, resize=args.resize_mask,
                          max_pixels=args.max_pixels)
         loaded = before
+        if warm is not None:
+            warm.join()
         if hole.any():
             loaded = before.with_rgb(remove_array(
                 before.rgb, hole, engine=args.engine, hd_strategy=args.hd_strategy,

@@ -32,6 +32,9 @@ class EngineTraits:
     #: missing and how to get it (the ``models import`` command, the extra to install). Must be
     #: cheap and import nothing heavy; None: always ready.
     readiness: Callable[[], str | None] | None = None
+    #: True when the first call loads JIT-compiled (numba) kernels from disk, which
+    #: :func:`photomend.removal.prewarm` can do in the background while a photo decodes.
+    compiled_kernels: bool = False
 
 
 class Engine:

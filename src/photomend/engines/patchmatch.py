@@ -73,6 +73,7 @@ class PatchMatchEngine(Engine):
     traits = EngineTraits(
         description="multi-scale PatchMatch exemplar fill (default): sharp texture, no download",
         max_pixels=1_000_000,
+        compiled_kernels=True,
     )
 
     #: Patch radius (7x7 patches).
