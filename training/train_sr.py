@@ -7,6 +7,7 @@ One command reproduces the shipped weights (CPU, one torch thread, seeded)::
     python training/train_sr.py --jobs 2   # x3 and x4 side by side after x2 (same result)
     python training/train_sr.py --scales 2 --steps 200 --out /tmp/sr   # a quick smoke run
     python training/train_sr.py --export-only   # export the last checkpoints of a stopped run
+    python training/train_sr.py --scales 2 --resume main   # only the refine cycles after x2's main run
 
 Data: ONLY the nine trainable nature photos of Debian's ``mate-backgrounds``
 (``benchmarks/photos.py: TRAINABLE_NATURE``; the held-out photos and every skimage photo are
@@ -51,9 +52,9 @@ CACHE = ROOT / "training" / ".cache"
 SIZES = (320, 448, 640, 896)
 #: Steps per scale (each scale is trained from scratch, independently of the others).
 STEPS = {2: 5000, 3: 2500, 4: 2500}
-#: A second, gentler cosine cycle after the main one (a warm restart at a lower peak rate):
-#: scale -> (steps, peak learning rate). The loss was still falling at the end of the main runs.
-REFINE = {2: (2500, 3e-4), 3: (1500, 3e-4), 4: (1500, 3e-4)}
+#: Gentler cosine cycles after the main one (warm restarts at lower peak rates): scale ->
+#: ((steps, peak learning rate), ...). The loss was still falling at the end of the main runs.
+REFINE = {2: ((2500, 3e-4), (2500, 1e-4)), 3: ((1500, 3e-4),), 4: ((1500, 3e-4),)}
 #: x3 and x4 start from the trained x2 body (FSRCNN's observation: the feature, shrinking and
 #: mapping layers transfer across scales, only the upsampling head is scale-specific), so they
 #: need half the steps.
@@ -199,21 +200,25 @@ def least_squares_linear(data, scale: int, rng: np.random.Generator, *, batches:
 
 
 def body_checkpoint(scale: int, tag: str = "") -> Path:
-    """The latest weights of a scale (``tag=""``) or those at the end of its main run
-    (``tag="main"``: what x3/x4 start from, so they need not wait for x2's refinement)."""
+    """Weights of a scale: the main run's latest (``tag=""``), its end (``"main"``: what x3/x4
+    start from, so they need not wait for x2's refinement) or the end of refine cycle k
+    (``"refine<k>"``)."""
     return CACHE / f"sr_compact_x{scale}{'_' + tag if tag else ''}.pt"
 
 
-def train_scale(scale: int, steps: int, torch, *, seed: int = 0, refine: tuple | None = None,
-                resume_main: bool = False, log=print):
+def train_scale(scale: int, steps: int, torch, *, seed: int = 0, refine: tuple = (),
+                resume: str | None = None, log=print):
     """Train the x``scale`` network: a main cosine run of ``steps`` (x3/x4 start from the saved
-    x2 body, :data:`INIT_FROM`), then the optional ``refine`` (steps, peak rate) cycle.
-    ``resume_main`` loads the main run's checkpoint instead of running it again."""
+    x2 body, :data:`INIT_FROM`), then the ``refine`` cycles, each (steps, peak rate).
+    ``resume`` ("main", "refine1", ...) loads that stage's checkpoint and runs only the cycles
+    after it; each cycle has its own seed, so a resumed run ends where a whole one does."""
     model = build_model(scale, torch)
     data = training_set(scale)
-    if resume_main:
-        model.load_state_dict(torch.load(body_checkpoint(scale, "main"), map_location="cpu"))
-        log(f"x{scale}: main run resumed from {body_checkpoint(scale, 'main').name}")
+    done = 0  # refine cycles already in the loaded weights
+    if resume:
+        model.load_state_dict(torch.load(body_checkpoint(scale, resume), map_location="cpu"))
+        done = 0 if resume == "main" else int(resume.removeprefix("refine"))
+        log(f"x{scale}: resumed from {body_checkpoint(scale, resume).name}")
     else:
         torch.manual_seed(seed + scale)
         parent = INIT_FROM.get(scale)
@@ -231,12 +236,13 @@ def train_scale(scale: int, steps: int, torch, *, seed: int = 0, refine: tuple |
         run_cycle(model, data, scale, steps, 1e-3, np.random.default_rng(seed + scale), torch,
                   log=log, tag="", checkpoint=body_checkpoint(scale))
         torch.save(model.state_dict(), body_checkpoint(scale, "main"))
-    if refine:
-        refine_steps, peak = refine
-        torch.manual_seed(seed + scale + 1000)
+    for k, (refine_steps, peak) in enumerate(refine, start=1):
+        if k <= done:
+            continue
+        torch.manual_seed(seed + scale + 1000 * k)
         run_cycle(model, data, scale, refine_steps, peak,
-                  np.random.default_rng(seed + scale + 1000), torch, log=log, tag="refine ",
-                  checkpoint=body_checkpoint(scale, "refine"))
+                  np.random.default_rng(seed + scale + 1000 * k), torch, log=log,
+                  tag=f"refine{k} ", checkpoint=body_checkpoint(scale, f"refine{k}"))
     return model
 
 
@@ -280,7 +286,7 @@ def export(model, scale: int, path: Path, torch) -> None:
 
 
 def run_scale(scale: int, steps: int, out: Path, seed: int, export_only: bool = False,
-              refine: tuple | None = None, resume_main: bool = False) -> None:
+              refine: tuple = (), resume: str | None = None) -> None:
     """Train (unless ``export_only``), export and record one scale (its own process with --jobs)."""
     import torch
 
@@ -295,15 +301,15 @@ def run_scale(scale: int, steps: int, out: Path, seed: int, export_only: bool = 
     started = time.time()
     if export_only:
         model = build_model(scale, torch)
-        last = max((p for p in (body_checkpoint(scale), body_checkpoint(scale, "refine"))
-                    if p.is_file()), key=lambda p: p.stat().st_mtime)
+        last = max((p for p in CACHE.glob(f"sr_compact_x{scale}*.pt")),
+                   key=lambda p: p.stat().st_mtime)
         model.load_state_dict(torch.load(last, map_location="cpu"))
         log(f"== x{scale} exported from {last.name}")
     else:
         log(f"== x{scale} {time.strftime('%Y-%m-%d %H:%M:%S')} steps={steps} refine={refine} "
             f"seed={seed} arch={ARCH} photos={list(TRAINABLE_NATURE)}")
-        model = train_scale(scale, steps, torch, seed=seed, refine=refine,
-                            resume_main=resume_main, log=log)
+        model = train_scale(scale, steps, torch, seed=seed, refine=refine, resume=resume,
+                            log=log)
     path = out / f"sr_compact_x{scale}.onnx"
     export(model, scale, path, torch)
     meta = {"scale": scale, "steps": steps, "batch": BATCH, "lr_patch": LR_PATCH, "seed": seed,
@@ -328,19 +334,17 @@ def main(argv=None) -> int:
                     "the result is the same as with --jobs 1")
     ap.add_argument("--export-only", action="store_true",
                     help="export the last checkpoint of each scale (an interrupted run)")
-    ap.add_argument("--resume-main", action="store_true",
-                    help="start from each scale's main-run checkpoint and run only its refine "
-                    "cycle (a run interrupted after the main run)")
+    ap.add_argument("--resume", metavar="STAGE",
+                    help="start from each scale's checkpoint at the end of STAGE (main, refine1, "
+                    "...) and run only the cycles after it (a run interrupted there)")
     args = ap.parse_args(argv)
     CACHE.mkdir(parents=True, exist_ok=True)
-    def refine(s: int) -> tuple | None:
-        if s not in REFINE:
-            return None
-        steps, peak = REFINE[s]
-        return (args.steps // 2 if args.steps else steps, peak)
+    def refine(s: int) -> tuple:
+        return tuple((args.steps // 2 if args.steps else steps, peak)
+                     for steps, peak in REFINE.get(s, ()))
 
     jobs = [(s, args.steps or STEPS[s], args.out, args.seed, args.export_only, refine(s),
-             args.resume_main) for s in args.scales]
+             args.resume) for s in args.scales]
     # Parents first: x3 and x4 start from the x2 body.
     first = [j for j in jobs if j[0] not in INIT_FROM]
     then = [j for j in jobs if j[0] in INIT_FROM]
