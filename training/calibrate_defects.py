@@ -56,10 +56,13 @@ def calibrate(model: Path, log=print) -> tuple[float, float]:
         h, w = rgb.shape[:2]
         f = 1024 / max(h, w)
         rgb = cv2.resize(rgb, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
-        for seed in SEEDS:
-            d = degrade(rgb, seed=seed, amount=1.5)
+        hh, ww = rgb.shape[:2]
+        soft = cv2.resize(cv2.resize(rgb, (ww // 2, hh // 2), interpolation=cv2.INTER_AREA),
+                          (ww, hh), interpolation=cv2.INTER_CUBIC)
+        for seed, img in zip(SEEDS, (rgb, soft)):
+            d = degrade(img, seed=seed, amount=1.5)
             damaged.append((learned_probability(d.image, model=model), d.mask))
-            aged.append(learned_probability(degrade(rgb, seed=seed, defects=()).image,
+            aged.append(learned_probability(degrade(img, seed=seed, defects=()).image,
                                             model=model))
         log(f"calibration: {name} done")
     best = (-1.0, 0.5, 0.0)

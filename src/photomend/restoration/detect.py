@@ -10,9 +10,11 @@ from photomend.errors import ImageTooSmallError, InputError, UnknownEngineError
 
 #: The detectors :func:`detect_defects` knows.
 DETECTORS = ("learned", "classical")
-#: The classical detector until the learned one beats it: on the held-out benchmark both
-#: score F1 ~0.57, but repairs with the classical mask gain +2.3 dB against +1.1, and the
-#: learned one flags 2-12 % of clean photos under 1024 px (benchmarks/results_restore.md).
+#: The classical detector until the learned one is safe on clean photos too: on the held-out
+#: benchmark the U-Net now scores higher (F1 0.64 vs 0.58, repair gain +2.8 vs +2.3 dB), but
+#: it loses on the hairline-only and faint-scratch suites and flags 2-39 % of clean, sharp
+#: scikit-image photos at 128-512 px, where the classical one flags 0.1-2 %
+#: (benchmarks/results_restore.md, docs/restore.md).
 DEFAULT_DETECTOR = "classical"
 #: Long side (px) at which defects are detected; larger scans are scaled down to it first.
 WORKING_SIZE = 1024

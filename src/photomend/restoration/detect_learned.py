@@ -20,7 +20,7 @@ WEIGHTS = "defects_unet.onnx"
 #: The network needs heights and widths that are multiples of this.
 MULTIPLE = 8
 #: Tile size and context (px) for inference; only each tile's core is kept.
-TILE, TILE_PAD = 512, 48  # the U-Net sees about 80 px: 48 px each side covers it
+TILE, TILE_PAD = 512, 64  # the U-Net sees about 80-100 px each side; 64 px covers most of it
 #: Diameter (px) of the top-hat structuring element of the two feature channels.
 TOPHAT_SIZE = 11
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)

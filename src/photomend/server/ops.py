@@ -25,6 +25,7 @@ from photomend.errors import InputError, MaskError
 from photomend.hd import STRATEGIES
 from photomend.io import encode_image, read_image, read_mask
 from photomend.removal import DEFAULT_ENGINE, DEFAULT_HD_STRATEGY, remove_array
+from photomend.restoration.detect import DEFAULT_DETECTOR
 
 #: Output format name (the ``format`` option) -> (encoder name, media type, file suffix).
 OUTPUT_FORMATS = {
@@ -170,7 +171,8 @@ UPSCALE = Operation(
 
 
 class RestoreOptions(Options):
-    detector: Literal["learned", "classical"] = Field("classical", description="defect detector")
+    detector: Literal["learned", "classical"] = Field(DEFAULT_DETECTOR,
+                                                      description="defect detector")
     threshold: float | None = Field(None, gt=0, lt=1, description="lower finds more defects "
                                     "(default: the detector's calibrated threshold)")
     detect_only: bool = Field(False, description="only find the defects: the job's only output "
