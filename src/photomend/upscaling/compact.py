@@ -1,6 +1,6 @@
 """photomend's own compact super-resolution networks (``compact``): one per scale x2/x3/x4.
 
-FSRCNN-like and tiny (19-33 k parameters, ~18 k multiply-adds per input pixel at x2): all
+FSRCNN-like and small (31-45 k parameters, ~31 k multiply-adds per input pixel at x2): all
 convolutions run at low resolution, a pixel shuffle upsamples at the end, and the network
 predicts the residual to bicubic upsampling, which this module adds back. Trained by
 ``training/train_sr.py`` on photos that ship inside Debian's ``mate-backgrounds`` package (the
