@@ -65,7 +65,8 @@ def prewarm(engine: str = DEFAULT_ENGINE) -> threading.Thread | None:
 
     A fresh process spends about 0.7 s loading numba kernels from the cache on its first fill.
     Started before a photo is decoded (which releases the GIL), that time overlaps the decode.
-    ``join()`` the thread before the real fill. Errors are left to the real call to report.
+    ``join()`` the thread before the real fill, and before leaving on an error too: a process
+    that exits while numba loads in a thread aborts. Errors are left to the real call to report.
     Only the first call per engine in a process starts a thread.
 
     >>> warm = prewarm("patchmatch")  # a Thread; None once this process has loaded them
