@@ -50,17 +50,15 @@ def _run_photomend(strategy: str, image: str, mask_path: str, output: str, seed:
     t0 = time.perf_counter()
     # As `photomend remove` does: the kernels load in the background while the JPEG decodes.
     warm = prewarm("patchmatch") if prewarm is not None else None
-    try:
-        if read_image is not None:
-            loaded = read_image(image)
-            mask = read_mask(mask_path, size=loaded.size)
-            rgb, io_used = loaded.rgb, "photomend.io"
-        else:
-            rgb = _pillow_read(image).astype(np.float32) / 255.0
-            mask, io_used = _pillow_read_mask(mask_path), "pillow"
-    finally:
-        if warm is not None:
-            warm.join()
+    if read_image is not None:
+        loaded = read_image(image)
+        mask = read_mask(mask_path, size=loaded.size)
+        rgb, io_used = loaded.rgb, "photomend.io"
+    else:
+        rgb = _pillow_read(image).astype(np.float32) / 255.0
+        mask, io_used = _pillow_read_mask(mask_path), "pillow"
+    if warm is not None:
+        warm.join()
     t1 = time.perf_counter()
     out = remove_array(rgb, mask, engine="patchmatch", hd_strategy=strategy, seed=seed)
     t2 = time.perf_counter()

@@ -301,8 +301,7 @@ def run_scale(scale: int, steps: int, out: Path, seed: int, export_only: bool = 
     started = time.time()
     if export_only:
         model = build_model(scale, torch)
-        last = max((p for p in CACHE.glob(f"sr_compact_x{scale}*.pt")),
-                   key=lambda p: p.stat().st_mtime)
+        last = max(CACHE.glob(f"sr_compact_x{scale}*.pt"), key=lambda p: p.stat().st_mtime)
         model.load_state_dict(torch.load(last, map_location="cpu"))
         log(f"== x{scale} exported from {last.name}")
     else:

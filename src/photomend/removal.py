@@ -65,9 +65,10 @@ def prewarm(engine: str = DEFAULT_ENGINE) -> threading.Thread | None:
 
     A fresh process spends about 0.7 s loading numba kernels from the cache on its first fill.
     Started before a photo is decoded (which releases the GIL), that time overlaps the decode.
-    ``join()`` the thread before the real fill, and before leaving on an error too: a process
-    that exits while numba loads in a thread aborts. Errors are left to the real call to report.
-    Only the first call per engine in a process starts a thread.
+    ``join()`` the thread before the real fill. It is not a daemon thread: a process leaving
+    early (bad input) waits for it at exit, since numba aborts the process if the interpreter
+    shuts down under a loading thread. Errors are left to the real call to report. Only the
+    first call per engine in a process starts a thread.
 
     >>> warm = prewarm("patchmatch")  # a Thread; None once this process has loaded them
     >>> if warm is not None:
@@ -87,6 +88,6 @@ def prewarm(engine: str = DEFAULT_ENGINE) -> threading.Thread | None:
         except Exception:  # noqa: BLE001, S110  (an optimisation, never a failure)
             pass
 
-    thread = threading.Thread(target=run, name=f"prewarm-{engine}", daemon=True)
+    thread = threading.Thread(target=run, name=f"prewarm-{engine}", daemon=False)
     thread.start()
     return thread

@@ -195,13 +195,11 @@ def _remove_one(
         check_destination(compare, overwrite=args.overwrite, protect=(image, mask))
     with reported_warnings(out.name, quiet=args.quiet):
         warm = prewarm(args.engine)  # loads the kernels while the photo decodes
-        try:
-            before = read_image(image, max_pixels=args.max_pixels)
-            hole = read_mask(mask, size=before.size, resize=args.resize_mask,
-                             max_pixels=args.max_pixels)
-        finally:  # also on bad input: exiting while numba loads in a thread aborts the process
-            if warm is not None:
-                warm.join()
+        before = read_image(image, max_pixels=args.max_pixels)
+        hole = read_mask(mask, size=before.size, resize=args.resize_mask,
+                         max_pixels=args.max_pixels)
+        if warm is not None:
+            warm.join()
         loaded = before
         if hole.any():
             loaded = before.with_rgb(remove_array(
