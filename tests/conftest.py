@@ -22,3 +22,17 @@ def hole() -> np.ndarray:
     mask = np.zeros((48, 64), bool)
     mask[18:28, 26:38] = True
     return mask
+
+
+@pytest.fixture
+def one_torch_thread(monkeypatch):
+    """Tiny networks gain nothing from 2 threads, and on a busy machine spinning OpenMP threads
+    waste the cores other tests need. Modules that use torch opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch  # only the modules that ask for this fixture need torch
+
+    monkeypatch.setenv("PHOTOMEND_THREADS", "1")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

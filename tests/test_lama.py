@@ -34,20 +34,10 @@ from photomend.lama.synthetic import (  # noqa: E402
 )
 
 # torch.jit is deprecated upstream, but IOPaint's big-lama.pt is a TorchScript file.
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning"),
+              pytest.mark.usefixtures("one_torch_thread")]
 
 SMALL = lc.LamaConfig(ngf=4, n_blocks=2)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    """Tiny networks gain nothing from 2 threads, and on a busy machine spinning OpenMP threads
-    waste the cores other tests need."""
-    monkeypatch.setenv("PHOTOMEND_THREADS", "1")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

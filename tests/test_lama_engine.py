@@ -23,16 +23,7 @@ from photomend.lama.synthetic import (  # noqa: E402
 
 TINY = LamaConfig(ngf=4, n_blocks=1)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    """Tiny networks gain nothing from 2 threads, and on a busy machine spinning OpenMP threads
-    waste the cores other tests need."""
-    monkeypatch.setenv("PHOTOMEND_THREADS", "1")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
