@@ -84,3 +84,25 @@ def test_cra_matches_cells_on_match_image(fine_pattern):
     assert not np.array_equal(a[hole], b[hole])
     c = aggregate_residual(img, hole, small, small, match_image=small)
     np.testing.assert_array_equal(b, c)  # the default is the result itself
+
+
+def test_cra_matches_the_detail_energy_around_the_hole():
+    """Fine grain that the working copy cannot see (it averages out) is strong on the left half
+    and weak on the right; a hole on the right gets the right half's grain, not the left's."""
+    rng = np.random.default_rng(3)
+    h, w = 512, 1024
+    grain = rng.standard_normal((h, w)).astype(np.float32)
+    grain[:, : w // 2] *= 0.04
+    grain[:, w // 2 :] *= 0.02
+    img = np.clip(0.5 + grain[..., None] * np.ones(3, np.float32), 0, 1)
+    hole = np.zeros((h, w), bool)
+    hole[200:320, 700:860] = True
+    small = cv2.resize(img, (256, 128), interpolation=cv2.INTER_AREA)
+    # Every cell looks the same at working size, so the first known cell (left, strong) wins.
+    flat = np.full_like(small, 0.5)
+    inner = cv2.erode(hole.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    truth = _lap_energy(img, inner)
+    copied = aggregate_residual(img, hole, small, small, match_image=flat, energy_clip=None)
+    matched = aggregate_residual(img, hole, small, small, match_image=flat)
+    assert _lap_energy(copied, inner) > 3.0 * truth  # the strong grain, pasted as is
+    assert 0.7 < _lap_energy(matched, inner) / truth < 1.4

