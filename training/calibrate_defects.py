@@ -1,5 +1,6 @@
-"""Choose the defect detector's decision threshold and hysteresis margin, and store them in
-the ONNX metadata (``threshold``, ``margin``), which :mod:`photomend.restoration.detect` reads.
+"""Choose the defect detector's decision threshold, hysteresis margin and classical support,
+and store them in the ONNX metadata (``threshold``, ``margin``, ``support``), which
+:mod:`photomend.restoration.detect` reads.
 
     python training/calibrate_defects.py [--model src/photomend/data/weights/defects_unet.onnx]
 
@@ -7,7 +8,12 @@ the ONNX metadata (``threshold``, ``margin``), which :mod:`photomend.restoration
 (``TRAINABLE_NATURE``, whole photos at 1024 px long side) with synthetic damage from seeds the
 training never drew and no crop: the statistics of a real scan (few defect pixels), unlike the
 dense training crops. Objective: the best tolerant F1 (2 px) such that ageing alone (no
-defects) flags at most 0.5 % of the pixels.
+defects) flags at most 0.5 % of the pixels and the clean photos at 320 and 512 px (run at that
+size, no ageing: sharp photos, where real thin edges look most like scratches) at most 1.5 %
+(the classical detector flags about 1 % of them).
+
+``support`` (:func:`photomend.restoration.detect.fuse`): the classical detections are added
+where the network's probability exceeds it; "none" in the grid = the network alone.
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from benchmarks.photos import NATURE_DIR, TRAINABLE_NATURE, mate_root  # noqa: E402
 from photomend.restoration.degrade import degrade  # noqa: E402
-from photomend.restoration.detect import hysteresis  # noqa: E402
+from photomend.restoration.detect import fuse, hysteresis  # noqa: E402
+from photomend.restoration.detect_classical import classical_score  # noqa: E402
 from photomend.restoration.detect_learned import learned_probability, weights_path  # noqa: E402
 
 THRESHOLDS = np.round(np.arange(0.5, 0.991, 0.02), 3)
-MARGINS = (0.0, 0.03, 0.06, 0.1, 0.15)
+MARGINS = (0.0, 0.03)
+SUPPORTS = (None, 0.2, 0.4, 0.7)
 MAX_AGEING_FLAGGED = 0.005
+MAX_CLEAN_FLAGGED = 0.015
 SEEDS = (50_000, 50_001)
 
 
@@ -48,39 +57,62 @@ def _f1(c: np.ndarray) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def calibrate(model: Path, log=print) -> tuple[float, float]:
+def calibrate(model: Path, log=print) -> tuple[float, float, float | None]:
+    """(threshold, margin, support) with the best F1 on the training photos."""
     folder = mate_root() / NATURE_DIR
-    damaged, aged = [], []
+    damaged, aged, clean = [], [], []
+
+    def maps(img):
+        return learned_probability(img, model=model), classical_score(img)
+
     for name in TRAINABLE_NATURE:
-        rgb = np.asarray(Image.open(folder / name).convert("RGB"), np.float32) / 255
-        h, w = rgb.shape[:2]
+        full = np.asarray(Image.open(folder / name).convert("RGB"), np.float32) / 255
+        h, w = full.shape[:2]
         f = 1024 / max(h, w)
-        rgb = cv2.resize(rgb, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+        rgb = cv2.resize(full, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
         hh, ww = rgb.shape[:2]
         soft = cv2.resize(cv2.resize(rgb, (ww // 2, hh // 2), interpolation=cv2.INTER_AREA),
                           (ww, hh), interpolation=cv2.INTER_CUBIC)
         for seed, img in zip(SEEDS, (rgb, soft)):
             d = degrade(img, seed=seed, amount=1.5)
-            damaged.append((learned_probability(d.image, model=model), d.mask))
-            aged.append(learned_probability(degrade(img, seed=seed, defects=()).image,
-                                            model=model))
+            damaged.append((*maps(d.image), d.mask))
+            aged.append(maps(degrade(img, seed=seed, defects=()).image))
+        for side in (320, 512):
+            g = side / max(h, w)
+            clean.append(maps(cv2.resize(full, (round(w * g), round(h * g)),
+                                         interpolation=cv2.INTER_AREA)))
         log(f"calibration: {name} done")
-    best = (-1.0, 0.5, 0.0)
-    for margin in MARGINS:
-        for t in THRESHOLDS:
-            hi = min(t + margin, 0.995)
-            fp = np.mean([(hysteresis(p, t, hi) > t).mean() for p in aged])
-            if fp > MAX_AGEING_FLAGGED:
-                continue
-            c = sum(_counts(hysteresis(p, t, hi) > t, m) for p, m in damaged)
-            f1 = _f1(c)
-            if f1 > best[0]:
-                best = (f1, float(t), float(margin))
-                log(f"  threshold {t:.2f} margin {margin:.2f}: F1 {f1:.3f}, ageing flags "
-                    f"{100 * fp:.3f} %")
-    log(f"calibrated: threshold {best[1]:.2f}, margin {best[2]:.2f} (F1 {best[0]:.3f} on the "
-        "training photos)")
-    return best[1], best[2]
+    best = (-1.0, 0.5, 0.0, None)
+    for support in SUPPORTS:
+        def score(p, c):
+            return p if support is None else fuse(p, c, support)
+
+        for margin in MARGINS:
+            for t in THRESHOLDS:
+                hi = min(t + margin, 0.995)
+
+                def flags(p, c):
+                    return hysteresis(score(p, c), t, hi) > t
+
+                fp = np.mean([flags(p, c).mean() for p, c in aged])
+                fc = np.mean([flags(p, c).mean() for p, c in clean])
+                if fp > MAX_AGEING_FLAGGED or fc > MAX_CLEAN_FLAGGED:
+                    continue
+                f1 = _f1(sum(_counts(flags(p, c), m) for p, c, m in damaged))
+                if f1 > best[0]:
+                    best = (f1, float(t), float(margin), support)
+                    log(f"  support {support} threshold {t:.2f} margin {margin:.2f}: F1 {f1:.3f}, "
+                        f"ageing flags {100 * fp:.3f} %, clean photos {100 * fc:.2f} %")
+    log(f"calibrated: threshold {best[1]:.2f}, margin {best[2]:.2f}, support {best[3]} (F1 "
+        f"{best[0]:.3f} on the training photos)")
+    return best[1], best[2], best[3]
+
+
+def metadata(t: float, margin: float, support: float | None) -> dict[str, str]:
+    """The ONNX metadata entries for a calibration (``support`` "none": no fusion)."""
+    return {"threshold": f"{t:.2f}", "margin": f"{margin:.2f}",
+            "support": "none" if support is None else f"{support:.2f}",
+            "calibration": "training/calibrate_defects.py"}
 
 
 def write_metadata(model: Path, values: dict[str, str]) -> None:
@@ -102,10 +134,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", type=Path, default=weights_path())
     args = ap.parse_args(argv)
-    t, margin = calibrate(args.model)
-    write_metadata(args.model, {"threshold": f"{t:.2f}", "margin": f"{margin:.2f}",
-                                "calibration": "training/calibrate_defects.py"})
-    print(f"wrote threshold {t:.2f} and margin {margin:.2f} into {args.model}")
+    t, margin, support = calibrate(args.model)
+    write_metadata(args.model, metadata(t, margin, support))
+    print(f"wrote threshold {t:.2f}, margin {margin:.2f}, support {support} into {args.model}")
     return 0
 
 

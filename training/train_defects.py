@@ -157,7 +157,10 @@ def load_photos(long_sides=(640, 896, 1152, 1536), names=None) -> list[Photo]:
 
 
 def _resize_long(rgb: np.ndarray, side: int) -> np.ndarray:
+    """``rgb`` scaled to ``side`` px on its long side (0: unchanged, the native size)."""
     h, w = rgb.shape[:2]
+    if not side:
+        return rgb
     f = side / max(h, w)
     return cv2.resize(rgb, (round(w * f), round(h * f)),
                       interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
@@ -175,18 +178,25 @@ def _crop(photo: Photo, rng: np.random.Generator, crop: int) -> np.ndarray:
     return photo.rgb[y:y + crop, x:x + crop].astype(np.float32) / 255.0
 
 
-def augment_photo(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def augment_photo(rgb: np.ndarray, rng: np.random.Generator, strong: bool = False) -> np.ndarray:
     """Vary the *photo* before damage is drawn on it, so that the network learns what makes
     a defect rather than the look of nine photos: softness (a print or small original scanned
-    and enlarged), exposure, contrast, gamma, saturation, gray photos."""
+    and enlarged), exposure, contrast, gamma, saturation, gray photos.
+
+    ``strong`` (the hard-negative fine-tune): enlargements from up to 6x smaller (a 128-512 px
+    photo brought to the working size) and, one time in four, unsharp masking (the halos of a
+    sharpened digital photo are thin bright and dark lines along real edges)."""
     h, w = rgb.shape[:2]
-    if rng.random() < 0.4:  # soft: down by 1.3-3x and back up
-        f = rng.uniform(1.3, 3.0)
+    if rng.random() < 0.4:  # soft: down by 1.3-3x (strong: 1.3-6x) and back up
+        f = rng.uniform(1.3, 6.0 if strong else 3.0)
         small = cv2.resize(rgb, (max(8, round(w / f)), max(8, round(h / f))),
                            interpolation=cv2.INTER_AREA)
         rgb = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
     elif rng.random() < 0.2:
         rgb = cv2.GaussianBlur(rgb, (0, 0), rng.uniform(0.5, 1.5))
+    if strong and rng.random() < 0.25:  # sharpened: unsharp mask
+        blur = cv2.GaussianBlur(rgb, (0, 0), rng.uniform(0.7, 2.0))
+        rgb = np.clip(rgb + rng.uniform(0.3, 1.5) * (rgb - blur), 0, 1)
     y = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
     if rng.random() < 0.2:
         rgb = np.repeat(y[:, :, None], 3, 2)
@@ -197,20 +207,25 @@ def augment_photo(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(rgb, 0, 1).astype(np.float32)
 
 
-def make_sample(photos, rng: np.random.Generator, crop: int):
-    """One (features, mask) training pair: a random crop with random synthetic damage."""
+def make_sample(photos, rng: np.random.Generator, crop: int, clean: float = 0.12,
+                strong: bool = False):
+    """One (features, mask) training pair: a random crop with random synthetic damage.
+
+    A share ``clean`` of the crops has no defects (the main run: ageing only; the fine-tune,
+    ``strong``: ageing only or nothing at all, see :func:`augment_photo` for the rest)."""
     photo = photos[rng.integers(len(photos))]
     rgb = _crop(photo, rng, crop)
     if rng.random() < 0.5:
         rgb = rgb[:, ::-1]
     if rng.random() < 0.5:
         rgb = np.rot90(rgb)
-    rgb = augment_photo(np.ascontiguousarray(rgb), rng)
+    rgb = augment_photo(np.ascontiguousarray(rgb), rng, strong)
     roll = rng.random()
-    if roll < 0.12:  # ageing only: teach the network that grain, sepia, blur are not defects
-        d = degrade(rgb, seed=int(rng.integers(2**31)), defects=(), scale=1.0)
+    if roll < clean:  # ageing only: teach the network that grain, sepia, blur are not defects
+        d = degrade(rgb, seed=int(rng.integers(2**31)), defects=(), scale=1.0,
+                    ageing=not strong or rng.random() < 0.5)
     else:
-        if roll < 0.35:  # hairline-focused: thin faint scratches are the hardest to find
+        if roll < clean + 0.23:  # hairline-focused: thin faint scratches are the hardest
             kinds = ("hairline",) + tuple(k for k in DEFECT_KINDS if rng.random() < 0.3)
         else:
             kinds = tuple(k for k in DEFECT_KINDS if rng.random() < 0.7) or ("hairline",)
@@ -221,8 +236,8 @@ def make_sample(photos, rng: np.random.Generator, crop: int):
     return features(d.image), d.mask
 
 
-def batch(photos, rng, n: int, crop: int):
-    xs, ys = zip(*(make_sample(photos, rng, crop) for _ in range(n)))
+def batch(photos, rng, n: int, crop: int, **kw):
+    xs, ys = zip(*(make_sample(photos, rng, crop, **kw) for _ in range(n)))
     x = torch.from_numpy(np.stack([a.transpose(2, 0, 1) for a in xs]).copy())
     y = torch.from_numpy(np.stack(ys)[:, None].astype(np.float32))
     return x, y
@@ -262,11 +277,23 @@ def f1_from(c) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
-def validation_set(seed: int = 60_000) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+def validation_set(seed: int = 60_000, clean_small: bool = False
+                   ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
     """(features, mask, hairline mask) of :data:`VALIDATION_PHOTO` at 1024 px, sharp and soft
     (enlarged from half size), each with whole-scan damage as in a real scan, plus ageing
-    alone (mask all False)."""
+    alone (mask all False).
+
+    ``clean_small`` (the fine-tune) adds clean photos with no defects and no ageing, the false
+    positives a user sees first: the photo at 320 and 512 px (run at that size) and enlarged
+    from 256 px to 1024 px."""
     rgb = np.asarray(Image.open(mate_root() / NATURE_DIR / VALIDATION_PHOTO).convert("RGB"))
+    extra = []
+    if clean_small:
+        for side in (320, 512):
+            img = _resize_long(rgb, side).astype(np.float32) / 255
+            extra.append((features(img), np.zeros(img.shape[:2], bool), None))
+        img = _resize_long(_resize_long(rgb, 256), 1024).astype(np.float32) / 255
+        extra.append((features(img), np.zeros(img.shape[:2], bool), None))
     sharp = _resize_long(rgb, 1024).astype(np.float32) / 255
     h, w = sharp.shape[:2]
     soft = cv2.resize(cv2.resize(sharp, (w // 2, h // 2), interpolation=cv2.INTER_AREA), (w, h),
@@ -280,7 +307,7 @@ def validation_set(seed: int = 60_000) -> list[tuple[np.ndarray, np.ndarray, np.
         out.append((features(d.image), d.mask, d.kinds.get("hairline")))
         d = degrade(img, seed=seed + 20 + i, defects=())
         out.append((features(d.image), d.mask, None))
-    return out
+    return out + extra
 
 
 @torch.no_grad()
@@ -330,6 +357,11 @@ def main(argv=None) -> int:
     ap.add_argument("--time-check", action="store_true", help="time 5 steps and exit")
     ap.add_argument("--export-only", action="store_true",
                     help="skip training: export and calibrate the best checkpoint saved so far")
+    ap.add_argument("--finetune-steps", type=int, default=1500,
+                    help="steps of the hard-negative fine-tune after the main run (0: none)")
+    ap.add_argument("--finetune-lr", type=float, default=1e-3)
+    ap.add_argument("--resume", choices=("finetune",), default=None,
+                    help="skip the main run: fine-tune its best checkpoint saved so far")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -346,7 +378,7 @@ def main(argv=None) -> int:
 
     model = DefectUNet()
     best_path = CACHE / "defects_unet_best.pt"
-    if not args.export_only:
+    if not args.export_only and args.resume is None:
         photos = load_photos()
         say(f"{len(photos)} training images ({len(TRAINABLE_NATURE) - 1} photos x 4 sizes; "
             f"{VALIDATION_PHOTO} kept for validation); args {vars(args)}")
@@ -395,19 +427,76 @@ def main(argv=None) -> int:
                 say(f"validation step {step}: " + ", ".join(
                     f"{k} {val:.3f}" for k, val in v.items()) + mark)
 
+    ft_best = CACHE / "defects_unet_ft_best.pt"
+    if args.finetune_steps and not args.export_only:
+        finetune(model, best_path, ft_best, args, say)
+    if args.finetune_steps:
+        best_path = ft_best
     ckpt = torch.load(best_path, weights_only=False)  # our own checkpoint (numpy scalars)
     model.load_state_dict(ckpt["state"])
     say(f"exporting the best checkpoint: step {ckpt['step']}, validation {ckpt['val']}")
     export(model, args.out, ckpt["val"]["threshold"], ckpt["pos_weight"], args)
     say(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
     # the threshold and hysteresis margin that ship: calibrated on whole training photos
-    from calibrate_defects import calibrate, write_metadata
+    from calibrate_defects import calibrate, metadata, write_metadata
 
-    t, margin = calibrate(args.out, log=say)
-    write_metadata(args.out, {"threshold": f"{t:.2f}", "margin": f"{margin:.2f}",
-                              "calibration": "training/calibrate_defects.py",
-                              "checkpoint_step": str(ckpt["step"])})
+    t, margin, support = calibrate(args.out, log=say)
+    write_metadata(args.out, metadata(t, margin, support) | {"checkpoint_step": str(ckpt["step"])})
     return 0
+
+
+def finetune(model, start: Path, best_path: Path, args, say) -> None:
+    """The hard-negative fine-tune: from the main run's best checkpoint, ``--finetune-steps``
+    steps (one-cycle, max lr ``--finetune-lr``) on the training photos at the main run's sizes
+    plus small ones run at their own size (320 and 448 px: a small photo is detected at its own
+    size, where real thin edges are as sharp as scratches) and the native size; photos
+    enlarged from up to 6x smaller and sharpened ones (:func:`augment_photo` ``strong``); 30 %
+    of the crops clean (half with ageing, half untouched). The checkpoint with the best
+    validation F1 -- with the clean small photos of :func:`validation_set` counted with ageing
+    alone, at most 1 % flagged -- is kept in ``best_path``."""
+    ckpt = torch.load(start, weights_only=False)
+    model.load_state_dict(ckpt["state"])
+    pos_weight = ckpt["pos_weight"]
+    torch.manual_seed(args.seed + 1000)
+    rng = np.random.default_rng(args.seed + 1000)
+    photos = load_photos() + load_photos(long_sides=(320, 448, 0))
+    crop = 192  # fits the 320-px photos (200 px on the short side)
+    say(f"fine-tune from step {ckpt['step']} ({ckpt['val']}): {len(photos)} training images, "
+        f"{args.finetune_steps} steps of {args.batch} crops of {crop} px, max lr "
+        f"{args.finetune_lr}")
+    vset = validation_set(clean_small=True)
+    v = validate(model, vset)
+    say("fine-tune validation step 0: " + ", ".join(f"{k} {x:.3f}" for k, x in v.items()))
+    best_f1 = v["f1"]
+    torch.save({"state": model.state_dict(), "step": f"{ckpt['step']}+0", "val": v,
+                "pos_weight": pos_weight}, best_path)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.finetune_lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.finetune_lr,
+                                                total_steps=args.finetune_steps, pct_start=0.1)
+    started, running = time.perf_counter(), 0.0
+    for step in range(1, args.finetune_steps + 1):
+        x, y = batch(photos, rng, args.batch, crop, clean=0.3, strong=True)
+        model.train()
+        loss = loss_fn(model(x), y, pos_weight)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        if step % 50 == 0:
+            say(f"fine-tune step {step}/{args.finetune_steps} loss {running:.4f} "
+                f"{(time.perf_counter() - started) / 60:.1f} min")
+        if step % args.validate_every == 0 or step == args.finetune_steps:
+            v = validate(model, vset)
+            state = {"state": model.state_dict(), "step": f"{ckpt['step']}+{step}", "val": v,
+                     "pos_weight": pos_weight}
+            torch.save(state, CACHE / "defects_unet_ft.pt")
+            mark = ""
+            if v["f1"] > best_f1:
+                best_f1, mark = v["f1"], " (best)"
+                torch.save(state, best_path)
+            say(f"fine-tune validation step {step}: " + ", ".join(
+                f"{k} {x:.3f}" for k, x in v.items()) + mark)
 
 
 def export(model, path: Path, threshold: float, pos_weight: float, args) -> None:

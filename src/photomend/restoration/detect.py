@@ -49,7 +49,9 @@ def defect_score(
     """(score map at working size, default threshold, hysteresis margin) for ``rgb``.
 
     The map is float32 in [0, 1], of the scan's size when its long side is at most
-    :data:`WORKING_SIZE`, else of the scan scaled down to it.
+    :data:`WORKING_SIZE`, else of the scan scaled down to it. For ``learned`` it is the
+    network's probability, fused with the classical detections it supports (:func:`fuse`)
+    when the model's metadata asks for it.
     """
     check_detector(detector)
     h, w = rgb.shape[:2]
@@ -68,13 +70,38 @@ def defect_score(
         if progress is not None:
             progress("detect", 1, 1)
         return score, DEFAULT_THRESHOLD, 0.0
+    from photomend.restoration.detect_classical import classical_score
     from photomend.restoration.detect_learned import (
+        classical_support,
         default_threshold,
         hysteresis_margin,
         learned_probability,
     )
 
-    return learned_probability(small, progress=progress), default_threshold(), hysteresis_margin()
+    prob = learned_probability(small, progress=progress)
+    support = classical_support()
+    if support is not None:
+        prob = fuse(prob, classical_score(small), support)
+    return prob, default_threshold(), hysteresis_margin()
+
+
+def fuse(prob: np.ndarray, classical: np.ndarray, support: float) -> np.ndarray:
+    """The learned probability map with the classical detector's detections added where the
+    network gives them at least ``support``: set to 1 there.
+
+    The classical line filters find faint scratches and hairlines that the network scores
+    just under its threshold; the network's weak support keeps out the real thin edges the
+    line filters also flag. (Calibrated on the training photos: ``support`` in the ONNX
+    metadata, see ``training/calibrate_defects.py``.)
+
+    >>> p = np.array([[0.95, 0.6, 0.1]], np.float32); c = np.array([[0.0, 0.8, 0.8]], np.float32)
+    >>> fuse(p, c, 0.4).tolist()
+    [[0.949999988079071, 1.0, 0.10000000149011612]]
+    """
+    from photomend.restoration.detect_classical import DEFAULT_THRESHOLD
+
+    return np.where((classical > DEFAULT_THRESHOLD) & (prob > support), np.float32(1.0),
+                    prob).astype(np.float32)
 
 
 def hysteresis(score: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -70,6 +70,17 @@ def hysteresis_margin(model: str | Path | None = None) -> float:
         return 0.0
 
 
+def classical_support(model: str | Path | None = None) -> float | None:
+    """The network probability above which a classical detection is kept (``support`` in the
+    ONNX metadata; None: no fusion). See :func:`photomend.restoration.detect.fuse`."""
+    sess = nn_onnx.session(model or weights_path())
+    try:
+        value = sess.get_modelmeta().custom_metadata_map.get("support")
+        return None if value is None else float(value)
+    except ValueError:
+        return None
+
+
 def learned_probability(
     rgb: np.ndarray,
     *,
