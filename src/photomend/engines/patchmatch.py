@@ -18,6 +18,7 @@ from photomend.engines.base import Engine, EngineTraits, ProgressFn, register_en
 from photomend.engines.opencv import diffusion_fill
 from photomend.errors import MaskError
 from photomend.ops import patchmatch_kernels as k
+from photomend.ops.spread import spread
 
 
 @dataclass(frozen=True)
@@ -66,19 +67,7 @@ def _surrounding_detail(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     low = cv2.GaussianBlur(grey * known, (0, 0), 1.5)
     low /= np.maximum(cv2.GaussianBlur(known, (0, 0), 1.5), 1e-6)
     clean = cv2.erode(known, np.ones((5, 5), np.uint8))
-    energy = (grey - low) ** 2 * clean
-    out = weight = None
-    for sigma in (6.0, 18.0, 54.0):
-        num = cv2.GaussianBlur(energy, (0, 0), sigma)
-        den = cv2.GaussianBlur(clean, (0, 0), sigma)
-        est = num / np.maximum(den, 1e-6)
-        if out is None:
-            out, weight = est, den
-            continue
-        w = np.clip(weight / 0.05, 0.0, 1.0)  # enough known pixels at the finer scale?
-        out = w * out + (1.0 - w) * est
-        weight = np.maximum(weight, den)
-    return np.sqrt(out)
+    return np.sqrt(spread((grey - low) ** 2, clean, (6.0, 18.0, 54.0)))
 
 
 @register_engine

@@ -17,6 +17,8 @@ import math
 import cv2
 import numpy as np
 
+from photomend.ops.spread import spread
+
 
 def upsample_rows(
     small: np.ndarray, full_hw: tuple[int, int], y0: int, y1: int,
@@ -221,18 +223,7 @@ def _surrounding_rms(full, small_image, known_cells, hole_cells, gh, gw, ch, cw)
     energy = sq.reshape(gh, ch, gw, cw).mean(axis=(1, 3))
     known = np.zeros(gh * gw, np.float32)
     known[known_cells] = 1.0
-    known = known.reshape(gh, gw)
-    energy *= known
-    out = weight = None
-    for sigma in (2.0, 6.0, 18.0):
-        den = cv2.GaussianBlur(known, (0, 0), sigma)
-        est = cv2.GaussianBlur(energy, (0, 0), sigma) / np.maximum(den, 1e-6)
-        if out is None:
-            out, weight = est, den
-            continue
-        w_fine = np.clip(weight / 0.05, 0.0, 1.0)  # enough known cells at the finer scale?
-        out = w_fine * out + (1.0 - w_fine) * est
-        weight = np.maximum(weight, den)
+    out = spread(energy, known.reshape(gh, gw), (2.0, 6.0, 18.0))
     return np.sqrt(out.ravel()[hole_cells])
 
 

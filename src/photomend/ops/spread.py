@@ -1,0 +1,40 @@
+"""Spread a quantity known on part of an image over the rest: normalised convolution.
+
+Used to estimate, inside a hole, how much fine detail the photo around it has (the texture
+gate of the patchmatch engine, the energy matching of CRA).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["spread"]
+
+
+def spread(
+    values: np.ndarray, weights: np.ndarray, sigmas: tuple[float, ...], *, enough: float = 0.05
+) -> np.ndarray:
+    """Weighted local mean of ``values`` at every pixel, over a Gaussian of the first of
+    ``sigmas``; where less than ``enough`` weight lies within that reach (deep inside a big
+    hole), the wider ones take over, blended smoothly.
+
+    ``values`` and ``weights`` are float32 HxW; weight 0 marks a pixel whose value is unknown.
+
+    >>> import numpy as np
+    >>> v = np.zeros((64, 64), np.float32); v[:, :32] = 2.0
+    >>> w = np.zeros((64, 64), np.float32); w[:, :8] = 1.0; w[:, -8:] = 1.0
+    >>> s = spread(v, w, (3.0, 30.0))
+    >>> round(float(s[32, 4]), 3), round(float(s[32, 60]), 3), 0.0 < float(s[32, 32]) < 2.0
+    (2.0, 0.0, True)
+    """
+    num = cv2.GaussianBlur(values * weights, (0, 0), sigmas[0])
+    reach = cv2.GaussianBlur(weights, (0, 0), sigmas[0])
+    out = num / np.maximum(reach, 1e-6)
+    for sigma in sigmas[1:]:
+        den = cv2.GaussianBlur(weights, (0, 0), sigma)
+        wide = cv2.GaussianBlur(values * weights, (0, 0), sigma) / np.maximum(den, 1e-6)
+        fine = np.clip(reach / enough, 0.0, 1.0)
+        out = fine * out + (1.0 - fine) * wide
+        reach = np.maximum(reach, den)
+    return out
