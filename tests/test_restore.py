@@ -11,7 +11,7 @@ from PIL import Image
 
 import photomend
 from photomend.errors import ImageTooSmallError, InputError, MaskError, UnknownEngineError
-from photomend.restoration.detect import defect_score, detect_defects
+from photomend.restoration.detect import defect_score, detect_defects, fuse, hysteresis
 from photomend.restoration.detect_learned import default_threshold, learned_probability
 from photomend.restoration.pipeline import NO_DEFECTS_MESSAGE, dilate_mask, split_thin
 
@@ -188,3 +188,64 @@ def test_upscale_and_colorize_after_repair():
         out, _ = photomend.restore(gray, detector="classical",
                                    colorize={"method": "hints", "hints": hints})
     assert out[20, 20, 0] > out[20, 20, 2]  # reddish where the hint is
+
+
+def test_hysteresis_keeps_a_connected_faint_scratch_and_drops_an_isolated_weak_blob():
+    score = np.zeros((64, 96), np.float32)
+    score[20, 5:90] = 0.6                 # a faint scratch ...
+    score[20, 40:50] = 0.95               # ... clear in one stretch
+    score[45:48, 30:33] = 0.6             # an isolated weak blob
+    kept = hysteresis(score, 0.5, 0.9) > 0.5
+    assert kept[20, 5:90].all()           # the whole scratch, faint parts included
+    assert not kept[45:48, 30:33].any()   # the blob is gone
+    assert np.array_equal(hysteresis(score, 0.5, 0.5), score)  # no margin: plain threshold
+
+
+def test_fuse_adds_only_the_classical_detections_the_network_supports():
+    prob = np.full((8, 8), 0.1, np.float32)
+    prob[2, :] = 0.6                      # a faint scratch the network half sees
+    prob[6, 6] = 0.97                     # a defect the network is sure of
+    classical = np.zeros((8, 8), np.float32)
+    classical[2, :] = 0.8                 # the line filters see the scratch ...
+    classical[4, :] = 0.8                 # ... and a real edge the network does not support
+    fused = fuse(prob, classical, 0.4)
+    mask = fused > 0.9
+    assert mask[2].all() and mask[6, 6] and not mask[4].any()
+    assert fused.dtype == np.float32 and np.array_equal(fused[prob < 0.4], prob[prob < 0.4])
+
+
+def _tiny_model(path, channels: int, meta: dict) -> None:
+    """A stand-in ONNX model: logits = 12 * (last input channel) - 6, with metadata."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.zeros((1, channels, 1, 1), np.float32)
+    w[0, -1] = 12.0
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["image", "w", "b"], ["logits"])], "tiny",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", channels, "h", "w"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 1, "h", "w"])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.array([-6.0], np.float32),
+                                                                   "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for k, v in meta.items():
+        p = model.metadata_props.add()
+        p.key, p.value = k, v
+    onnx.save(model, str(path))
+
+
+def test_six_channel_model_reads_the_classical_score(tmp_path):
+    from photomend.restoration.detect_classical import classical_score
+    from photomend.restoration.detect_learned import classical_support, input_channels
+
+    scan, truth = _scratched(_clean(), value=0.97)
+    six, five = tmp_path / "six.onnx", tmp_path / "five.onnx"
+    _tiny_model(six, 6, {"threshold": "0.9", "support": "0.40"})
+    _tiny_model(five, 5, {"support": "none"})
+    assert input_channels(six) == 6 and input_channels(five) == 5
+    assert classical_support(six) == 0.4 and classical_support(five) is None
+    prob = learned_probability(scan, model=six)      # the last channel is the classical score
+    expected = 1 / (1 + np.exp(-(12 * classical_score(scan) - 6)))
+    assert np.abs(prob - expected).max() < 1e-3
+    assert prob[truth].mean() > 0.5 > prob[~truth].mean()

@@ -65,9 +65,12 @@ sys.path.insert(0, str(ROOT / "training"))
 
 from benchmarks.photos import NATURE_DIR, TRAINABLE_NATURE, mate_root  # noqa: E402
 from photomend.restoration.degrade import DEFECT_KINDS, degrade  # noqa: E402
+from photomend.restoration.detect_classical import classical_score  # noqa: E402
 from photomend.restoration.detect_learned import features  # noqa: E402
 
-#: RGB + white and black top-hat (photomend.restoration.detect_learned.features)
+#: RGB + white and black top-hat (photomend.restoration.detect_learned.features); the
+#: fine-tune can add a sixth, the classical detector's score (``--finetune-channels 6``: tried
+#: in session 4, not shipped: no better on the validation photo)
 IN_CHANNELS = 5
 
 OUT = ROOT / "src" / "photomend" / "data" / "weights" / "defects_unet.onnx"
@@ -92,10 +95,11 @@ class DefectUNet(nn.Module):
     thin edge in a busy texture, and to see a whole stain.
     """
 
-    def __init__(self, widths=(12, 24, 48, 80)) -> None:
+    def __init__(self, widths=(12, 24, 48, 80), in_channels: int = IN_CHANNELS) -> None:
         super().__init__()
         c0, c1, c2, c3 = widths
-        self.e0 = nn.Sequential(_conv(IN_CHANNELS, c0), _conv(c0, c0))
+        self.in_channels = in_channels
+        self.e0 = nn.Sequential(_conv(in_channels, c0), _conv(c0, c0))
         self.e1 = nn.Sequential(_conv(c0, c1, 2), _conv(c1, c1))
         self.e2 = nn.Sequential(_conv(c1, c2, 2), _conv(c2, c2))
         self.e3 = nn.Sequential(_conv(c2, c3, 2), _conv(c3, c3, dilation=2),
@@ -136,7 +140,7 @@ class Photo:
 
     def __init__(self, rgb: np.ndarray) -> None:
         self.rgb = rgb
-        hats = features(rgb.astype(np.float32) / 255.0)[:, :, 3:].max(2)
+        hats = features(rgb.astype(np.float32) / 255.0)[:, :, 3:5].max(2)
         cut = np.quantile(hats, 0.97)
         ys, xs = np.nonzero(hats >= max(cut, 1e-3))
         self.hard = np.stack([ys, xs], 1) if len(ys) else np.zeros((0, 2), int)
@@ -208,7 +212,7 @@ def augment_photo(rgb: np.ndarray, rng: np.random.Generator, strong: bool = Fals
 
 
 def make_sample(photos, rng: np.random.Generator, crop: int, clean: float = 0.12,
-                strong: bool = False):
+                strong: bool = False, channels: int = IN_CHANNELS):
     """One (features, mask) training pair: a random crop with random synthetic damage.
 
     A share ``clean`` of the crops has no defects (the main run: ageing only; the fine-tune,
@@ -233,7 +237,12 @@ def make_sample(photos, rng: np.random.Generator, crop: int, clean: float = 0.12
         d = degrade(rgb, seed=int(rng.integers(2**31)), defects=kinds, scale=rng.uniform(0.7, 1.4),
                     amount=rng.uniform(2, 8), opacity=(0.3, 0.65) if faint else (0.35, 1.0),
                     ageing=rng.random() < 0.85)
-    return features(d.image), d.mask
+    return _features(d.image, channels), d.mask
+
+
+def _features(rgb: np.ndarray, channels: int) -> np.ndarray:
+    """The network input (5 channels, or 6 with the classical detector's score)."""
+    return features(rgb, classical_score(rgb) if channels == 6 else None)
 
 
 def batch(photos, rng, n: int, crop: int, **kw):
@@ -277,7 +286,7 @@ def f1_from(c) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
-def validation_set(seed: int = 60_000, clean_small: bool = False
+def validation_set(seed: int = 60_000, clean_small: bool = False, channels: int = IN_CHANNELS
                    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
     """(features, mask, hairline mask) of :data:`VALIDATION_PHOTO` at 1024 px, sharp and soft
     (enlarged from half size), each with whole-scan damage as in a real scan, plus ageing
@@ -291,9 +300,9 @@ def validation_set(seed: int = 60_000, clean_small: bool = False
     if clean_small:
         for side in (320, 512):
             img = _resize_long(rgb, side).astype(np.float32) / 255
-            extra.append((features(img), np.zeros(img.shape[:2], bool), None))
+            extra.append((_features(img, channels), np.zeros(img.shape[:2], bool), None))
         img = _resize_long(_resize_long(rgb, 256), 1024).astype(np.float32) / 255
-        extra.append((features(img), np.zeros(img.shape[:2], bool), None))
+        extra.append((_features(img, channels), np.zeros(img.shape[:2], bool), None))
     sharp = _resize_long(rgb, 1024).astype(np.float32) / 255
     h, w = sharp.shape[:2]
     soft = cv2.resize(cv2.resize(sharp, (w // 2, h // 2), interpolation=cv2.INTER_AREA), (w, h),
@@ -301,12 +310,12 @@ def validation_set(seed: int = 60_000, clean_small: bool = False
     out = []
     for i, img in enumerate((sharp, soft)):
         d = degrade(img, seed=seed + i, amount=1.5, scale=1.0)
-        out.append((features(d.image), d.mask, d.kinds.get("hairline")))
+        out.append((_features(d.image, channels), d.mask, d.kinds.get("hairline")))
         d = degrade(img, seed=seed + 10 + i, defects=("hairline", "scratch"), amount=3.0,
                     opacity=(0.35, 0.6), scale=1.0)
-        out.append((features(d.image), d.mask, d.kinds.get("hairline")))
+        out.append((_features(d.image, channels), d.mask, d.kinds.get("hairline")))
         d = degrade(img, seed=seed + 20 + i, defects=())
-        out.append((features(d.image), d.mask, None))
+        out.append((_features(d.image, channels), d.mask, None))
     return out + extra
 
 
@@ -360,6 +369,8 @@ def main(argv=None) -> int:
     ap.add_argument("--finetune-steps", type=int, default=1500,
                     help="steps of the hard-negative fine-tune after the main run (0: none)")
     ap.add_argument("--finetune-lr", type=float, default=1e-3)
+    ap.add_argument("--finetune-channels", type=int, choices=(5, 6), default=5,
+                    help="6: also feed the network the classical detector's score")
     ap.add_argument("--resume", choices=("finetune",), default=None,
                     help="skip the main run: fine-tune its best checkpoint saved so far")
     args = ap.parse_args(argv)
@@ -428,9 +439,10 @@ def main(argv=None) -> int:
                     f"{k} {val:.3f}" for k, val in v.items()) + mark)
 
     ft_best = CACHE / "defects_unet_ft_best.pt"
-    if args.finetune_steps and not args.export_only:
-        finetune(model, best_path, ft_best, args, say)
     if args.finetune_steps:
+        model = DefectUNet(in_channels=args.finetune_channels)
+        if not args.export_only:
+            finetune(model, best_path, ft_best, args, say)
         best_path = ft_best
     ckpt = torch.load(best_path, weights_only=False)  # our own checkpoint (numpy scalars)
     model.load_state_dict(ckpt["state"])
@@ -455,16 +467,23 @@ def finetune(model, start: Path, best_path: Path, args, say) -> None:
     validation F1 -- with the clean small photos of :func:`validation_set` counted with ageing
     alone, at most 1 % flagged -- is kept in ``best_path``."""
     ckpt = torch.load(start, weights_only=False)
-    model.load_state_dict(ckpt["state"])
+    state = dict(ckpt["state"])
+    first = "e0.0.0.weight"  # the first convolution: zero weights for the extra input channel
+    extra = model.in_channels - state[first].shape[1]
+    if extra > 0:
+        w = state[first]
+        state[first] = torch.cat([w, w.new_zeros(w.shape[0], extra, *w.shape[2:])], 1)
+    model.load_state_dict(state)
     pos_weight = ckpt["pos_weight"]
     torch.manual_seed(args.seed + 1000)
     rng = np.random.default_rng(args.seed + 1000)
     photos = load_photos() + load_photos(long_sides=(320, 448, 0))
+    channels = model.in_channels
     crop = 192  # fits the 320-px photos (200 px on the short side)
     say(f"fine-tune from step {ckpt['step']} ({ckpt['val']}): {len(photos)} training images, "
         f"{args.finetune_steps} steps of {args.batch} crops of {crop} px, max lr "
         f"{args.finetune_lr}")
-    vset = validation_set(clean_small=True)
+    vset = validation_set(clean_small=True, channels=channels)
     v = validate(model, vset)
     say("fine-tune validation step 0: " + ", ".join(f"{k} {x:.3f}" for k, x in v.items()))
     best_f1 = v["f1"]
@@ -475,7 +494,7 @@ def finetune(model, start: Path, best_path: Path, args, say) -> None:
                                                 total_steps=args.finetune_steps, pct_start=0.1)
     started, running = time.perf_counter(), 0.0
     for step in range(1, args.finetune_steps + 1):
-        x, y = batch(photos, rng, args.batch, crop, clean=0.3, strong=True)
+        x, y = batch(photos, rng, args.batch, crop, clean=0.3, strong=True, channels=channels)
         model.train()
         loss = loss_fn(model(x), y, pos_weight)
         opt.zero_grad()
@@ -504,7 +523,7 @@ def export(model, path: Path, threshold: float, pos_weight: float, args) -> None
 
     model.eval()
     path.parent.mkdir(parents=True, exist_ok=True)
-    dummy = torch.zeros(1, IN_CHANNELS, 64, 64)
+    dummy = torch.zeros(1, model.in_channels, 64, 64)
     tmp = CACHE / "export.onnx"
     torch.onnx.export(model, dummy, str(tmp), input_names=["image"], output_names=["logits"],
                       dynamic_axes={"image": {0: "n", 2: "h", 3: "w"},

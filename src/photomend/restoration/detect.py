@@ -75,13 +75,17 @@ def defect_score(
         classical_support,
         default_threshold,
         hysteresis_margin,
+        input_channels,
         learned_probability,
     )
 
-    prob = learned_probability(small, progress=progress)
     support = classical_support()
+    classical = None
+    if support is not None or input_channels() == 6:
+        classical = classical_score(small)
+    prob = learned_probability(small, classical=classical, progress=progress)
     if support is not None:
-        prob = fuse(prob, classical_score(small), support)
+        prob = fuse(prob, classical, support)
     return prob, default_threshold(), hysteresis_margin()
 
 

@@ -26,10 +26,12 @@ TOPHAT_SIZE = 11
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def features(rgb: np.ndarray) -> np.ndarray:
+def features(rgb: np.ndarray, classical: np.ndarray | None = None) -> np.ndarray:
     """The network's input, HxWx5 float32: R, G, B and the white and black morphological
     top-hats of the luma (x4, clipped to 1), which point at thin bright and dark structures;
-    the network learns which of them are defects.
+    the network learns which of them are defects. With ``classical`` (the classical
+    detector's score map, :func:`photomend.restoration.detect_classical.classical_score`) a
+    sixth channel: its line and speck evidence, strong on faint scratches and hairlines.
 
     >>> features(np.zeros((16, 16, 3), np.float32)).shape
     (16, 16, 5)
@@ -42,7 +44,16 @@ def features(rgb: np.ndarray) -> np.ndarray:
     white = cv2.morphologyEx(y, cv2.MORPH_TOPHAT, se, borderType=cv2.BORDER_REFLECT)
     black = cv2.morphologyEx(y, cv2.MORPH_BLACKHAT, se, borderType=cv2.BORDER_REFLECT)
     hats = np.clip(np.stack([white, black], axis=2) * 4.0, 0.0, 1.0)
-    return np.concatenate([rgb, hats], axis=2)
+    parts = [rgb, hats]
+    if classical is not None:
+        parts.append(np.asarray(classical, np.float32)[:, :, None])
+    return np.concatenate(parts, axis=2)
+
+
+def input_channels(model: str | Path | None = None) -> int:
+    """Channels the model reads: 5 (:func:`features`) or 6 (with the classical score)."""
+    shape = nn_onnx.session(model or weights_path()).get_inputs()[0].shape
+    return int(shape[1]) if isinstance(shape[1], int) else 5
 
 
 def weights_path() -> Path:
@@ -88,18 +99,28 @@ def learned_probability(
     tile: int = TILE,
     tile_pad: int = TILE_PAD,
     tta: bool = True,
+    classical: np.ndarray | None = None,
     progress: ProgressFn | None = None,
 ) -> np.ndarray:
     """Defect probability per pixel (float32 HxW in [0, 1]) of ``rgb`` (float32 HxWx3).
 
-    The input channels (:func:`features`) are computed on the whole image first.
+    The input channels (:func:`features`) are computed on the whole image first; a model
+    with six input channels also reads the classical score (``classical``, computed here
+    when not given).
 
     The image is cut into ``tile`` x ``tile`` pieces read with ``tile_pad`` pixels of context
     on each side (reflected at the border); each piece and its mirror image run as one batch of
     two, and the two probability maps are averaged (``tta=False``: the piece alone).
     """
     sess = nn_onnx.session(model or weights_path())
-    rgb = features(rgb)
+    if input_channels(model) == 6:
+        if classical is None:
+            from photomend.restoration.detect_classical import classical_score
+
+            classical = classical_score(rgb)
+        rgb = features(rgb, classical)
+    else:
+        rgb = features(rgb)
     h, w = rgb.shape[:2]
     tile = max(MULTIPLE, tile // MULTIPLE * MULTIPLE)
     pad = -(-tile_pad // MULTIPLE) * MULTIPLE
