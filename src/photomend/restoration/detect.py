@@ -11,9 +11,10 @@ from photomend.errors import ImageTooSmallError, InputError, UnknownEngineError
 #: The detectors :func:`detect_defects` knows.
 DETECTORS = ("learned", "classical")
 #: The classical detector until the learned one is safe on clean photos too: on the held-out
-#: benchmark the U-Net now scores higher (F1 0.64 vs 0.58, repair gain +2.8 vs +2.3 dB), but
-#: it loses on the hairline-only and faint-scratch suites and flags 2-39 % of clean, sharp
-#: scikit-image photos at 128-512 px, where the classical one flags 0.1-2 %
+#: benchmark the U-Net (fine-tuned with hard negatives, fused with the classical detections it
+#: supports) now wins every suite (F1 0.67 vs 0.58 on all damage, hairlines 0.64 vs 0.59,
+#: faint scratches 0.65 vs 0.63), but on clean, sharp scikit-image photos at 128-512 px it
+#: still flags 4.7 % of the pixels on average (astronaut up to 13 %), the classical one 1.1 %
 #: (benchmarks/results_restore.md, docs/restore.md).
 DEFAULT_DETECTOR = "classical"
 #: Long side (px) at which defects are detected; larger scans are scaled down to it first.
