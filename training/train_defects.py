@@ -415,13 +415,8 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             x, y = batch(photos, rng, args.batch, args.crop)
             gen_time += time.perf_counter() - t0
-            model.train()
-            loss = loss_fn(model(x), y, pos_weight)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+            loss = train_step(model, opt, sched, x, y, pos_weight)
+            running = 0.98 * running + 0.02 * loss if step > 1 else loss
             if args.time_check and step == 5:
                 el = time.perf_counter() - started
                 say(f"time check: {el / 5:.2f} s/step ({gen_time / 5:.2f} s data)")
@@ -499,13 +494,8 @@ def finetune(model, start: Path, best_path: Path, args, say) -> None:
     started, running = time.perf_counter(), 0.0
     for step in range(1, args.finetune_steps + 1):
         x, y = batch(photos, rng, args.batch, crop, clean=0.3, strong=True, channels=channels)
-        model.train()
-        loss = loss_fn(model(x), y, pos_weight)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        loss = train_step(model, opt, sched, x, y, pos_weight)
+        running = 0.98 * running + 0.02 * loss if step > 1 else loss
         if step % 50 == 0:
             say(f"fine-tune step {step}/{args.finetune_steps} loss {running:.4f} "
                 f"{(time.perf_counter() - started) / 60:.1f} min")
@@ -520,6 +510,17 @@ def finetune(model, start: Path, best_path: Path, args, say) -> None:
                 torch.save(state, best_path)
             say(f"fine-tune validation step {step}: " + ", ".join(
                 f"{k} {x:.3f}" for k, x in v.items()) + mark)
+
+
+def train_step(model, opt, sched, x, y, pos_weight: float) -> float:
+    """One optimiser and scheduler step on the batch ``(x, y)``; returns the loss."""
+    model.train()
+    loss = loss_fn(model(x), y, pos_weight)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+    return loss.item()
 
 
 def export(model, path: Path, threshold: float, pos_weight: float, args) -> None:
