@@ -57,6 +57,11 @@ class Engine:
         if not mask.any():
             return image.copy()
         out = self._inpaint(np.ascontiguousarray(image, np.float32), mask.astype(bool), progress)
+        return self._finished(out, image, mask)
+
+    @staticmethod
+    def _finished(out: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """``out`` clipped to [0, 1], float32, with the pixels outside ``mask`` from ``image``."""
         out = np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
         out[~mask] = image[~mask]
         return out

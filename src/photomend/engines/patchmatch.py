@@ -64,8 +64,7 @@ def _surrounding_detail(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     inside large holes. Known pixels within 2 px of the hole are left out (seam)."""
     grey = image.mean(axis=2)
     known = (~mask).astype(np.float32)
-    low = cv2.GaussianBlur(grey * known, (0, 0), 1.5)
-    low /= np.maximum(cv2.GaussianBlur(known, (0, 0), 1.5), 1e-6)
+    low = spread(grey, known, (1.5,))
     clean = cv2.erode(known, np.ones((5, 5), np.uint8))
     return np.sqrt(spread((grey - low) ** 2, clean, (6.0, 18.0, 54.0)))
 
@@ -130,12 +129,9 @@ class PatchMatchEngine(Engine):
             return image.copy(), image.copy()
         image = np.ascontiguousarray(image, np.float32)
         mask = mask.astype(bool)
-        fills = self._compose(image, mask, *self._search(image, mask, progress),
-                              texture_gains=(self.texture_gain, 0.0))
-        for fill in fills:
-            np.clip(fill, 0.0, 1.0, out=fill)
-            fill[~mask] = image[~mask]
-        return fills[0], fills[1]
+        fill, structure = self._compose(image, mask, *self._search(image, mask, progress),
+                                        texture_gains=(self.texture_gain, 0.0))
+        return self._finished(fill, image, mask), self._finished(structure, image, mask)
 
     def _search(self, image: np.ndarray, mask: np.ndarray, progress: ProgressFn | None):
         """The pyramid of PatchMatch + voting: (voted fill, sharp-vote fill, match trust)."""

@@ -7,7 +7,8 @@ with a temperature over the ``top_k`` best). The detail the small copy lacks, re
 upsample(downsample(full)), is known outside the hole; each hole cell receives the attention-
 weighted sum of the known cells' residuals, as one matrix product over the hole rows only. The
 full-resolution image never gets a per-pixel attention, and full-size float temporaries are avoided:
-residuals and the composite are computed one strip of cells at a time.
+the residual (one luma float per pixel) and the composite are computed one strip of cells at a
+time.
 """
 
 from __future__ import annotations
@@ -143,16 +144,16 @@ def aggregate_residual(
         cell_feats = _cell_features(features, gh, gw)
     idx, weight = attention(cell_feats, hole_cells, known_cells,
                             temperature=temperature, top_k=top_k)
-    # Only the residuals that some hole cell attends to are ever built, with a sample of the
-    # known cells for the typical detail level.
+    # The residual of every cell, from one pass over the photo in luma: the attended cells'
+    # are copied, a sample of the known ones gives the typical detail level, and all of the
+    # clean known ones the detail around each hole cell.
+    res = _residual_map(full, small_image, gh, gw, ch, cw)
     used, inverse = np.unique(idx, return_inverse=True)
-    sample = known_cells[:: max(1, len(known_cells) // 256)]
-    cells, inv = np.unique(np.concatenate([known_cells[used], sample]), return_inverse=True)
-    built = _residual_cells(full, small_image, cells, gh, gw, ch, cw)
-    residual = built[inv[: len(used)]]
+    residual = _cell_rows(res, known_cells[used], gw)
     # A rare cell holds one strong edge (a highlight, a coloured line) whose copy would stand
     # out as a square: cap every cell's detail energy at twice the typical known cell's.
-    all_rms = np.sqrt(np.mean(built[inv[len(used):]] ** 2, axis=1))
+    sample = known_cells[:: max(1, len(known_cells) // 256)]
+    all_rms = np.sqrt(np.mean(_cell_rows(res, sample, gw) ** 2, axis=1))
     rms = np.sqrt(np.mean(residual**2, axis=1))
     cap = 2.0 * float(np.median(all_rms))
     residual *= np.minimum(1.0, cap / np.maximum(rms, 1e-6))[:, None]
@@ -161,7 +162,7 @@ def aggregate_residual(
               weight.ravel())
     hole_residual = a @ residual  # the one BLAS product: n_hole x (ch*cw)
     if energy_clip is not None:
-        want = _surrounding_rms(full, small_image, known_cells, hole_cells, gh, gw, ch, cw)
+        want = _surrounding_rms(res, known_cells, hole_cells)
         have = np.sqrt(np.mean(hole_residual**2, axis=1))
         hole_residual *= np.clip(want / np.maximum(have, 1e-6), *energy_clip)[:, None]
     _compose(out, full, blend, small_result, hole_residual, hole_cells, gh, gw, ch, cw)
@@ -188,39 +189,33 @@ def _feather_mask(mask: np.ndarray, feather: int) -> np.ndarray:
     return np.maximum(soft, mask.astype(np.float32))
 
 
-def _residual_cells(full, small_image, cells, gh, gw, ch, cw) -> np.ndarray:
-    """Achromatic residual (full − up(down(full)), mean over RGB) of the given cells,
-    n x (ch*cw), strip by strip, each strip only as wide as its cells. Fine detail in photos is
-    luminance; copying its colour too paints foreign hues into the hole."""
+def _residual_map(full, small_image, gh, gw, ch, cw) -> np.ndarray:
+    """Achromatic residual (full − up(down(full)), mean over RGB) of the whole photo, zero
+    beyond its edge, as a gh x ch x gw x cw array (cell row, y, cell column, x). Fine detail
+    in photos is luminance; copying its colour too paints foreign hues into the hole. Built
+    one strip of cells at a time, so the only full-size array is the result (one float per
+    pixel); luma first, since upsampling is linear: up(mean) = mean(up)."""
     h, w = full.shape[:2]
-    out = np.zeros((len(cells), ch * cw), np.float32)
+    res = np.zeros((gh * ch, gw * cw), np.float32)
+    small_luma = _luma(small_image)
+    for y0 in range(0, h, ch):
+        y1 = min(h, y0 + ch)
+        res[y0:y1, :w] = _luma(full[y0:y1]) - upsample_rows(small_luma, (h, w), y0, y1)
+    return res.reshape(gh, ch, gw, cw)
+
+
+def _cell_rows(res: np.ndarray, cells: np.ndarray, gw: int) -> np.ndarray:
+    """The given cells of a :func:`_residual_map`, n x (ch*cw), one flattened cell per row."""
     rows, cols = np.divmod(cells, gw)
-    small_luma = _luma(small_image)  # upsampling is linear: up(mean) = mean(up)
-    for gy in np.unique(rows):
-        y0, y1 = gy * ch, min(h, (gy + 1) * ch)
-        these = np.flatnonzero(rows == gy)
-        sx0 = int(cols[these].min()) * cw
-        sx1 = min(w, (int(cols[these].max()) + 1) * cw)
-        strip = _luma(full[y0:y1, sx0:sx1]) - upsample_rows(small_luma, (h, w), y0, y1, sx0, sx1)
-        for i in these:
-            x0 = cols[i] * cw - sx0
-            block = np.zeros((ch, cw), np.float32)
-            part = strip[:, x0 : x0 + cw]
-            block[: part.shape[0], : part.shape[1]] = part
-            out[i] = block.ravel()
-    return out
+    return res[rows, :, cols, :].reshape(len(cells), -1)
 
 
-def _surrounding_rms(full, small_image, known_cells, hole_cells, gh, gw, ch, cw) -> np.ndarray:
+def _surrounding_rms(res: np.ndarray, known_cells: np.ndarray, hole_cells: np.ndarray) -> np.ndarray:
     """Per hole cell, the RMS residual of the clean known cells around it: a normalised
     convolution over the cell grid at sigma 2 cells, falling back to 6 and 18 cells deep inside
-    large holes. One pass over the photo in luma (~0.1 s at 4K)."""
-    h, w = full.shape[:2]
-    up = cv2.resize(_luma(small_image), (w, h), interpolation=cv2.INTER_LINEAR)
-    sq = np.zeros((gh * ch, gw * cw), np.float32)
-    np.subtract(_luma(full), up, out=sq[:h, :w])
-    np.square(sq, out=sq)
-    energy = sq.reshape(gh, ch, gw, cw).mean(axis=(1, 3))
+    large holes."""
+    gh, _, gw, _ = res.shape
+    energy = np.einsum("iykx,iykx->ik", res, res) / np.float32(res.shape[1] * res.shape[3])
     known = np.zeros(gh * gw, np.float32)
     known[known_cells] = 1.0
     out = spread(energy, known.reshape(gh, gw), (2.0, 6.0, 18.0))
