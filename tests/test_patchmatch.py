@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from photomend.engines import create_engine
-from photomend.engines.patchmatch import _source_centres, _targets
+from photomend.engines.patchmatch import _downsample, _Level, _source_centres, _targets
 from photomend.errors import MaskError
 from photomend.ops import patchmatch_kernels as k
 from photomend.ops import patchmatch_reference as ref
@@ -165,3 +165,22 @@ def test_no_texture_where_the_surroundings_are_smooth():
     truth = lap_energy(img)
     assert lap_energy(gated.inpaint(img, hole)) < 1.0 * truth
     assert lap_energy(ungated.inpaint(img, hole)) > 2.0 * truth
+
+
+def test_coarse_levels_average_known_pixels_only_and_the_hole_shrinks():
+    # A red object on a grey-to-white ramp: the coarse level must carry the ramp's colours into
+    # the hole's edge without any red, and keep as hole only what has no known pixel under it.
+    ramp = np.repeat(np.linspace(0.3, 0.9, 64, dtype=np.float32)[None, :, None], 3, axis=2)
+    img = np.repeat(ramp, 64, axis=0)
+    hole = np.zeros((64, 64), bool)
+    hole[21:43, 21:43] = True
+    img[hole] = (1.0, 0.0, 0.0)
+    coarse = _downsample(_Level(img, hole))
+    assert coarse.img.shape == (32, 32, 3)
+    known = ~coarse.hole
+    np.testing.assert_allclose(coarse.img[known, 0], coarse.img[known, 1], atol=1e-6)  # no red
+    # Pixels 21 and 42 straddle the hole's edge: their coarse pixels are known (half-covered).
+    assert not coarse.hole[10, 16] and not coarse.hole[16, 21]
+    assert coarse.hole[11:21, 11:21].all() and coarse.hole.sum() == 100
+    # The half-covered coarse pixels hold the known fine pixel's value, not a mix with the hole.
+    np.testing.assert_allclose(coarse.img[16, 10], img[32, 20], atol=1e-6)

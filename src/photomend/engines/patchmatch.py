@@ -28,11 +28,24 @@ class _Level:
 
 
 def _downsample(level: _Level) -> _Level:
+    """Half size, averaging the known pixels only (the "pull" of push-pull interpolation).
+
+    A coarse pixel is hole only where all the fine pixels under it are: the hole shrinks
+    towards the coarse levels, which so carry the rim's colours inwards (a diffusion-like
+    estimate of the low frequencies) and leave the patches to add what the rim cannot tell.
+    The hole's own pixels get zero weight, so the removed object never leaks colour. Measured
+    at 512 px on the training photos (2 seeds), against a pyramid whose hole grows (any mixed
+    pixel is hole): the voted fill +2.2 to +2.6 dB masked PSNR on strokes and blobs, the final
+    fill +0.007 to +0.013 masked SSIM on every mask kind.
+    """
     h, w = level.hole.shape
     size = (max(1, (w + 1) // 2), max(1, (h + 1) // 2))
-    img = cv2.resize(level.img, size, interpolation=cv2.INTER_AREA)
-    # A coarse pixel that mixes any hole pixel is hole: the removed object must not leak colour.
-    hole = cv2.resize(level.hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    known = (~level.hole).astype(np.float32)
+    weight = cv2.resize(known, size, interpolation=cv2.INTER_AREA)
+    img = cv2.resize(level.img * known[..., None], size, interpolation=cv2.INTER_AREA)
+    img /= np.maximum(weight, 1e-6)[..., None]
+    hole = weight <= 1e-6
+    img[hole] = 0.0
     return _Level(img, hole)
 
 
@@ -109,8 +122,8 @@ class PatchMatchEngine(Engine):
             if depth <= self.coarsest_hole_depth or min(cur.hole.shape) < 2 * self.coarsest_side:
                 break
             nxt = _downsample(cur)
-            if _source_centres(nxt.hole, self.radius).sum() < 64:
-                break  # the coarser level would have (almost) nothing to copy from
+            if not nxt.hole.any() or _source_centres(nxt.hole, self.radius).sum() < 64:
+                break  # nothing left to fill there, or (almost) nothing to copy from
             levels.append(nxt)
         return levels[::-1]
 
@@ -268,9 +281,10 @@ class PatchMatchEngine(Engine):
     sharp_percentile = 1
     #: Share of the voted fill in the structure deep inside the hole (the rest: diffusion), the
     #: depth (px from the rim) over which it grows to it, and the Gaussian sigma (px) splitting
-    #: structure from texture. Measured at 512 px (benchmark photos, 2 seeds), the best share of
-    #: the voted fill is ~0.05 within 3 px of the rim, ~0.25 at 6-10 px and ~0.45 beyond 16 px.
-    structure_weight = 0.5
+    #: structure from texture. Measured at 512 px (training photos, 2 seeds, push-pull pyramid),
+    #: masked SSIM per mask kind (strokes / boxes / blobs): share 0.5 gives 0.845 / 0.690 /
+    #: 0.794, 0.75 gives 0.847 / 0.693 / 0.798, 1.0 gives 0.849 / 0.690 / 0.798.
+    structure_weight = 0.75
     structure_depth = 10.0
     texture_sigma = 1.0
     #: Distance from the rim (px) over which the texture fades in.
