@@ -41,6 +41,14 @@ HELD_OUT_NATURE = tuple(name for i, name in enumerate(NATURE_PHOTOS) if i % 5 ==
 TRAINABLE_NATURE = tuple(name for name in NATURE_PHOTOS if name not in HELD_OUT_NATURE)
 HELD_OUT_OTHER = ("abstract/Elephants.jpg", "abstract/Elephants_3840x2160.jpg",
                   "abstract/Elephants_5640x3172.jpg")  # fmt: skip
+#: Other colour photos of skimage.data that training MAY use (frozen; never benchmark photos):
+#: ``retina`` (1411 px fundus photo: thin dark vessels, real thin structures that are not
+#: defects) and ``immunohistochemistry`` (512 px microscopy: a busy, textured colour photo).
+#: Not ``cat`` (it is chelsea, a benchmark photo), not ``hubble_deep_field`` (its stars look
+#: exactly like dust specks: as negatives they would teach the detector to miss dust), not the
+#: grayscale ones (grass, gravel, brick are the busy-texture benchmark), not ``skin``/``lily``
+#: (downloaded on demand, not shipped with the package).
+TRAINABLE_SKIMAGE = ("retina", "immunohistochemistry")
 
 LONG_SIDE = 512
 
@@ -120,6 +128,16 @@ def _skimage_photo(stem: str) -> np.ndarray:
     if stem == "motorcycle":
         return skimage.data.stereo_motorcycle()[0]
     return getattr(skimage.data, stem)()
+
+
+def trainable_skimage_photo(stem: str) -> np.ndarray:
+    """uint8 HxWx3 RGB of a :data:`TRAINABLE_SKIMAGE` photo at its native size."""
+    import skimage.data
+
+    if stem not in TRAINABLE_SKIMAGE:
+        raise ValueError(f"{stem!r} is not a trainable skimage photo; choose from "
+                         f"{TRAINABLE_SKIMAGE}")
+    return np.ascontiguousarray(getattr(skimage.data, stem)()[:, :, :3])
 
 
 def _resize_long_side(rgb: np.ndarray, long_side: int) -> np.ndarray:

@@ -214,6 +214,30 @@ def test_fuse_adds_only_the_classical_detections_the_network_supports():
     assert fused.dtype == np.float32 and np.array_equal(fused[prob < 0.4], prob[prob < 0.4])
 
 
+@pytest.mark.parametrize("paper", [0.93, 0.04], ids=["white", "black"])
+def test_torn_corner_is_found_and_filled_by_the_learned_detector(paper):
+    from photomend.restoration.detect_tears import corner_tears
+
+    clean = _clean(256, 320)
+    scan = clean.copy()
+    tear = np.zeros((256, 320), np.uint8)
+    rng = np.random.default_rng(3)
+    t = np.linspace(0, 1, 30)[:, None]
+    edge = (1 - t) * [230, 0] + t * [319, 70] + rng.normal(0, 2.0, (30, 2))  # x, y: jagged
+    poly = np.vstack([[319, 0], edge, [319, 70]])  # the top-right corner, torn off
+    cv2.fillPoly(tear, [np.round(poly).astype(np.int32)], 1)
+    truth = tear.astype(bool)
+    scan[truth] = paper
+    found = corner_tears(scan)
+    assert found[truth].mean() > 0.9 and found[~truth].mean() < 0.001
+    assert not corner_tears(clean).any()  # smooth gradients in the corners are not tears
+    flat = np.full((128, 128, 3), 0.95, np.float32)  # a uniform background spans the scan:
+    assert not corner_tears(flat).any()  # not a torn corner
+    out, mask = photomend.restore(scan, detector="learned")
+    assert mask[truth].mean() > 0.95
+    assert _psnr(out, clean, truth) > _psnr(scan, clean, truth) + 10
+
+
 def _tiny_model(path, channels: int, meta: dict) -> None:
     """A stand-in ONNX model: logits = 12 * (last input channel) - 6, with metadata."""
     import onnx

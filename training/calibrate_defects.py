@@ -30,7 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from benchmarks.photos import NATURE_DIR, TRAINABLE_NATURE, mate_root  # noqa: E402
+from benchmarks.photos import (  # noqa: E402
+    NATURE_DIR,
+    TRAINABLE_NATURE,
+    TRAINABLE_SKIMAGE,
+    mate_root,
+    trainable_skimage_photo,
+)
 from photomend.restoration.degrade import degrade  # noqa: E402
 from photomend.restoration.detect import fuse, hysteresis  # noqa: E402
 from photomend.restoration.detect_classical import classical_score  # noqa: E402
@@ -57,19 +63,26 @@ def _f1(c: np.ndarray) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def calibrate(model: Path, log=print) -> tuple[float, float, float | None]:
-    """(threshold, margin, support) with the best F1 on the training photos."""
+def calibrate(model: Path, log=print, skimage=()) -> tuple[float, float, float | None]:
+    """(threshold, margin, support) with the best F1 on the training photos (``skimage``: also
+    these photos of ``TRAINABLE_SKIMAGE``)."""
     folder = mate_root() / NATURE_DIR
     damaged, aged, clean = [], [], []
 
     def maps(img):
         return learned_probability(img, model=model), classical_score(img)
 
-    for name in TRAINABLE_NATURE:
-        full = np.asarray(Image.open(folder / name).convert("RGB"), np.float32) / 255
+    def load(name):
+        if name in TRAINABLE_SKIMAGE:
+            return trainable_skimage_photo(name).astype(np.float32) / 255
+        return np.asarray(Image.open(folder / name).convert("RGB"), np.float32) / 255
+
+    for name in TRAINABLE_NATURE + tuple(skimage):
+        full = load(name)
         h, w = full.shape[:2]
         f = 1024 / max(h, w)
-        rgb = cv2.resize(full, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+        rgb = cv2.resize(full, (round(w * f), round(h * f)),
+                         interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
         hh, ww = rgb.shape[:2]
         soft = cv2.resize(cv2.resize(rgb, (ww // 2, hh // 2), interpolation=cv2.INTER_AREA),
                           (ww, hh), interpolation=cv2.INTER_CUBIC)
@@ -133,8 +146,10 @@ def write_metadata(model: Path, values: dict[str, str]) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", type=Path, default=weights_path())
+    ap.add_argument("--skimage", action="store_true",
+                    help="also calibrate on the scikit-image photos of TRAINABLE_SKIMAGE")
     args = ap.parse_args(argv)
-    t, margin, support = calibrate(args.model)
+    t, margin, support = calibrate(args.model, skimage=TRAINABLE_SKIMAGE if args.skimage else ())
     write_metadata(args.model, metadata(t, margin, support))
     print(f"wrote threshold {t:.2f}, margin {margin:.2f}, support {support} into {args.model}")
     return 0

@@ -67,7 +67,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "training"))
 
-from benchmarks.photos import NATURE_DIR, TRAINABLE_NATURE, mate_root  # noqa: E402
+from benchmarks.photos import (  # noqa: E402
+    NATURE_DIR,
+    TRAINABLE_NATURE,
+    TRAINABLE_SKIMAGE,
+    mate_root,
+    trainable_skimage_photo,
+)
 from photomend.restoration.degrade import DEFECT_KINDS, degrade  # noqa: E402
 from photomend.restoration.detect_classical import classical_score  # noqa: E402
 from photomend.restoration.detect_learned import features  # noqa: E402
@@ -150,18 +156,16 @@ class Photo:
         self.hard = np.stack([ys, xs], 1) if len(ys) else np.zeros((0, 2), int)
 
 
-def load_photos(long_sides=(640, 896, 1152, 1536), names=None) -> list[Photo]:
+def load_photos(long_sides=(640, 896, 1152, 1536), names=None, skimage=()) -> list[Photo]:
     """The training photos at a few sizes around the detector's working size (uint8 RGB).
 
-    ``names`` defaults to ``TRAINABLE_NATURE`` without :data:`VALIDATION_PHOTO`."""
+    ``names`` defaults to ``TRAINABLE_NATURE`` without :data:`VALIDATION_PHOTO`; ``skimage``
+    adds photos of ``benchmarks/photos.py: TRAINABLE_SKIMAGE`` (retina, immunohistochemistry)."""
     folder = mate_root() / NATURE_DIR
     names = names or [n for n in TRAINABLE_NATURE if n != VALIDATION_PHOTO]
-    out = []
-    for name in names:
-        rgb = np.asarray(Image.open(folder / name).convert("RGB"))
-        for side in long_sides:
-            out.append(Photo(_resize_long(rgb, side)))
-    return out
+    sources = [np.asarray(Image.open(folder / name).convert("RGB")) for name in names]
+    sources += [trainable_skimage_photo(name) for name in skimage]
+    return [Photo(_resize_long(rgb, side)) for rgb in sources for side in long_sides]
 
 
 def _resize_long(rgb: np.ndarray, side: int) -> np.ndarray:
@@ -375,6 +379,10 @@ def main(argv=None) -> int:
     ap.add_argument("--finetune-lr", type=float, default=1e-3)
     ap.add_argument("--finetune-channels", type=int, choices=(5, 6), default=5,
                     help="6: also feed the network the classical detector's score")
+    ap.add_argument("--skimage", choices=("none", "finetune", "all"), default="none",
+                    help="where the scikit-image photos of TRAINABLE_SKIMAGE are also used "
+                         "(the main run and/or the fine-tune; tried in session 5 for the "
+                         "fine-tune, not shipped: no clear gain on the validation photo)")
     ap.add_argument("--resume", choices=("finetune",), default=None,
                     help="skip the main run: fine-tune its best checkpoint saved so far")
     args = ap.parse_args(argv)
@@ -394,8 +402,9 @@ def main(argv=None) -> int:
     model = DefectUNet()
     best_path = CACHE / "defects_unet_best.pt"
     if not args.export_only and args.resume is None:
-        photos = load_photos()
-        say(f"{len(photos)} training images ({len(TRAINABLE_NATURE) - 1} photos x 4 sizes; "
+        photos = load_photos(skimage=TRAINABLE_SKIMAGE if args.skimage == "all" else ())
+        say(f"{len(photos)} training images ({len(TRAINABLE_NATURE) - 1} mate photos "
+            f"{'+ ' + str(TRAINABLE_SKIMAGE) if args.skimage == 'all' else ''} x 4 sizes; "
             f"{VALIDATION_PHOTO} kept for validation); args {vars(args)}")
 
         # pos_weight = clean/defect pixel ratio over 64 training samples
@@ -476,10 +485,12 @@ def finetune(model, start: Path, best_path: Path, args, say) -> None:
     pos_weight = ckpt["pos_weight"]
     torch.manual_seed(args.seed + 1000)
     rng = np.random.default_rng(args.seed + 1000)
-    photos = load_photos() + load_photos(long_sides=(320, 448, 0))
+    more = TRAINABLE_SKIMAGE if args.skimage != "none" else ()
+    photos = load_photos(skimage=more) + load_photos(long_sides=(320, 448, 0), skimage=more)
     channels = model.in_channels
     crop = 192  # fits the 320-px photos (200 px on the short side)
-    say(f"fine-tune from step {ckpt['step']} ({ckpt['val']}): {len(photos)} training images, "
+    say(f"fine-tune from step {ckpt['step']} ({ckpt['val']}): {len(photos)} training images "
+        f"(skimage photos: {more or 'none'}), "
         f"{args.finetune_steps} steps of {args.batch} crops of {crop} px, max lr "
         f"{args.finetune_lr}")
     vset = validation_set(clean_small=True, channels=channels)

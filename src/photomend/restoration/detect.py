@@ -87,7 +87,19 @@ def defect_score(
     prob = learned_probability(small, classical=classical, progress=progress)
     if support is not None:
         prob = fuse(prob, classical, support)
-    return prob, default_threshold(), hysteresis_margin()
+    return add_tears(prob, small), default_threshold(), hysteresis_margin()
+
+
+def add_tears(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """``score`` set to 1 on the torn corners of ``rgb`` (:func:`photomend.restoration.
+    detect_tears.corner_tears`: uniform paper or scanner-bed patches in a corner, behind a
+    sharp edge), which the network misses: the ``learned`` detector's last step."""
+    from photomend.restoration.detect_tears import corner_tears
+
+    tears = corner_tears(rgb)
+    if not tears.any():
+        return score
+    return np.where(tears, np.float32(1.0), score).astype(np.float32)
 
 
 def fuse(prob: np.ndarray, classical: np.ndarray, support: float) -> np.ndarray:

@@ -1,0 +1,169 @@
+"""Compare defect-detector models on the validation photo and the training photos (never on
+benchmark photos): the numbers used to choose what ships.
+
+    python training/eval_defects_dev.py MODEL.onnx [MODEL.onnx ...] [--quick]
+
+Sets (all at 1024 px long side, seeds the training and the calibration never drew):
+
+* ``val``: :data:`train_defects.VALIDATION_PHOTO` (TwoWings, never in a training crop), sharp
+  and enlarged from 512 px, 4 seeds each with all damage, plus faint scratches and
+  hairlines-only scans;
+* ``dev``: the 8 other mate training photos, sharp and enlarged from 512 px, all damage (every
+  model has seen these photos, so the learned scores are optimistic there);
+* clean photos (no damage, no ageing) run at their own size: TwoWings at 128, 256, 512 px and
+  the training photos at 320 and 512 px: the share of pixels flagged.
+
+Each model runs with its own calibrated threshold and classical support (ONNX metadata); the
+classical detector is the reference. The repair gain is the PSNR of
+``repair(scan, dilate_mask(pred))`` against the aged, undamaged twin minus that of the scan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "training"))
+
+from benchmarks.photos import NATURE_DIR, TRAINABLE_NATURE, mate_root  # noqa: E402
+from photomend.restoration.degrade import degrade  # noqa: E402
+from photomend.restoration.detect import add_tears, fuse  # noqa: E402
+from photomend.restoration.detect_classical import DEFAULT_THRESHOLD, classical_score  # noqa: E402
+from photomend.restoration.detect_learned import (  # noqa: E402
+    classical_support,
+    default_threshold,
+    learned_probability,
+)
+from photomend.restoration.pipeline import dilate_mask, repair  # noqa: E402
+
+VALIDATION_PHOTO = "TwoWings.jpg"
+
+
+def _resize_long(rgb, side):
+    h, w = rgb.shape[:2]
+    f = side / max(h, w)
+    return cv2.resize(rgb, (round(w * f), round(h * f)),
+                      interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+
+
+def _counts(pred, truth, tol=2):
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tol + 1, 2 * tol + 1))
+    dt = cv2.dilate(truth.astype(np.uint8), k).astype(bool)
+    dp = cv2.dilate(pred.astype(np.uint8), k).astype(bool)
+    return np.array([(pred & dt).sum(), pred.sum(), (truth & dp).sum(), truth.sum()], np.int64)
+
+
+def _prf(c):
+    p = c[0] / max(c[1], 1)
+    r = c[2] / max(c[3], 1)
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def _psnr(a, b):
+    return 10 * np.log10(1.0 / max(float(np.mean((a.astype(np.float64) - b) ** 2)), 1e-12))
+
+
+def cases(quick: bool):
+    """(set name, Degraded) for the damaged scans and (set, rgb) for the clean photos."""
+    folder = mate_root() / NATURE_DIR
+
+    def load(name):
+        return np.asarray(Image.open(folder / name).convert("RGB"), np.float32) / 255
+
+    def pair(full):
+        sharp = _resize_long(full, 1024)
+        h, w = sharp.shape[:2]
+        soft = cv2.resize(_resize_long(full, 512), (w, h), interpolation=cv2.INTER_CUBIC)
+        return sharp, soft
+
+    damaged, clean = [], []
+    val = load(VALIDATION_PHOTO)
+    seeds = (80_000, 80_001) if quick else (80_000, 80_001, 80_002, 80_003)
+    for kind, img in zip(("sharp", "soft"), pair(val)):
+        for s in seeds:
+            damaged.append(("val", degrade(img, seed=s + (100 if kind == "soft" else 0),
+                                           amount=1.5)))
+        damaged.append(("val faint", degrade(img, seed=81_000 + len(damaged),
+                                             defects=("scratch", "hairline"), amount=3.0,
+                                             opacity=(0.35, 0.6), scale=1.0)))
+        damaged.append(("val hairline", degrade(img, seed=82_000 + len(damaged),
+                                                defects=("hairline",), amount=3.0, scale=1.0)))
+    for side in (128, 256, 512):
+        clean.append(("val clean", _resize_long(val, side)))
+    names = [n for n in TRAINABLE_NATURE if n != VALIDATION_PHOTO][: 3 if quick else None]
+    for i, name in enumerate(names):
+        full = load(name)
+        for j, img in enumerate(pair(full)):
+            damaged.append(("dev", degrade(img, seed=70_000 + 10 * i + j, amount=1.5)))
+        for side in (320, 512):
+            clean.append(("dev clean", _resize_long(full, side)))
+    return damaged, clean
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("models", nargs="+", type=Path)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-repair", action="store_true")
+    ap.add_argument("--tears", action="store_true",
+                    help="add the corner-tear rule (as photomend's learned detector does)")
+    args = ap.parse_args(argv)
+    damaged, clean = cases(args.quick)
+    classical = [classical_score(d.image) for _, d in damaged]
+    classical_clean = [classical_score(img) for _, img in clean]
+    base = {}
+    for i, (_, d) in enumerate(damaged):
+        base[i] = _psnr(d.image, d.clean)
+
+    def evaluate(label, preds, cpreds):
+        res = {}
+        for set_name in dict.fromkeys(s for s, _ in damaged):
+            idx = [i for i, (s, _) in enumerate(damaged) if s == set_name]
+            c = sum(_counts(preds[i], damaged[i][1].mask) for i in idx)
+            p, r, f1 = _prf(c)
+            res[set_name] = f"F1 {f1:.3f} (P {p:.2f} R {r:.2f})"
+            hc = [_counts(preds[i], damaged[i][1].kinds["hairline"]) for i in idx
+                  if "hairline" in damaged[i][1].kinds]
+            if hc:
+                res[set_name] += f" hairline R {_prf(sum(hc))[1]:.3f}"
+            if set_name in ("val", "dev") and not args.no_repair:
+                gains = [_psnr(repair(damaged[i][1].image, dilate_mask(preds[i])),
+                               damaged[i][1].clean) - base[i] for i in idx]
+                res[set_name] += f" repair {np.mean(gains):+.2f} dB"
+        for set_name in dict.fromkeys(s for s, _ in clean):
+            fl = [cpreds[i].mean() for i, (s, _) in enumerate(clean) if s == set_name]
+            res[set_name] = f"{100 * np.mean(fl):.2f} % (worst {100 * np.max(fl):.2f})"
+        print(f"== {label}", flush=True)
+        for k, v in res.items():
+            print(f"   {k:>13}: {v}", flush=True)
+
+    evaluate("classical", [c > DEFAULT_THRESHOLD for c in classical],
+             [c > DEFAULT_THRESHOLD for c in classical_clean])
+    if args.tears:
+        evaluate("classical + corner tears",
+                 [add_tears(c, d.image) > DEFAULT_THRESHOLD for (_, d), c in zip(damaged, classical)],
+                 [add_tears(c, img) > DEFAULT_THRESHOLD for (_, img), c in zip(clean, classical_clean)])
+    for model in args.models:
+        t, support = default_threshold(model), classical_support(model)
+
+        def score(img, c, model=model, support=support):
+            p = learned_probability(img, model=model)
+            p = p if support is None else fuse(p, c, support)
+            return add_tears(p, img) if args.tears else p
+
+        preds = [score(d.image, c) > t for (_, d), c in zip(damaged, classical)]
+        cpreds = [score(img, c) > t for (_, img), c in zip(clean, classical_clean)]
+        evaluate(f"{model} (threshold {t}, support {support})", preds, cpreds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
