@@ -23,7 +23,12 @@ damage from :func:`photomend.restoration.degrade.degrade` drawn on random crops.
 the tolerant F1 (2 px) on whole 1024-px scans of it (sharp and soft, all damage and faint
 scratches, plus ageing alone, which may flag at most 1 %) is logged, and the checkpoint with the
 best validation F1 is the one exported. The held-out photos (``HELD_OUT_NATURE``, Elephants,
-every scikit-image photo) are never read here.
+the scikit-image benchmark photos ``SKIMAGE_PHOTOS``) are never read here. ``--skimage
+finetune|all`` adds the two scikit-image colour photos that are not benchmark photos
+(``benchmarks/photos.py: TRAINABLE_SKIMAGE``: retina, immunohistochemistry) to the fine-tune
+or to both stages; the default, ``none``, is what the shipped weights were trained with
+(session 5: the fine-tune with them was no clear gain on the validation photo; compare models
+with ``training/eval_defects_dev.py``).
 
 Generalisation from 8 photos: the photo is varied *before* damage is drawn (softness: scaled
 down 1.3-3x and back up, or blurred; saturation, gray, gamma, exposure, contrast), crops are
