@@ -30,9 +30,9 @@ class _Level:
 def _downsample(level: _Level) -> _Level:
     """Half size, averaging the known pixels only (the "pull" of push-pull interpolation).
 
-    A coarse pixel is hole only where all the fine pixels under it are: the hole shrinks
-    towards the coarse levels, which so carry the rim's colours inwards (a diffusion-like
-    estimate of the low frequencies) and leave the patches to add what the rim cannot tell.
+    A coarse pixel is hole only where all the fine pixels under it are. So the hole shrinks
+    towards the coarse levels, and they carry the rim's colours inwards (a diffusion-like
+    estimate of the low frequencies); the patches then add what the rim cannot tell.
     The hole's own pixels get zero weight, so the removed object never leaks colour. Measured
     at 512 px on the training photos (2 seeds), against a pyramid whose hole grows (any mixed
     pixel is hole): the voted fill +2.2 to +2.6 dB masked PSNR on strokes and blobs, the final
