@@ -16,6 +16,7 @@ Sets (all at 1024 px long side, seeds the training and the calibration never dre
 Each model runs with its own calibrated threshold and classical support (ONNX metadata); the
 classical detector is the reference. The repair gain is the PSNR of
 ``repair(scan, dilate_mask(pred))`` against the aged, undamaged twin minus that of the scan.
+``hairline R`` and ``stain R`` are the recall of those defect kinds' pixels alone.
 """
 
 from __future__ import annotations
@@ -134,6 +135,10 @@ def main(argv=None) -> int:
                   if "hairline" in damaged[i][1].kinds]
             if hc:
                 res[set_name] += f" hairline R {_prf(sum(hc))[1]:.3f}"
+            sc = [_counts(preds[i], damaged[i][1].kinds["stain"]) for i in idx
+                  if "stain" in damaged[i][1].kinds]
+            if sc:
+                res[set_name] += f" stain R {_prf(sum(sc))[1]:.3f}"
             if set_name in ("val", "dev") and not args.no_repair:
                 gains = [_psnr(repair(damaged[i][1].image, dilate_mask(preds[i])),
                                damaged[i][1].clean) - base[i] for i in idx]

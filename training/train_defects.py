@@ -28,7 +28,11 @@ finetune|all`` adds the two scikit-image colour photos that are not benchmark ph
 (``benchmarks/photos.py: TRAINABLE_SKIMAGE``: retina, immunohistochemistry) to the fine-tune
 or to both stages; the default, ``none``, is what the shipped weights were trained with
 (session 5: the fine-tune with them was no clear gain on the validation photo; compare models
-with ``training/eval_defects_dev.py``).
+with ``training/eval_defects_dev.py``). ``--stain-steps N`` adds a third stage
+(:func:`stain_stage`, from the fine-tune's best checkpoint; ``--resume stains`` starts there):
+stain pixels weighted ``--stain-weight`` in the BCE, every other batch 2 crops of
+``--stain-crop`` px; the default, 0, is what ships (session 5: 600 steps at weight 4 or 10 only
+lowered the validation F1; the best checkpoint stayed the start).
 
 Generalisation from 8 photos: the photo is varied *before* damage is drawn (softness: scaled
 down 1.3-3x and back up, or blurred; saturation, gray, gamma, exposure, contrast), crops are
@@ -225,11 +229,12 @@ def augment_photo(rgb: np.ndarray, rng: np.random.Generator, strong: bool = Fals
 
 
 def make_sample(photos, rng: np.random.Generator, crop: int, clean: float = 0.12,
-                strong: bool = False, channels: int = IN_CHANNELS):
+                strong: bool = False, channels: int = IN_CHANNELS, stains: bool = False):
     """One (features, mask) training pair: a random crop with random synthetic damage.
 
     A share ``clean`` of the crops has no defects (the main run: ageing only; the fine-tune,
-    ``strong``: ageing only or nothing at all, see :func:`augment_photo` for the rest)."""
+    ``strong``: ageing only or nothing at all, see :func:`augment_photo` for the rest).
+    ``stains``: also return the mask of the stain pixels (the stain stage weights them)."""
     photo = photos[rng.integers(len(photos))]
     rgb = _crop(photo, rng, crop)
     if rng.random() < 0.5:
@@ -250,6 +255,10 @@ def make_sample(photos, rng: np.random.Generator, crop: int, clean: float = 0.12
         d = degrade(rgb, seed=int(rng.integers(2**31)), defects=kinds, scale=rng.uniform(0.7, 1.4),
                     amount=rng.uniform(2, 8), opacity=(0.3, 0.65) if faint else (0.35, 1.0),
                     ageing=rng.random() < 0.85)
+    if stains:
+        stain = d.kinds.get("stain")
+        return (_features(d.image, channels), d.mask,
+                np.zeros_like(d.mask) if stain is None else stain)
     return _features(d.image, channels), d.mask
 
 
@@ -258,11 +267,19 @@ def _features(rgb: np.ndarray, channels: int) -> np.ndarray:
     return features(rgb, classical_score(rgb) if channels == 6 else None)
 
 
-def batch(photos, rng, n: int, crop: int, **kw):
-    xs, ys = zip(*(make_sample(photos, rng, crop, **kw) for _ in range(n)))
+def batch(photos, rng, n: int, crop: int, stain_weight: float | None = None, **kw):
+    """``n`` samples as tensors ``(x, y)``; with ``stain_weight``, ``(x, y, w)`` where ``w`` is
+    the per-pixel BCE weight: ``stain_weight`` on stain pixels, 1 elsewhere."""
+    if stain_weight is None:
+        xs, ys = zip(*(make_sample(photos, rng, crop, **kw) for _ in range(n)))
+    else:
+        xs, ys, ss = zip(*(make_sample(photos, rng, crop, stains=True, **kw) for _ in range(n)))
     x = torch.from_numpy(np.stack([a.transpose(2, 0, 1) for a in xs]).copy())
     y = torch.from_numpy(np.stack(ys)[:, None].astype(np.float32))
-    return x, y
+    if stain_weight is None:
+        return x, y
+    w = 1 + (stain_weight - 1) * torch.from_numpy(np.stack(ss)[:, None].astype(np.float32))
+    return x, y, w
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,9 +287,15 @@ def batch(photos, rng, n: int, crop: int, **kw):
 # ---------------------------------------------------------------------------------------------
 
 
-def loss_fn(logits: torch.Tensor, target: torch.Tensor, pos_weight: float) -> torch.Tensor:
-    bce = F.binary_cross_entropy_with_logits(logits, target,
-                                             pos_weight=torch.tensor(pos_weight))
+def loss_fn(logits: torch.Tensor, target: torch.Tensor, pos_weight: float,
+            weight: torch.Tensor | None = None) -> torch.Tensor:
+    if weight is None:
+        bce = F.binary_cross_entropy_with_logits(logits, target,
+                                                 pos_weight=torch.tensor(pos_weight))
+    else:  # per-pixel weights (the stain stage)
+        bce = (F.binary_cross_entropy_with_logits(logits, target,
+                                                  pos_weight=torch.tensor(pos_weight),
+                                                  reduction="none") * weight).mean()
     p = torch.sigmoid(logits)
     inter = (p * target).sum()
     dice = 1 - (2 * inter + 1) / (p.sum() + target.sum() + 1)
@@ -388,8 +411,16 @@ def main(argv=None) -> int:
                     help="where the scikit-image photos of TRAINABLE_SKIMAGE are also used "
                          "(the main run and/or the fine-tune; tried in session 5 for the "
                          "fine-tune, not shipped: no clear gain on the validation photo)")
-    ap.add_argument("--resume", choices=("finetune",), default=None,
-                    help="skip the main run: fine-tune its best checkpoint saved so far")
+    ap.add_argument("--stain-steps", type=int, default=0,
+                    help="steps of the stain stage after the fine-tune (0: none)")
+    ap.add_argument("--stain-lr", type=float, default=5e-4)
+    ap.add_argument("--stain-weight", type=float, default=4.0,
+                    help="BCE weight of stain pixels in the stain stage")
+    ap.add_argument("--stain-crop", type=int, default=320,
+                    help="crop size of every other batch (2 crops) in the stain stage")
+    ap.add_argument("--resume", choices=("finetune", "stains"), default=None,
+                    help="skip the main run (finetune) or the main run and the fine-tune "
+                         "(stains): start from the best checkpoint saved so far")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -454,9 +485,14 @@ def main(argv=None) -> int:
     ft_best = CACHE / "defects_unet_ft_best.pt"
     if args.finetune_steps:
         model = DefectUNet(in_channels=args.finetune_channels)
-        if not args.export_only:
+        if not args.export_only and args.resume != "stains":
             finetune(model, best_path, ft_best, args, say)
         best_path = ft_best
+    if args.stain_steps:
+        st_best = CACHE / "defects_unet_st_best.pt"
+        if not args.export_only:
+            stain_stage(model, best_path, st_best, args, say)
+        best_path = st_best
     ckpt = torch.load(best_path, weights_only=False)  # our own checkpoint (numpy scalars)
     model.load_state_dict(ckpt["state"])
     say(f"exporting the best checkpoint: step {ckpt['step']}, validation {ckpt['val']}")
@@ -528,10 +564,64 @@ def finetune(model, start: Path, best_path: Path, args, say) -> None:
                 f"{k} {x:.3f}" for k, x in v.items()) + mark)
 
 
-def train_step(model, opt, sched, x, y, pos_weight: float) -> float:
+def stain_stage(model, start: Path, best_path: Path, args, say) -> None:
+    """The stain stage (session 5): from the fine-tune's best checkpoint, ``--stain-steps``
+    steps (one-cycle, max lr ``--stain-lr``) on the fine-tune's data, with the stain pixels
+    weighted ``--stain-weight`` in the BCE and every other batch 2 crops of ``--stain-crop`` px
+    (from the photos that big) instead of 6 of 192 px, so that whole stains are seen. The
+    checkpoint with the best validation F1 (as in :func:`finetune`; step 0 is the start) is
+    kept in ``best_path``."""
+    ckpt = torch.load(start, weights_only=False)
+    model.load_state_dict(ckpt["state"])
+    pos_weight = ckpt["pos_weight"]
+    torch.manual_seed(args.seed + 2000)
+    rng = np.random.default_rng(args.seed + 2000)
+    more = TRAINABLE_SKIMAGE if args.skimage != "none" else ()
+    photos = load_photos(skimage=more) + load_photos(long_sides=(320, 448, 0), skimage=more)
+    big = [p for p in photos if min(p.rgb.shape[:2]) >= args.stain_crop]
+    channels = model.in_channels
+    say(f"stain stage from {ckpt['step']} ({ckpt['val']}): {len(photos)} training images "
+        f"({len(big)} for {args.stain_crop}-px crops), {args.stain_steps} steps, stain weight "
+        f"{args.stain_weight}, max lr {args.stain_lr}")
+    vset = validation_set(clean_small=True, channels=channels)
+    v = validate(model, vset)
+    say("stain validation step 0: " + ", ".join(f"{k} {x:.3f}" for k, x in v.items()))
+    best_f1 = v["f1"]
+    torch.save({"state": model.state_dict(), "step": f"{ckpt['step']}+s0", "val": v,
+                "pos_weight": pos_weight}, best_path)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.stain_lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.stain_lr,
+                                                total_steps=args.stain_steps, pct_start=0.1)
+    started, running = time.perf_counter(), 0.0
+    for step in range(1, args.stain_steps + 1):
+        if step % 2 == 0:
+            x, y, w = batch(big, rng, 2, args.stain_crop, clean=0.3, strong=True,
+                            channels=channels, stain_weight=args.stain_weight)
+        else:
+            x, y, w = batch(photos, rng, args.batch, 192, clean=0.3, strong=True,
+                            channels=channels, stain_weight=args.stain_weight)
+        loss = train_step(model, opt, sched, x, y, pos_weight, w)
+        running = 0.98 * running + 0.02 * loss if step > 1 else loss
+        if step % 50 == 0:
+            say(f"stain step {step}/{args.stain_steps} loss {running:.4f} "
+                f"{(time.perf_counter() - started) / 60:.1f} min")
+        if step % args.validate_every == 0 or step == args.stain_steps:
+            v = validate(model, vset)
+            state = {"state": model.state_dict(), "step": f"{ckpt['step']}+s{step}", "val": v,
+                     "pos_weight": pos_weight}
+            torch.save(state, CACHE / "defects_unet_st.pt")
+            mark = ""
+            if v["f1"] > best_f1:
+                best_f1, mark = v["f1"], " (best)"
+                torch.save(state, best_path)
+            say(f"stain validation step {step}: " + ", ".join(
+                f"{k} {x:.3f}" for k, x in v.items()) + mark)
+
+
+def train_step(model, opt, sched, x, y, pos_weight: float, weight=None) -> float:
     """One optimiser and scheduler step on the batch ``(x, y)``; returns the loss."""
     model.train()
-    loss = loss_fn(model(x), y, pos_weight)
+    loss = loss_fn(model(x), y, pos_weight, weight)
     opt.zero_grad()
     loss.backward()
     opt.step()
