@@ -233,7 +233,9 @@ def main(argv=None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    seeds = (10_000,) if args.quick else (10_000, 10_001)
+    # Four damage seeds per photo for 'all damage' and the repair: with two, one scan's torn
+    # corner (found or not) moved the mean repair gain by 0.5 dB.
+    seeds = (10_000,) if args.quick else (10_000, 10_001, 10_002, 10_003)
     imgs = photos(args.quick)
     pooled, cases = run_detection(imgs, SUITES, seeds, log)
     tex = textures(args.quick)
