@@ -534,34 +534,13 @@ def finetune(model, start: Path, best_path: Path, args, say) -> None:
         f"(skimage photos: {more or 'none'}), "
         f"{args.finetune_steps} steps of {args.batch} crops of {crop} px, max lr "
         f"{args.finetune_lr}")
-    vset = validation_set(clean_small=True, channels=channels)
-    v = validate(model, vset)
-    say("fine-tune validation step 0: " + ", ".join(f"{k} {x:.3f}" for k, x in v.items()))
-    best_f1 = v["f1"]
-    torch.save({"state": model.state_dict(), "step": f"{ckpt['step']}+0", "val": v,
-                "pos_weight": pos_weight}, best_path)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.finetune_lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.finetune_lr,
-                                                total_steps=args.finetune_steps, pct_start=0.1)
-    started, running = time.perf_counter(), 0.0
-    for step in range(1, args.finetune_steps + 1):
-        x, y = batch(photos, rng, args.batch, crop, clean=0.3, strong=True, channels=channels)
-        loss = train_step(model, opt, sched, x, y, pos_weight)
-        running = 0.98 * running + 0.02 * loss if step > 1 else loss
-        if step % 50 == 0:
-            say(f"fine-tune step {step}/{args.finetune_steps} loss {running:.4f} "
-                f"{(time.perf_counter() - started) / 60:.1f} min")
-        if step % args.validate_every == 0 or step == args.finetune_steps:
-            v = validate(model, vset)
-            state = {"state": model.state_dict(), "step": f"{ckpt['step']}+{step}", "val": v,
-                     "pos_weight": pos_weight}
-            torch.save(state, CACHE / "defects_unet_ft.pt")
-            mark = ""
-            if v["f1"] > best_f1:
-                best_f1, mark = v["f1"], " (best)"
-                torch.save(state, best_path)
-            say(f"fine-tune validation step {step}: " + ", ".join(
-                f"{k} {x:.3f}" for k, x in v.items()) + mark)
+
+    def next_batch(step):
+        return batch(photos, rng, args.batch, crop, clean=0.3, strong=True, channels=channels)
+
+    _run_stage(model, "fine-tune", f"{ckpt['step']}+", args.finetune_steps, args.finetune_lr,
+               next_batch, pos_weight, channels, best_path, CACHE / "defects_unet_ft.pt", args,
+               say)
 
 
 def stain_stage(model, start: Path, best_path: Path, args, say) -> None:
@@ -583,38 +562,52 @@ def stain_stage(model, start: Path, best_path: Path, args, say) -> None:
     say(f"stain stage from {ckpt['step']} ({ckpt['val']}): {len(photos)} training images "
         f"({len(big)} for {args.stain_crop}-px crops), {args.stain_steps} steps, stain weight "
         f"{args.stain_weight}, max lr {args.stain_lr}")
+
+    def next_batch(step):
+        if step % 2 == 0:
+            return batch(big, rng, 2, args.stain_crop, clean=0.3, strong=True,
+                         channels=channels, stain_weight=args.stain_weight)
+        return batch(photos, rng, args.batch, 192, clean=0.3, strong=True,
+                     channels=channels, stain_weight=args.stain_weight)
+
+    _run_stage(model, "stain", f"{ckpt['step']}+s", args.stain_steps, args.stain_lr, next_batch,
+               pos_weight, channels, best_path, CACHE / "defects_unet_st.pt", args, say)
+
+
+def _run_stage(model, name: str, tag: str, steps: int, lr: float, next_batch,
+               pos_weight: float, channels: int, best_path: Path, last_path: Path, args,
+               say) -> None:
+    """The loop the fine-tune and the stain stage share: validate the start (step 0), then
+    ``steps`` AdamW steps (one-cycle, max lr ``lr``) on the batches ``next_batch(step)`` ->
+    ``(x, y)`` or ``(x, y, weight)``, validating every ``--validate-every`` steps and at the
+    end. The last state goes to ``last_path``, the best-validation one (the start included) to
+    ``best_path``; checkpoints are labelled ``tag`` + step."""
     vset = validation_set(clean_small=True, channels=channels)
     v = validate(model, vset)
-    say("stain validation step 0: " + ", ".join(f"{k} {x:.3f}" for k, x in v.items()))
+    say(f"{name} validation step 0: " + ", ".join(f"{k} {x:.3f}" for k, x in v.items()))
     best_f1 = v["f1"]
-    torch.save({"state": model.state_dict(), "step": f"{ckpt['step']}+s0", "val": v,
+    torch.save({"state": model.state_dict(), "step": f"{tag}0", "val": v,
                 "pos_weight": pos_weight}, best_path)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.stain_lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.stain_lr,
-                                                total_steps=args.stain_steps, pct_start=0.1)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     started, running = time.perf_counter(), 0.0
-    for step in range(1, args.stain_steps + 1):
-        if step % 2 == 0:
-            x, y, w = batch(big, rng, 2, args.stain_crop, clean=0.3, strong=True,
-                            channels=channels, stain_weight=args.stain_weight)
-        else:
-            x, y, w = batch(photos, rng, args.batch, 192, clean=0.3, strong=True,
-                            channels=channels, stain_weight=args.stain_weight)
-        loss = train_step(model, opt, sched, x, y, pos_weight, w)
+    for step in range(1, steps + 1):
+        x, y, *weight = next_batch(step)
+        loss = train_step(model, opt, sched, x, y, pos_weight, *weight)
         running = 0.98 * running + 0.02 * loss if step > 1 else loss
         if step % 50 == 0:
-            say(f"stain step {step}/{args.stain_steps} loss {running:.4f} "
+            say(f"{name} step {step}/{steps} loss {running:.4f} "
                 f"{(time.perf_counter() - started) / 60:.1f} min")
-        if step % args.validate_every == 0 or step == args.stain_steps:
+        if step % args.validate_every == 0 or step == steps:
             v = validate(model, vset)
-            state = {"state": model.state_dict(), "step": f"{ckpt['step']}+s{step}", "val": v,
+            state = {"state": model.state_dict(), "step": f"{tag}{step}", "val": v,
                      "pos_weight": pos_weight}
-            torch.save(state, CACHE / "defects_unet_st.pt")
+            torch.save(state, last_path)
             mark = ""
             if v["f1"] > best_f1:
                 best_f1, mark = v["f1"], " (best)"
                 torch.save(state, best_path)
-            say(f"stain validation step {step}: " + ", ".join(
+            say(f"{name} validation step {step}: " + ", ".join(
                 f"{k} {x:.3f}" for k, x in v.items()) + mark)
 
 
