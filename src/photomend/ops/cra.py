@@ -144,25 +144,24 @@ def aggregate_residual(
         cell_feats = _cell_features(features, gh, gw)
     idx, weight = attention(cell_feats, hole_cells, known_cells,
                             temperature=temperature, top_k=top_k)
-    # The residual of every cell, from one pass over the photo in luma: the attended cells'
-    # are copied, a sample of the known ones gives the typical detail level, and all of the
-    # clean known ones the detail around each hole cell.
+    # The residual of every cell, from one pass over the photo in luma, and its RMS per cell:
+    # the attended cells' residuals are copied, a sample of the known ones gives the typical
+    # detail level, and all of the clean known ones the detail around each hole cell.
     res = _residual_map(full, small_image, gh, gw, ch, cw)
+    cell_rms = np.sqrt(np.einsum("iykx,iykx->ik", res, res) / np.float32(ch * cw)).ravel()
     used, inverse = np.unique(idx, return_inverse=True)
     residual = _cell_rows(res, known_cells[used], gw)
     # A rare cell holds one strong edge (a highlight, a coloured line) whose copy would stand
     # out as a square: cap every cell's detail energy at twice the typical known cell's.
     sample = known_cells[:: max(1, len(known_cells) // 256)]
-    all_rms = np.sqrt(np.mean(_cell_rows(res, sample, gw) ** 2, axis=1))
-    rms = np.sqrt(np.mean(residual**2, axis=1))
-    cap = 2.0 * float(np.median(all_rms))
-    residual *= np.minimum(1.0, cap / np.maximum(rms, 1e-6))[:, None]
+    cap = 2.0 * float(np.median(cell_rms[sample]))
+    residual *= np.minimum(1.0, cap / np.maximum(cell_rms[known_cells[used]], 1e-6))[:, None]
     a = np.zeros((len(hole_cells), len(used)), np.float32)
     np.add.at(a, (np.repeat(np.arange(len(hole_cells)), idx.shape[1]), inverse.ravel()),
               weight.ravel())
     hole_residual = a @ residual  # the one BLAS product: n_hole x (ch*cw)
     if energy_clip is not None:
-        want = _surrounding_rms(res, known_cells, hole_cells)
+        want = _surrounding_rms(cell_rms.reshape(gh, gw), known_cells, hole_cells)
         have = np.sqrt(np.mean(hole_residual**2, axis=1))
         hole_residual *= np.clip(want / np.maximum(have, 1e-6), *energy_clip)[:, None]
     _compose(out, full, blend, small_result, hole_residual, hole_cells, gh, gw, ch, cw)
@@ -210,15 +209,15 @@ def _cell_rows(res: np.ndarray, cells: np.ndarray, gw: int) -> np.ndarray:
     return res[rows, :, cols, :].reshape(len(cells), -1)
 
 
-def _surrounding_rms(res: np.ndarray, known_cells: np.ndarray, hole_cells: np.ndarray) -> np.ndarray:
-    """Per hole cell, the RMS residual of the clean known cells around it: a normalised
-    convolution over the cell grid at sigma 2 cells, falling back to 6 and 18 cells deep inside
-    large holes."""
-    gh, _, gw, _ = res.shape
-    energy = np.einsum("iykx,iykx->ik", res, res) / np.float32(res.shape[1] * res.shape[3])
-    known = np.zeros(gh * gw, np.float32)
+def _surrounding_rms(
+    cell_rms: np.ndarray, known_cells: np.ndarray, hole_cells: np.ndarray
+) -> np.ndarray:
+    """Per hole cell, the RMS residual of the clean known cells around it (``cell_rms``: gh x
+    gw): a normalised convolution of the energy over the cell grid at sigma 2 cells, falling
+    back to 6 and 18 cells deep inside large holes."""
+    known = np.zeros(cell_rms.size, np.float32)
     known[known_cells] = 1.0
-    out = spread(energy, known.reshape(gh, gw), (2.0, 6.0, 18.0))
+    out = spread(cell_rms**2, known.reshape(cell_rms.shape), (2.0, 6.0, 18.0))
     return np.sqrt(out.ravel()[hole_cells])
 
 
