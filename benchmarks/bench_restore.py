@@ -37,9 +37,16 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from photos import HELD_OUT_NATURE, NATURE_DIR, SKIMAGE_PHOTOS, _skimage_photo, mate_root  # noqa: E402
+from photos import (  # noqa: E402
+    HELD_OUT_NATURE,
+    NATURE_DIR,
+    SKIMAGE_PHOTOS,
+    _resize_long_side,
+    _skimage_photo,
+    mate_root,
+)
 
-from photomend.metrics import ssim_map  # noqa: E402
+from photomend.metrics import ssim_map, tolerant_counts  # noqa: E402
 from photomend.restoration.degrade import degrade  # noqa: E402
 from photomend.restoration.detect import defect_score, detect_defects  # noqa: E402
 from photomend.restoration.pipeline import dilate_mask, repair  # noqa: E402
@@ -53,23 +60,16 @@ ELEPHANTS = "usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg"
 # ---------------------------------------------------------------------------------------------
 
 
-def _resize_long(rgb: np.ndarray, side: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    f = side / max(h, w)
-    return cv2.resize(rgb, (round(w * f), round(h * f)),
-                      interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
-
-
 def photos(quick: bool) -> dict[str, np.ndarray]:
     out = {}
     for name in SKIMAGE_PHOTOS[: 2 if quick else None]:
-        out[f"skimage:{name}"] = _resize_long(_skimage_photo(name).astype(np.float32) / 255,
+        out[f"skimage:{name}"] = _resize_long_side(_skimage_photo(name).astype(np.float32) / 255,
                                               1024)
     if not quick:
         folder = mate_root() / NATURE_DIR
         for name in HELD_OUT_NATURE:
             rgb = np.asarray(Image.open(folder / name).convert("RGB"), np.float32) / 255
-            out[f"mate:{name}"] = _resize_long(rgb, 1024)
+            out[f"mate:{name}"] = _resize_long_side(rgb, 1024)
     return out
 
 
@@ -79,12 +79,12 @@ def textures(quick: bool) -> dict[str, np.ndarray]:
     out = {}
     for name in ("grass", "gravel", "brick")[: 1 if quick else None]:
         g = getattr(skimage.data, name)().astype(np.float32) / 255
-        out[f"skimage:{name}"] = _resize_long(np.repeat(g[:, :, None], 3, axis=2), 1024)
+        out[f"skimage:{name}"] = _resize_long_side(np.repeat(g[:, :, None], 3, axis=2), 1024)
     if not quick:
         folder = mate_root() / NATURE_DIR
         for name in ("Wood.jpg", "GreenMeadow.jpg"):
             rgb = np.asarray(Image.open(folder / name).convert("RGB"), np.float32) / 255
-            out[f"mate:{name}"] = _resize_long(rgb, 1024)
+            out[f"mate:{name}"] = _resize_long_side(rgb, 1024)
     return out
 
 
@@ -94,12 +94,10 @@ def textures(quick: bool) -> dict[str, np.ndarray]:
 
 
 def counts(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """[tp_pred, n_pred, found_truth, n_truth, intersection, union] (tolerant and exact)."""
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * TOL + 1, 2 * TOL + 1))
-    dt_ = cv2.dilate(truth.astype(np.uint8), k).astype(bool)
-    dp = cv2.dilate(pred.astype(np.uint8), k).astype(bool)
-    return np.array([(pred & dt_).sum(), pred.sum(), (truth & dp).sum(), truth.sum(),
-                     (pred & truth).sum(), (pred | truth).sum()], np.int64)
+    """[tp_pred, n_pred, found_truth, n_truth, intersection, union]: the tolerant counts of
+    :func:`photomend.metrics.tolerant_counts`, then the exact ones for the IoU."""
+    exact = np.array([(pred & truth).sum(), (pred | truth).sum()], np.int64)
+    return np.concatenate([tolerant_counts(pred, truth, tol=TOL), exact])
 
 
 def scores(c: np.ndarray) -> dict[str, float]:

@@ -39,6 +39,10 @@ NATURE_PHOTOS = (
 )  # fmt: skip
 HELD_OUT_NATURE = tuple(name for i, name in enumerate(NATURE_PHOTOS) if i % 5 == 0)
 TRAINABLE_NATURE = tuple(name for name in NATURE_PHOTOS if name not in HELD_OUT_NATURE)
+#: A trainable nature photo that the defect detector's training keeps out of its crops: the
+#: validation F1 logged during training (and the choice of the checkpoint that ships) and
+#: training/eval_defects_dev.py's "val" set are measured on it.
+VALIDATION_PHOTO = "TwoWings.jpg"
 HELD_OUT_OTHER = ("abstract/Elephants.jpg", "abstract/Elephants_3840x2160.jpg",
                   "abstract/Elephants_5640x3172.jpg")  # fmt: skip
 #: Other colour photos of skimage.data that training MAY use (frozen; never benchmark photos):

@@ -175,3 +175,17 @@ def test_invalid_radii_and_sizes():
         detail_ratio(img, img, thin, erode=2)
     with pytest.raises(ValueError, match="at least 11x11"):
         masked_ssim(np.zeros((8, 8)), np.zeros((8, 8)), np.ones((8, 8), bool))
+
+
+def test_tolerant_counts_forgive_two_pixels_and_pool_over_images():
+    from photomend.metrics import tolerant_counts
+
+    truth = np.zeros((20, 20), bool)
+    truth[10, 2:18] = True  # a one-pixel scratch, 16 px long
+    beside = np.roll(truth, 2, axis=0)  # found 2 px off its drawn position
+    far = np.roll(truth, 3, axis=0)
+    np.testing.assert_array_equal(tolerant_counts(beside, truth), [16, 16, 16, 16])
+    np.testing.assert_array_equal(tolerant_counts(far, truth), [0, 16, 0, 16])
+    np.testing.assert_array_equal(tolerant_counts(far, truth, tol=3), [16, 16, 16, 16])
+    pooled = tolerant_counts(beside, truth) + tolerant_counts(far, truth)
+    assert pooled[0] / pooled[1] == 0.5 and pooled[2] / pooled[3] == 0.5

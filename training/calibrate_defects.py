@@ -37,6 +37,7 @@ from benchmarks.photos import (  # noqa: E402
     mate_root,
     trainable_skimage_photo,
 )
+from photomend.metrics import tolerant_counts  # noqa: E402
 from photomend.restoration.degrade import degrade  # noqa: E402
 from photomend.restoration.detect import fuse, hysteresis  # noqa: E402
 from photomend.restoration.detect_classical import classical_score  # noqa: E402
@@ -48,13 +49,6 @@ SUPPORTS = (None, 0.2, 0.4, 0.7)
 MAX_AGEING_FLAGGED = 0.005
 MAX_CLEAN_FLAGGED = 0.015
 SEEDS = (50_000, 50_001)
-
-
-def _counts(pred: np.ndarray, truth: np.ndarray, tol: int = 2) -> np.ndarray:
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tol + 1, 2 * tol + 1))
-    dt = cv2.dilate(truth.astype(np.uint8), k).astype(bool)
-    dp = cv2.dilate(pred.astype(np.uint8), k).astype(bool)
-    return np.array([(pred & dt).sum(), pred.sum(), (truth & dp).sum(), truth.sum()], np.int64)
 
 
 def _f1(c: np.ndarray) -> float:
@@ -111,7 +105,7 @@ def calibrate(model: Path, log=print, skimage=()) -> tuple[float, float, float |
                 fc = np.mean([flags(p, c).mean() for p, c in clean])
                 if fp > MAX_AGEING_FLAGGED or fc > MAX_CLEAN_FLAGGED:
                     continue
-                f1 = _f1(sum(_counts(flags(p, c), m) for p, c, m in damaged))
+                f1 = _f1(sum(tolerant_counts(flags(p, c), m) for p, c, m in damaged))
                 if f1 > best[0]:
                     best = (f1, float(t), float(margin), support)
                     log(f"  support {support} threshold {t:.2f} margin {margin:.2f}: F1 {f1:.3f}, "

@@ -5,7 +5,7 @@ benchmark photos): the numbers used to choose what ships.
 
 Sets (all at 1024 px long side, seeds the training and the calibration never drew):
 
-* ``val``: :data:`train_defects.VALIDATION_PHOTO` (TwoWings, never in a training crop), sharp
+* ``val``: :data:`benchmarks.photos.VALIDATION_PHOTO` (TwoWings, never in a training crop), sharp
   and enlarged from 512 px, 4 seeds each with all damage, plus faint scratches and
   hairlines-only scans;
 * ``dev``: the 8 other mate training photos, sharp and enlarged from 512 px, all damage (every
@@ -32,9 +32,15 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "training"))
 
-from benchmarks.photos import NATURE_DIR, TRAINABLE_NATURE, mate_root  # noqa: E402
+from benchmarks.photos import (  # noqa: E402
+    NATURE_DIR,
+    TRAINABLE_NATURE,
+    VALIDATION_PHOTO,
+    _resize_long_side,
+    mate_root,
+)
+from photomend.metrics import tolerant_counts  # noqa: E402
 from photomend.restoration.degrade import degrade  # noqa: E402
 from photomend.restoration.detect import add_tears, fuse  # noqa: E402
 from photomend.restoration.detect_classical import DEFAULT_THRESHOLD, classical_score  # noqa: E402
@@ -44,22 +50,6 @@ from photomend.restoration.detect_learned import (  # noqa: E402
     learned_probability,
 )
 from photomend.restoration.pipeline import dilate_mask, repair  # noqa: E402
-
-VALIDATION_PHOTO = "TwoWings.jpg"
-
-
-def _resize_long(rgb, side):
-    h, w = rgb.shape[:2]
-    f = side / max(h, w)
-    return cv2.resize(rgb, (round(w * f), round(h * f)),
-                      interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
-
-
-def _counts(pred, truth, tol=2):
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tol + 1, 2 * tol + 1))
-    dt = cv2.dilate(truth.astype(np.uint8), k).astype(bool)
-    dp = cv2.dilate(pred.astype(np.uint8), k).astype(bool)
-    return np.array([(pred & dt).sum(), pred.sum(), (truth & dp).sum(), truth.sum()], np.int64)
 
 
 def _prf(c):
@@ -80,9 +70,9 @@ def cases(quick: bool):
         return np.asarray(Image.open(folder / name).convert("RGB"), np.float32) / 255
 
     def pair(full):
-        sharp = _resize_long(full, 1024)
+        sharp = _resize_long_side(full, 1024)
         h, w = sharp.shape[:2]
-        soft = cv2.resize(_resize_long(full, 512), (w, h), interpolation=cv2.INTER_CUBIC)
+        soft = cv2.resize(_resize_long_side(full, 512), (w, h), interpolation=cv2.INTER_CUBIC)
         return sharp, soft
 
     damaged, clean = [], []
@@ -98,14 +88,14 @@ def cases(quick: bool):
         damaged.append(("val hairline", degrade(img, seed=82_000 + len(damaged),
                                                 defects=("hairline",), amount=3.0, scale=1.0)))
     for side in (128, 256, 512):
-        clean.append(("val clean", _resize_long(val, side)))
+        clean.append(("val clean", _resize_long_side(val, side)))
     names = [n for n in TRAINABLE_NATURE if n != VALIDATION_PHOTO][: 3 if quick else None]
     for i, name in enumerate(names):
         full = load(name)
         for j, img in enumerate(pair(full)):
             damaged.append(("dev", degrade(img, seed=70_000 + 10 * i + j, amount=1.5)))
         for side in (320, 512):
-            clean.append(("dev clean", _resize_long(full, side)))
+            clean.append(("dev clean", _resize_long_side(full, side)))
     return damaged, clean
 
 
@@ -128,14 +118,14 @@ def main(argv=None) -> int:
         res = {}
         for set_name in dict.fromkeys(s for s, _ in damaged):
             idx = [i for i, (s, _) in enumerate(damaged) if s == set_name]
-            c = sum(_counts(preds[i], damaged[i][1].mask) for i in idx)
+            c = sum(tolerant_counts(preds[i], damaged[i][1].mask) for i in idx)
             p, r, f1 = _prf(c)
             res[set_name] = f"F1 {f1:.3f} (P {p:.2f} R {r:.2f})"
-            hc = [_counts(preds[i], damaged[i][1].kinds["hairline"]) for i in idx
+            hc = [tolerant_counts(preds[i], damaged[i][1].kinds["hairline"]) for i in idx
                   if "hairline" in damaged[i][1].kinds]
             if hc:
                 res[set_name] += f" hairline R {_prf(sum(hc))[1]:.3f}"
-            sc = [_counts(preds[i], damaged[i][1].kinds["stain"]) for i in idx
+            sc = [tolerant_counts(preds[i], damaged[i][1].kinds["stain"]) for i in idx
                   if "stain" in damaged[i][1].kinds]
             if sc:
                 res[set_name] += f" stain R {_prf(sum(sc))[1]:.3f}"

@@ -80,9 +80,11 @@ from benchmarks.photos import (  # noqa: E402
     NATURE_DIR,
     TRAINABLE_NATURE,
     TRAINABLE_SKIMAGE,
+    VALIDATION_PHOTO,
     mate_root,
     trainable_skimage_photo,
 )
+from photomend.metrics import tolerant_counts  # noqa: E402
 from photomend.restoration.degrade import DEFECT_KINDS, degrade  # noqa: E402
 from photomend.restoration.detect_classical import classical_score  # noqa: E402
 from photomend.restoration.detect_learned import features  # noqa: E402
@@ -146,11 +148,6 @@ class DefectUNet(nn.Module):
 # ---------------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------------
-
-
-#: A training photo kept out of the training crops: the validation F1 logged during training
-#: (and the choice of the checkpoint that ships) is measured on it.
-VALIDATION_PHOTO = "TwoWings.jpg"
 
 
 class Photo:
@@ -300,14 +297,6 @@ def loss_fn(logits: torch.Tensor, target: torch.Tensor, pos_weight: float,
     inter = (p * target).sum()
     dice = 1 - (2 * inter + 1) / (p.sum() + target.sum() + 1)
     return bce + dice
-
-
-def tolerant_counts(pred: np.ndarray, truth: np.ndarray, tol: int = 2):
-    """(true positives of pred, |pred|, truth found, |truth|) with a ``tol``-px tolerance."""
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tol + 1, 2 * tol + 1))
-    dt = cv2.dilate(truth.astype(np.uint8), k).astype(bool)
-    dp = cv2.dilate(pred.astype(np.uint8), k).astype(bool)
-    return int((pred & dt).sum()), int(pred.sum()), int((truth & dp).sum()), int(truth.sum())
 
 
 def f1_from(c) -> float:

@@ -1,4 +1,5 @@
-"""Quality measures for filled holes: masked PSNR, masked SSIM and a detail (sharpness) ratio.
+"""Quality measures for filled holes: masked PSNR, masked SSIM and a detail (sharpness) ratio;
+and the tolerant pixel counts behind a defect detector's precision and recall.
 
 Every function compares a ``result`` with the ground ``truth`` only around the hole, because
 outside it a fill leaves the pixels unchanged and would dilute any whole-image score.
@@ -20,7 +21,7 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ["detail_ratio", "masked_psnr", "masked_ssim", "ssim_map"]
+__all__ = ["detail_ratio", "masked_psnr", "masked_ssim", "ssim_map", "tolerant_counts"]
 
 #: Rec. 601 luma weights, used by :func:`detail_ratio` on RGB images.
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -182,6 +183,28 @@ def detail_ratio(
     if e_truth == 0.0:
         return 1.0 if e_result == 0.0 else math.inf
     return e_result / e_truth
+
+
+def tolerant_counts(pred: np.ndarray, truth: np.ndarray, *, tol: int = 2) -> np.ndarray:
+    """The pixel counts behind a defect detector's precision and recall with a ``tol``-px
+    tolerance, int64: [predicted pixels within ``tol`` px of a true one, predicted pixels, true
+    pixels within ``tol`` px of a predicted one, true pixels]. Precision is c[0] / c[1], recall
+    c[2] / c[3]; the counts of several images add up to pooled scores.
+
+    ``pred`` and ``truth`` are bool HxW; a thin scratch found 1-2 px beside its drawn position
+    counts as found.
+
+    >>> truth = np.zeros((9, 9), bool); truth[4, 1:8] = True  # a thin scratch
+    >>> pred = np.zeros((9, 9), bool); pred[6, 1:5] = True; pred[0, 0] = True  # 2 px off; a speck
+    >>> tolerant_counts(pred, truth).tolist()
+    [4, 5, 4, 7]
+    """
+    pred = np.asarray(pred, bool)
+    truth = np.asarray(truth, bool)
+    near_truth = _dilated(truth, tol)
+    near_pred = _dilated(pred, tol)
+    return np.array([(pred & near_truth).sum(), pred.sum(), (truth & near_pred).sum(),
+                     truth.sum()], np.int64)
 
 
 def _check_inputs(
