@@ -118,15 +118,18 @@ def _strokes(shape: tuple[int, int], rng: np.random.Generator, cov: tuple[float,
     return None
 
 
-def _boxes(shape: tuple[int, int], rng: np.random.Generator, cov: tuple[float, float]):
-    """1-3 axis-aligned rectangles sharing a total area drawn from the coverage range."""
-    h, w = shape
-    x0, y0, x1, y1 = _inner_box(shape)
-    mask = np.zeros(shape, bool)
+def _areas(shape: tuple[int, int], rng: np.random.Generator, cov: tuple[float, float]):
+    """The areas (px) of 1-3 shapes sharing a total drawn from the coverage range."""
     n = int(rng.integers(1, 4))
     shares = rng.uniform(0.5, 1.0, n)
-    areas = rng.uniform(*cov) * h * w * shares / shares.sum()
-    for area in areas:
+    return rng.uniform(*cov) * shape[0] * shape[1] * shares / shares.sum()
+
+
+def _boxes(shape: tuple[int, int], rng: np.random.Generator, cov: tuple[float, float]):
+    """1-3 axis-aligned rectangles sharing a total area drawn from the coverage range."""
+    x0, y0, x1, y1 = _inner_box(shape)
+    mask = np.zeros(shape, bool)
+    for area in _areas(shape, rng, cov):
         aspect = math.exp(rng.uniform(math.log(0.5), math.log(2.0)))  # width / height
         bw, bh = math.sqrt(area * aspect), math.sqrt(area / aspect)
         if bw > x1 - x0 or bh > y1 - y0:
@@ -138,13 +141,9 @@ def _boxes(shape: tuple[int, int], rng: np.random.Generator, cov: tuple[float, f
 
 def _blobs(shape: tuple[int, int], rng: np.random.Generator, cov: tuple[float, float]):
     """1-3 object-shaped blobs: smoothed random polygons, ellipse unions, standing people."""
-    h, w = shape
     x0, y0, x1, y1 = _inner_box(shape)
     mask = np.zeros(shape, bool)
-    n = int(rng.integers(1, 4))
-    shares = rng.uniform(0.5, 1.0, n)
-    areas = rng.uniform(*cov) * h * w * shares / shares.sum()
-    for area in areas:
+    for area in _areas(shape, rng, cov):
         shape_fn = (_polygon_shape, _ellipses_shape, _person_shape)[int(rng.integers(0, 3))]
         unit = shape_fn(rng)  # float32 canvas, 1 inside, tightly cropped
         scale = math.sqrt(area / max(float(unit.sum()), 1.0))
