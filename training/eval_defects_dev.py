@@ -1,7 +1,13 @@
 """Compare defect-detector models on the validation photo and the training photos (never on
 benchmark photos): the numbers used to choose what ships.
 
-    python training/eval_defects_dev.py MODEL.onnx [MODEL.onnx ...] [--quick]
+    python training/eval_defects_dev.py MODEL.onnx [MODEL.onnx ...] [--quick] [--tears]
+        [--stains NET.onnx|shipped ...] [--stain-thresholds 0.3,0.55]
+
+``--tears`` and ``--stains`` add the learned detector's later steps (the corner-tear rule, a
+stain network's detections: ``photomend.restoration.detect.add_tears`` / ``add_stains``); each
+model is reported alone and with each stain network (at its own threshold or each of
+``--stain-thresholds``).
 
 Sets (all at 1024 px long side, seeds the training and the calibration never drew):
 
@@ -49,6 +55,11 @@ from photomend.restoration.detect_learned import (  # noqa: E402
     default_threshold,
     learned_probability,
 )
+from photomend.restoration.detect_stains import (  # noqa: E402
+    stain_probability,
+    stain_threshold,
+)
+from photomend.restoration.detect_stains import weights_path as stain_weights  # noqa: E402
 from photomend.restoration.pipeline import dilate_mask, repair  # noqa: E402
 
 
@@ -106,6 +117,11 @@ def main(argv=None) -> int:
     ap.add_argument("--no-repair", action="store_true")
     ap.add_argument("--tears", action="store_true",
                     help="add the corner-tear rule (as photomend's learned detector does)")
+    ap.add_argument("--stains", type=Path, action="append", default=[], metavar="NET.onnx",
+                    help="also evaluate each model with this stain network's detections added "
+                         "(detect.add_stains; repeatable; 'shipped' = the packaged one)")
+    ap.add_argument("--stain-thresholds", default="",
+                    help="comma-separated stain thresholds to try (default: each network's own)")
     args = ap.parse_args(argv)
     damaged, clean = cases(args.quick)
     classical = [classical_score(d.image) for _, d in damaged]
@@ -146,6 +162,10 @@ def main(argv=None) -> int:
         evaluate("classical + corner tears",
                  [add_tears(c, d.image) > DEFAULT_THRESHOLD for (_, d), c in zip(damaged, classical)],
                  [add_tears(c, img) > DEFAULT_THRESHOLD for (_, img), c in zip(clean, classical_clean)])
+    stain_nets = [stain_weights() if str(n) == "shipped" else n for n in args.stains]
+    stain_ts = [float(v) for v in args.stain_thresholds.split(",") if v.strip()]
+    stain_probs = {n: ([stain_probability(d.image, model=n) for _, d in damaged],
+                       [stain_probability(img, model=n) for _, img in clean]) for n in stain_nets}
     for model in args.models:
         t, support = default_threshold(model), classical_support(model)
 
@@ -154,9 +174,16 @@ def main(argv=None) -> int:
             p = p if support is None else fuse(p, c, support)
             return add_tears(p, img) if args.tears else p
 
-        preds = [score(d.image, c) > t for (_, d), c in zip(damaged, classical)]
-        cpreds = [score(img, c) > t for (_, img), c in zip(clean, classical_clean)]
-        evaluate(f"{model} (threshold {t}, support {support})", preds, cpreds)
+        scores = [score(d.image, c) for (_, d), c in zip(damaged, classical)]
+        cscores = [score(img, c) for (_, img), c in zip(clean, classical_clean)]
+        evaluate(f"{model} (threshold {t}, support {support})", [s > t for s in scores],
+                 [s > t for s in cscores])
+        for net in stain_nets:
+            sp, csp = stain_probs[net]
+            for st in stain_ts or [stain_threshold(net)]:
+                evaluate(f"{model} + stains {net} (stain threshold {st})",
+                         [(s > t) | (q > st) for s, q in zip(scores, sp)],
+                         [(s > t) | (q > st) for s, q in zip(cscores, csp)])
     return 0
 
 

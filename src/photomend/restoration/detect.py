@@ -52,7 +52,8 @@ def defect_score(
     The map is float32 in [0, 1], of the scan's size when its long side is at most
     :data:`WORKING_SIZE`, else of the scan scaled down to it. For ``learned`` it is the
     network's probability, fused with the classical detections it supports (:func:`fuse`)
-    when the model's metadata asks for it.
+    when the model's metadata asks for it, then set to 1 on the stains (:func:`add_stains`)
+    and torn corners (:func:`add_tears`) that the network misses.
     """
     check_detector(detector)
     h, w = rgb.shape[:2]
@@ -87,7 +88,7 @@ def defect_score(
     prob = learned_probability(small, classical=classical, progress=progress)
     if support is not None:
         prob = fuse(prob, classical, support)
-    return add_tears(prob, small), default_threshold(), hysteresis_margin()
+    return add_tears(add_stains(prob, small), small), default_threshold(), hysteresis_margin()
 
 
 def add_tears(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
@@ -100,6 +101,18 @@ def add_tears(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     if not tears.any():
         return score
     return np.where(tears, np.float32(1.0), score).astype(np.float32)
+
+
+def add_stains(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """``score`` set to 1 on the stains and water marks of ``rgb`` (:func:`photomend.
+    restoration.detect_stains.stains`: a small network run on the scan at 256 px), which the
+    U-Net misses: a step of the ``learned`` detector (session 6)."""
+    from photomend.restoration.detect_stains import stains
+
+    found = stains(rgb)
+    if not found.any():
+        return score
+    return np.where(found, np.float32(1.0), score).astype(np.float32)
 
 
 def fuse(prob: np.ndarray, classical: np.ndarray, support: float) -> np.ndarray:

@@ -1,0 +1,101 @@
+"""Stains and water marks: a tinted blot with a darker tide line, found by a small network that
+looks at the whole scan at low resolution (``data/weights/stains_net.onnx``).
+
+The defect U-Net sees 200 px of context through thin-structure features and misses stains
+(session 5: recall about 5 %; to it a 30-55 % brown tint with a soft rim looks like photo
+content). A stain, however, is large and smooth, so it can be found on a small copy of the scan:
+the scan is scaled to :data:`STAIN_SIDE` px on its long side (a stain of the synthetic damage
+is then 3-15 px in radius), a network with dilated convolutions (about 150 px of context at
+that size, the whole blot and its rim) gives a stain probability per pixel, and the map is
+scaled back up. The ``learned`` detector sets its score to 1 where that probability exceeds
+the threshold stored in the model's metadata (:func:`add_stains` in
+:mod:`photomend.restoration.detect`). The network and its training are in
+``training/train_stains.py``.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from photomend.nn import onnx as nn_onnx
+
+#: File name of the shipped weights under ``photomend/data/weights/``.
+WEIGHTS = "stains_net.onnx"
+#: Long side (px) at which the stain network runs.
+STAIN_SIDE = 256
+#: The network needs heights and widths that are multiples of this.
+MULTIPLE = 4
+
+
+def weights_path() -> Path:
+    """Path of the shipped stain network."""
+    return Path(str(files("photomend") / "data" / "weights" / WEIGHTS))
+
+
+def stain_threshold(model: str | Path | None = None) -> float:
+    """The decision threshold stored with the model (``threshold`` in its metadata), else 0.5."""
+    return _metadata_float(model, "threshold", 0.5)
+
+
+def stain_side(model: str | Path | None = None) -> int:
+    """The long side the model runs at (``side`` in its metadata), else :data:`STAIN_SIDE`."""
+    return int(_metadata_float(model, "side", STAIN_SIDE))
+
+
+def _metadata_float(model: str | Path | None, key: str, default: float) -> float:
+    meta = nn_onnx.session(model or weights_path()).get_modelmeta().custom_metadata_map
+    try:
+        return float(meta.get(key, default))
+    except ValueError:
+        return default
+
+
+def to_stain_side(rgb: np.ndarray, side: int = STAIN_SIDE) -> np.ndarray:
+    """``rgb`` scaled to ``side`` px on its long side (area-averaged when shrinking, cubic
+    when enlarging), the network's input size."""
+    h, w = rgb.shape[:2]
+    f = side / max(h, w)
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    if size == (w, h):
+        return np.asarray(rgb, np.float32)
+    interp = cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC
+    return np.clip(cv2.resize(np.asarray(rgb, np.float32), size, interpolation=interp), 0, 1)
+
+
+def stain_probability_small(small: np.ndarray, *, model: str | Path | None = None,
+                            tta: bool = True) -> np.ndarray:
+    """Stain probability (float32 HxW) of an image already at the network's size
+    (:func:`to_stain_side`), with horizontal-flip test-time augmentation."""
+    sess = nn_onnx.session(model or weights_path())
+    h, w = small.shape[:2]
+    ph, pw = -h % MULTIPLE, -w % MULTIPLE
+    x = np.pad(small, ((0, ph), (0, pw), (0, 0)), mode="reflect").transpose(2, 0, 1)[None]
+    batch = np.concatenate([x, x[:, :, :, ::-1]]) if tta else x
+    logits = nn_onnx.run(sess, batch)[:, 0]
+    prob = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+    prob = 0.5 * (prob[0] + prob[1][:, ::-1]) if tta else prob[0]
+    return np.ascontiguousarray(prob[:h, :w], np.float32)
+
+
+def stain_probability(rgb: np.ndarray, *, model: str | Path | None = None) -> np.ndarray:
+    """Stain probability per pixel (float32 HxW in [0, 1], the size of ``rgb``) of ``rgb``
+    (float32 HxWx3 RGB in [0, 1]): the network run on the scan scaled to :data:`STAIN_SIDE`
+    px, its map scaled back (bilinear)."""
+    rgb = np.asarray(rgb, np.float32)
+    h, w = rgb.shape[:2]
+    prob = stain_probability_small(to_stain_side(rgb, stain_side(model)), model=model)
+    if prob.shape != (h, w):
+        prob = cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(prob, 0.0, 1.0)
+
+
+def stains(rgb: np.ndarray, *, model: str | Path | None = None,
+           threshold: float | None = None) -> np.ndarray:
+    """Bool HxW mask of the stains of ``rgb``: :func:`stain_probability` above ``threshold``
+    (None: the model's calibrated threshold)."""
+    t = stain_threshold(model) if threshold is None else float(threshold)
+    return stain_probability(rgb, model=model) > t
