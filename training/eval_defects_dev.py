@@ -58,6 +58,7 @@ from photomend.restoration.detect_learned import (  # noqa: E402
 from photomend.restoration.detect_stains import (  # noqa: E402
     stain_probability,
     stain_threshold,
+    tinted,
 )
 from photomend.restoration.detect_stains import weights_path as stain_weights  # noqa: E402
 from photomend.restoration.pipeline import dilate_mask, repair  # noqa: E402
@@ -181,9 +182,12 @@ def main(argv=None) -> int:
         for net in stain_nets:
             sp, csp = stain_probs[net]
             for st in stain_ts or [stain_threshold(net)]:
+                # as detect_stains.stains: the threshold, then the colour-change check
+                found = [tinted(d.image, q > st) for (_, d), q in zip(damaged, sp)]
+                cfound = [tinted(img, q > st) for (_, img), q in zip(clean, csp)]
                 evaluate(f"{model} + stains {net} (stain threshold {st})",
-                         [(s > t) | (q > st) for s, q in zip(scores, sp)],
-                         [(s > t) | (q > st) for s, q in zip(cscores, csp)])
+                         [(s > t) | f for s, f in zip(scores, found)],
+                         [(s > t) | f for s, f in zip(cscores, cfound)])
     return 0
 
 
