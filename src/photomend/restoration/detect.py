@@ -11,10 +11,10 @@ from photomend.errors import ImageTooSmallError, InputError, UnknownEngineError
 #: The detectors :func:`detect_defects` knows.
 DETECTORS = ("learned", "classical")
 #: The classical detector until the learned one is safe on clean photos too: on the held-out
-#: benchmark the U-Net (fine-tuned with hard negatives, fused with the classical detections it
-#: supports) now wins every suite (F1 0.67 vs 0.58 on all damage, hairlines 0.64 vs 0.59,
-#: faint scratches 0.65 vs 0.63), but on clean, sharp scikit-image photos at 128-512 px it
-#: still flags 4.7 % of the pixels on average (astronaut up to 13 %), the classical one 1.1 %
+#: benchmark the learned detector (U-Net fused with the classical detections it supports, plus
+#: stains and torn corners) wins every suite (F1 0.74 vs 0.55 on all damage, hairlines 0.64
+#: vs 0.59, faint scratches 0.65 vs 0.63), but on clean, sharp scikit-image photos at 128-512
+#: px it still flags 4.9 % of the pixels on average (astronaut up to 14 %), the classical 1.1 %
 #: (benchmarks/results_restore.md, docs/restore.md).
 DEFAULT_DETECTOR = "classical"
 #: Long side (px) at which defects are detected; larger scans are scaled down to it first.
