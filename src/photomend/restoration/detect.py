@@ -97,10 +97,7 @@ def add_tears(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     sharp edge), which the network misses: the ``learned`` detector's last step."""
     from photomend.restoration.detect_tears import corner_tears
 
-    tears = corner_tears(rgb)
-    if not tears.any():
-        return score
-    return np.where(tears, np.float32(1.0), score).astype(np.float32)
+    return _certain(score, corner_tears(rgb))
 
 
 def add_stains(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
@@ -109,7 +106,11 @@ def add_stains(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     U-Net misses: a step of the ``learned`` detector (session 6)."""
     from photomend.restoration.detect_stains import stains
 
-    found = stains(rgb)
+    return _certain(score, stains(rgb))
+
+
+def _certain(score: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """``score`` set to 1 where ``found`` (a rule's or a second network's detections)."""
     if not found.any():
         return score
     return np.where(found, np.float32(1.0), score).astype(np.float32)
