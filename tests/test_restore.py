@@ -269,6 +269,7 @@ def test_six_channel_model_reads_the_classical_score(tmp_path):
     _tiny_model(five, 5, {"support": "none"})
     assert input_channels(six) == 6 and input_channels(five) == 5
     assert classical_support(six) == 0.4 and classical_support(five) is None
+    assert default_threshold(six) == 0.9 and default_threshold(five) == 0.5  # missing: default
     prob = learned_probability(scan, model=six)      # the last channel is the classical score
     expected = 1 / (1 + np.exp(-(12 * classical_score(scan) - 6)))
     assert np.abs(prob - expected).max() < 1e-3

@@ -90,6 +90,16 @@ def run_image(sess, rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(y[0].transpose(1, 2, 0))
 
 
+def metadata_float(path: str | Path, key: str, default: float | None) -> float | None:
+    """``key`` of the model's ONNX metadata (``custom_metadata_map``) as a number; ``default``
+    when it is missing or not a number (a calibration may write "none")."""
+    meta = session(path).get_modelmeta().custom_metadata_map
+    try:
+        return default if meta.get(key) is None else float(meta[key])
+    except ValueError:
+        return default
+
+
 def clear_cache() -> None:
     """Forget every cached session (tests; freeing memory)."""
     with _LOCK:

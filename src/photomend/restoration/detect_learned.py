@@ -63,29 +63,19 @@ def weights_path() -> Path:
 
 def default_threshold(model: str | Path | None = None) -> float:
     """The threshold stored with the model (``threshold`` in its ONNX metadata), else 0.5."""
-    return _metadata_float(model, "threshold", 0.5)
+    return nn_onnx.metadata_float(model or weights_path(), "threshold", 0.5)
 
 
 def hysteresis_margin(model: str | Path | None = None) -> float:
     """How far above the threshold a detection must reach somewhere (``margin`` in the ONNX
     metadata; 0 = plain thresholding). See :func:`photomend.restoration.detect.hysteresis`."""
-    return _metadata_float(model, "margin", 0.0)
+    return nn_onnx.metadata_float(model or weights_path(), "margin", 0.0)
 
 
 def classical_support(model: str | Path | None = None) -> float | None:
     """The network probability above which a classical detection is kept (``support`` in the
     ONNX metadata; None: no fusion). See :func:`photomend.restoration.detect.fuse`."""
-    return _metadata_float(model, "support", None)
-
-
-def _metadata_float(model: str | Path | None, key: str, default: float | None) -> float | None:
-    """``key`` of the model's ONNX metadata as a number; ``default`` when it is missing or not
-    a number (the calibration writes "none" for no fusion)."""
-    meta = nn_onnx.session(model or weights_path()).get_modelmeta().custom_metadata_map
-    try:
-        return default if meta.get(key) is None else float(meta[key])
-    except ValueError:
-        return default
+    return nn_onnx.metadata_float(model or weights_path(), "support", None)
 
 
 def learned_probability(

@@ -38,20 +38,12 @@ def weights_path() -> Path:
 
 def stain_threshold(model: str | Path | None = None) -> float:
     """The decision threshold stored with the model (``threshold`` in its metadata), else 0.5."""
-    return _metadata_float(model, "threshold", 0.5)
+    return nn_onnx.metadata_float(model or weights_path(), "threshold", 0.5)
 
 
 def stain_side(model: str | Path | None = None) -> int:
     """The long side the model runs at (``side`` in its metadata), else :data:`STAIN_SIDE`."""
-    return int(_metadata_float(model, "side", STAIN_SIDE))
-
-
-def _metadata_float(model: str | Path | None, key: str, default: float) -> float:
-    meta = nn_onnx.session(model or weights_path()).get_modelmeta().custom_metadata_map
-    try:
-        return float(meta.get(key, default))
-    except ValueError:
-        return default
+    return int(nn_onnx.metadata_float(model or weights_path(), "side", STAIN_SIDE))
 
 
 def to_stain_side(rgb: np.ndarray, side: int = STAIN_SIDE) -> np.ndarray:
