@@ -189,3 +189,11 @@ def test_tolerant_counts_forgive_two_pixels_and_pool_over_images():
     np.testing.assert_array_equal(tolerant_counts(far, truth, tol=3), [16, 16, 16, 16])
     pooled = tolerant_counts(beside, truth) + tolerant_counts(far, truth)
     assert pooled[0] / pooled[1] == 0.5 and pooled[2] / pooled[3] == 0.5
+
+
+def test_pooled_scores_from_tolerant_counts():
+    from photomend.metrics import pooled_scores
+
+    p, r, f1 = pooled_scores(np.array([3, 4, 2, 8]))
+    assert (p, r) == (0.75, 0.25) and abs(f1 - 0.375) < 1e-12
+    assert pooled_scores(np.array([0, 0, 0, 5])) == (0.0, 0.0, 0.0)  # nothing found

@@ -37,7 +37,7 @@ from benchmarks.photos import (  # noqa: E402
     mate_root,
     trainable_skimage_photo,
 )
-from photomend.metrics import tolerant_counts  # noqa: E402
+from photomend.metrics import pooled_scores, tolerant_counts  # noqa: E402
 from photomend.restoration.degrade import degrade  # noqa: E402
 from photomend.restoration.detect import fuse, hysteresis  # noqa: E402
 from photomend.restoration.detect_classical import classical_score  # noqa: E402
@@ -49,12 +49,6 @@ SUPPORTS = (None, 0.2, 0.4, 0.7)
 MAX_AGEING_FLAGGED = 0.005
 MAX_CLEAN_FLAGGED = 0.015
 SEEDS = (50_000, 50_001)
-
-
-def _f1(c: np.ndarray) -> float:
-    p = c[0] / max(c[1], 1)
-    r = c[2] / max(c[3], 1)
-    return 2 * p * r / (p + r) if p + r else 0.0
 
 
 def calibrate(model: Path, log=print, skimage=()) -> tuple[float, float, float | None]:
@@ -105,7 +99,7 @@ def calibrate(model: Path, log=print, skimage=()) -> tuple[float, float, float |
                 fc = np.mean([flags(p, c).mean() for p, c in clean])
                 if fp > MAX_AGEING_FLAGGED or fc > MAX_CLEAN_FLAGGED:
                     continue
-                f1 = _f1(sum(tolerant_counts(flags(p, c), m) for p, c, m in damaged))
+                f1 = pooled_scores(sum(tolerant_counts(flags(p, c), m) for p, c, m in damaged))[2]
                 if f1 > best[0]:
                     best = (f1, float(t), float(margin), support)
                     log(f"  support {support} threshold {t:.2f} margin {margin:.2f}: F1 {f1:.3f}, "

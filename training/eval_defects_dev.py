@@ -46,7 +46,7 @@ from benchmarks.photos import (  # noqa: E402
     _resize_long_side,
     mate_root,
 )
-from photomend.metrics import tolerant_counts  # noqa: E402
+from photomend.metrics import pooled_scores, tolerant_counts  # noqa: E402
 from photomend.restoration.degrade import degrade  # noqa: E402
 from photomend.restoration.detect import add_tears, fuse  # noqa: E402
 from photomend.restoration.detect_classical import DEFAULT_THRESHOLD, classical_score  # noqa: E402
@@ -62,12 +62,6 @@ from photomend.restoration.detect_stains import (  # noqa: E402
 )
 from photomend.restoration.detect_stains import weights_path as stain_weights  # noqa: E402
 from photomend.restoration.pipeline import dilate_mask, repair  # noqa: E402
-
-
-def _prf(c):
-    p = c[0] / max(c[1], 1)
-    r = c[2] / max(c[3], 1)
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
 def _psnr(a, b):
@@ -136,16 +130,16 @@ def main(argv=None) -> int:
         for set_name in dict.fromkeys(s for s, _ in damaged):
             idx = [i for i, (s, _) in enumerate(damaged) if s == set_name]
             c = sum(tolerant_counts(preds[i], damaged[i][1].mask) for i in idx)
-            p, r, f1 = _prf(c)
+            p, r, f1 = pooled_scores(c)
             res[set_name] = f"F1 {f1:.3f} (P {p:.2f} R {r:.2f})"
             hc = [tolerant_counts(preds[i], damaged[i][1].kinds["hairline"]) for i in idx
                   if "hairline" in damaged[i][1].kinds]
             if hc:
-                res[set_name] += f" hairline R {_prf(sum(hc))[1]:.3f}"
+                res[set_name] += f" hairline R {pooled_scores(sum(hc))[1]:.3f}"
             sc = [tolerant_counts(preds[i], damaged[i][1].kinds["stain"]) for i in idx
                   if "stain" in damaged[i][1].kinds]
             if sc:
-                res[set_name] += f" stain R {_prf(sum(sc))[1]:.3f}"
+                res[set_name] += f" stain R {pooled_scores(sum(sc))[1]:.3f}"
             if set_name in ("val", "dev") and not args.no_repair:
                 gains = [_psnr(repair(damaged[i][1].image, dilate_mask(preds[i])),
                                damaged[i][1].clean) - base[i] for i in idx]

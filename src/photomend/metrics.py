@@ -21,7 +21,8 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ["detail_ratio", "masked_psnr", "masked_ssim", "ssim_map", "tolerant_counts"]
+__all__ = ["detail_ratio", "masked_psnr", "masked_ssim", "pooled_scores", "ssim_map",
+           "tolerant_counts"]
 
 #: Rec. 601 luma weights, used by :func:`detail_ratio` on RGB images.
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -205,6 +206,18 @@ def tolerant_counts(pred: np.ndarray, truth: np.ndarray, *, tol: int = 2) -> np.
     near_pred = _dilated(pred, tol)
     return np.array([(pred & near_truth).sum(), pred.sum(), (truth & near_pred).sum(),
                      truth.sum()], np.int64)
+
+
+def pooled_scores(counts: np.ndarray) -> tuple[float, float, float]:
+    """(precision, recall, F1) from :func:`tolerant_counts` (of one image or summed over
+    many); an empty prediction or truth counts as 0, not as undefined.
+
+    >>> pooled_scores(np.array([4, 5, 4, 8]))
+    (0.8, 0.5, 0.6153846153846154)
+    """
+    p = counts[0] / max(counts[1], 1)
+    r = counts[2] / max(counts[3], 1)
+    return float(p), float(r), float(2 * p * r / (p + r) if p + r else 0.0)
 
 
 def _check_inputs(
