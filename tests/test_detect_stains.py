@@ -118,3 +118,31 @@ def test_regions_whose_colour_hardly_changes_are_dropped():
     img[20:40, 20:40] = (0.45, 0.38, 0.28)  # gray blended 40 % toward brown: kept
     assert (tinted(img, m) == m).all()
     assert tinted(img, np.zeros_like(m)).sum() == 0
+
+
+def test_an_outlined_region_is_kept_without_a_colour_change():
+    # a stain on a scan of its own colour: the mean hardly changes, the tide line is an edge
+    from photomend.restoration.detect_stains import MIN_CHANGE, tinted
+
+    img = np.full((64, 64, 3), 0.5, np.float32)
+    m = np.zeros((64, 64), bool)
+    m[20:40, 20:40] = True
+    img[20:40, 20:40] = 0.5 - 0.02
+    img[22:38, 22:38] = 0.5                     # inside: the surroundings' colour ...
+    img[20:40, 20] = img[20:40, 39] = img[20, 20:40] = img[39, 20:40] = 0.44  # ... a dark rim
+    change = np.linalg.norm(img[m].mean(0) - img[~m].mean(0))
+    assert change < MIN_CHANGE
+    assert (tinted(img, m) == m).all()
+
+
+def test_the_dips_of_a_smooth_colour_ripple_are_not_stains():
+    # the tests' generated picture (test_restore._clean): the network alone answers to where
+    # its blue ripple dips; no colour change and no edge there, so nothing is flagged
+    h, w = 192, 256
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    rgb = np.stack([0.35 + 0.3 * xx / w, 0.3 + 0.25 * yy / h,
+                    0.45 + 0.12 * np.sin(xx / 23.0) * np.cos(yy / 31.0)], axis=2)
+    rgb += 0.12 * np.exp(-((xx - 0.6 * w) ** 2 + (yy - 0.4 * h) ** 2) / (2 * 30.0**2))[:, :, None]
+    for scale in (1, 4):
+        img = np.clip(np.kron(rgb, np.ones((scale, scale, 1))), 0, 1).astype(np.float32)
+        assert stains(img).mean() < 0.002
