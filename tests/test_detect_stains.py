@@ -146,3 +146,16 @@ def test_the_dips_of_a_smooth_colour_ripple_are_not_stains():
     for scale in (1, 4):
         img = np.clip(np.kron(rgb, np.ones((scale, scale, 1))), 0, 1).astype(np.float32)
         assert stains(img).mean() < 0.002
+
+
+def test_kept_regions_grow_into_the_less_sure_pixels_around_them():
+    from photomend.restoration.detect_stains import GROW, grow
+
+    p = np.zeros((20, 40), np.float32)
+    p[5:15, 5:15] = 0.9          # a sure stain ...
+    p[5:15, 15:20] = GROW + 0.1  # ... and its less sure edge: taken in
+    p[5:15, 30:35] = GROW + 0.1  # unsure, apart: left out
+    seeds = p > 0.55
+    out = grow(p, seeds)
+    assert out[5:15, 5:20].all() and not out[:, 25:].any() and out.sum() == 150
+    assert not grow(p, np.zeros_like(seeds)).any()
