@@ -52,8 +52,10 @@ def defect_score(
     The map is float32 in [0, 1], of the scan's size when its long side is at most
     :data:`WORKING_SIZE`, else of the scan scaled down to it. For ``learned`` it is the
     network's probability, fused with the classical detections it supports (:func:`fuse`)
-    when the model's metadata asks for it, then set to 1 on the stains (:func:`add_stains`)
-    and torn corners (:func:`add_tears`) that the network misses.
+    when the model's metadata asks for it, less the regions above the default threshold that
+    look like photo content (:func:`drop_content`; judged at that threshold, whatever the
+    caller's, so the map does not depend on it), then set to 1 on the stains
+    (:func:`add_stains`) and torn corners (:func:`add_tears`) that the network misses.
     """
     check_detector(detector)
     h, w = rgb.shape[:2]
@@ -77,18 +79,26 @@ def defect_score(
         classical_support,
         default_threshold,
         hysteresis_margin,
-        input_channels,
         learned_probability,
     )
 
     support = classical_support()
-    classical = None
-    if support is not None or input_channels() == 6:
-        classical = classical_score(small)
+    classical = classical_score(small)  # fused, an input channel and a region feature
     prob = learned_probability(small, classical=classical, progress=progress)
-    if support is not None:
-        prob = fuse(prob, classical, support)
-    return add_tears(add_stains(prob, small), small), default_threshold(), hysteresis_margin()
+    score = prob if support is None else fuse(prob, classical, support)
+    score = drop_content(score, small, prob, classical, default_threshold())
+    return add_tears(add_stains(score, small), small), default_threshold(), hysteresis_margin()
+
+
+def drop_content(score: np.ndarray, rgb: np.ndarray, prob: np.ndarray,
+                 classical: np.ndarray, threshold: float) -> np.ndarray:
+    """``score`` without the regions above ``threshold`` that look like photo content rather
+    than damage (:func:`photomend.restoration.detect_regions.drop_content`: a logistic model
+    on each region's shape, the network's certainty and its colour against its
+    surroundings): a step of the ``learned`` detector (session 7)."""
+    from photomend.restoration.detect_regions import drop_content as drop
+
+    return drop(score, rgb, prob, classical, threshold)
 
 
 def add_tears(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
