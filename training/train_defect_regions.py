@@ -66,7 +66,11 @@ from photomend.restoration.detect_learned import (  # noqa: E402
     default_threshold,
     learned_probability,
 )
-from photomend.restoration.detect_regions import FEATURES, region_features  # noqa: E402
+from photomend.restoration.detect_regions import (  # noqa: E402
+    FEATURES,
+    damage_probability,
+    region_features,
+)
 from photomend.restoration.detect_stains import stains  # noqa: E402
 from photomend.restoration.detect_tears import corner_tears  # noqa: E402
 
@@ -150,11 +154,6 @@ def fit(X: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float = L2) -> dic
     return dict(mean=mean, scale=scale, coef=beta[:-1], intercept=float(beta[-1]))
 
 
-def probability(model: dict, X: np.ndarray) -> np.ndarray:
-    z = ((X - model["mean"]) / model["scale"]) @ model["coef"] + model["intercept"]
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-
-
 def stack(rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     X = np.concatenate([m["X"] for _, _, m in rows])
     y = np.concatenate([m["damage"] for _, _, m in rows])
@@ -192,7 +191,7 @@ def choose_threshold(rows, log) -> float:
         model = fit(*stack([r for r in rows if r[0] != name]))
         test = [r for r in rows if r[0] == name and r[1] != "clean"]
         for tau in TAUS:
-            c = scores(test, lambda m, tau=tau: probability(model, m["X"]) >= tau)
+            c = scores(test, lambda m, tau=tau: damage_probability(m["X"], model) >= tau)
             held[tau] = held[tau] + sum(c.values())
     f1 = {tau: pooled_scores(c)[2] for tau, c in held.items()}
     log("  leave-one-photo-out F1 by threshold: "
@@ -230,7 +229,7 @@ def main(argv=None) -> int:
     tau = choose_threshold(train, log)
     model = fit(X, y, w)
     everything = lambda m: np.ones(len(m["X"]), bool)  # noqa: E731
-    judged = lambda m: probability(model, m["X"]) >= tau  # noqa: E731
+    judged = lambda m: damage_probability(m["X"], model) >= tau  # noqa: E731
     for label, rows in (("training photos", train), ("validation photo", val)):
         pixels: dict[str, int] = {}
         for _, suite, m in rows:
