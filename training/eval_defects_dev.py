@@ -1,11 +1,13 @@
 """Compare defect-detector models on the validation photo and the training photos (never on
 benchmark photos): the numbers used to choose what ships.
 
-    python training/eval_defects_dev.py MODEL.onnx [MODEL.onnx ...] [--quick] [--tears]
+    python training/eval_defects_dev.py MODEL.onnx [MODEL.onnx ...] [--quick] [--regions]
+        [--tears]
         [--stains NET.onnx|shipped ...] [--stain-thresholds 0.3,0.55]
 
-``--tears`` and ``--stains`` add the learned detector's later steps (the corner-tear rule, a
-stain network's detections: ``photomend.restoration.detect.add_tears`` / ``add_stains``); each
+``--regions``, ``--tears`` and ``--stains`` add the learned detector's later steps (the second
+look at each region, the corner-tear rule, a stain network's detections: ``photomend.
+restoration.detect.drop_content`` / ``add_tears`` / ``add_stains``); each
 model is reported alone and with each stain network (at its own threshold or each of
 ``--stain-thresholds``).
 
@@ -48,7 +50,7 @@ from benchmarks.photos import (  # noqa: E402
 )
 from photomend.metrics import pooled_scores, tolerant_counts  # noqa: E402
 from photomend.restoration.degrade import degrade  # noqa: E402
-from photomend.restoration.detect import add_tears, fuse  # noqa: E402
+from photomend.restoration.detect import add_tears, drop_content, fuse  # noqa: E402
 from photomend.restoration.detect_classical import DEFAULT_THRESHOLD, classical_score  # noqa: E402
 from photomend.restoration.detect_learned import (  # noqa: E402
     classical_support,
@@ -113,6 +115,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-repair", action="store_true")
     ap.add_argument("--tears", action="store_true",
                     help="add the corner-tear rule (as photomend's learned detector does)")
+    ap.add_argument("--regions", action="store_true",
+                    help="drop the regions the region model judges content (detect.drop_content, "
+                         "as photomend's learned detector does)")
     ap.add_argument("--stains", type=Path, action="append", default=[], metavar="NET.onnx",
                     help="also evaluate each model with this stain network's detections added "
                          "(detect.add_stains; repeatable; 'shipped' = the packaged one)")
@@ -165,9 +170,10 @@ def main(argv=None) -> int:
     for model in args.models:
         t, support = default_threshold(model), classical_support(model)
 
-        def score(img, c, model=model, support=support):
-            p = learned_probability(img, model=model)
-            p = p if support is None else fuse(p, c, support)
+        def score(img, c, model=model, support=support, t=t):
+            prob = learned_probability(img, model=model)
+            p = prob if support is None else fuse(prob, c, support)
+            p = drop_content(p, img, prob, c, t) if args.regions else p
             return add_tears(p, img) if args.tears else p
 
         scores = [score(d.image, c) for (_, d), c in zip(damaged, classical)]
