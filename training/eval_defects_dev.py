@@ -2,8 +2,7 @@
 benchmark photos): the numbers used to choose what ships.
 
     python training/eval_defects_dev.py MODEL.onnx [MODEL.onnx ...] [--quick] [--regions]
-        [--tears]
-        [--stains NET.onnx|shipped ...] [--stain-thresholds 0.3,0.55]
+        [--tears] [--stains NET.onnx|shipped ...] [--stain-thresholds 0.3,0.55]
 
 ``--regions``, ``--tears`` and ``--stains`` add the learned detector's later steps (the second
 look at each region, the corner-tear rule, a stain network's detections: ``photomend.
