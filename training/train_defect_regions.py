@@ -78,6 +78,8 @@ OUT = ROOT / "src" / "photomend" / "data" / "weights" / "defect_regions.json"
 CACHE = ROOT / "training" / ".cache" / "defect_regions.pkl"
 TAUS = np.round(np.arange(0.1, 0.71, 0.05), 2)
 L2 = 1.0
+#: Long sides (px) of the clean, untouched photos among the samples.
+CLEAN_SIDES = (320, 512)
 
 
 def load_photo(name: str) -> np.ndarray:
@@ -87,7 +89,7 @@ def load_photo(name: str) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"), np.float32) / 255
 
 
-def scans(name: str, base_seed: int, damaged_seeds: int):
+def scans(name: str, base_seed: int, damaged_seeds: int, clean_sides=CLEAN_SIDES):
     """(suite, image, truth mask) for one photo: damaged, faint, aged-only and clean scans."""
     full = load_photo(name)
     sharp = _resize_long_side(full, 1024)
@@ -103,7 +105,7 @@ def scans(name: str, base_seed: int, damaged_seeds: int):
         yield "faint", d.image, d.mask
         d = degrade(img, seed=seed + 6, defects=())
         yield "clean", d.image, d.mask
-    for side in (320, 512):
+    for side in clean_sides:
         img = _resize_long_side(full, side)
         yield "clean", img, np.zeros(img.shape[:2], bool)
 
@@ -123,12 +125,13 @@ def measure(rgb: np.ndarray, truth: np.ndarray, threshold: float, support) -> di
                 certain=stains(rgb) | corner_tears(rgb))
 
 
-def collect(names, base_seed, damaged_seeds, log, threshold=None) -> list[tuple[str, str, dict]]:
+def collect(names, base_seed, damaged_seeds, log, threshold=None,
+            clean_sides=CLEAN_SIDES) -> list[tuple[str, str, dict]]:
     threshold = default_threshold() if threshold is None else threshold
     support = classical_support()
     out = []
     for i, name in enumerate(names):
-        for suite, img, truth in scans(name, base_seed + 100 * i, damaged_seeds):
+        for suite, img, truth in scans(name, base_seed + 100 * i, damaged_seeds, clean_sides):
             out.append((name, suite, measure(img, truth, threshold, support)))
         log(f"  {name}: {sum(1 for n, _, _ in out if n == name)} scans")
     return out
@@ -208,6 +211,8 @@ def main(argv=None) -> int:
                     help="regions of the score above this (default: the network's calibrated "
                          "threshold)")
     ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--clean-sides", default=",".join(map(str, CLEAN_SIDES)),
+                    help="long sides of the clean photos among the samples")
     args = ap.parse_args(argv)
     start = time.time()
 
@@ -219,9 +224,10 @@ def main(argv=None) -> int:
     else:
         names = [n for n in TRAINABLE_NATURE if n != VALIDATION_PHOTO] + list(TRAINABLE_SKIMAGE)
         log("training photos:")
-        train = collect(names, 120_000, args.seeds, log, args.pixel_threshold)
+        sides = tuple(int(v) for v in args.clean_sides.split(","))
+        train = collect(names, 120_000, args.seeds, log, args.pixel_threshold, sides)
         log("validation photo:")
-        val = collect([VALIDATION_PHOTO], 130_000, 4, log, args.pixel_threshold)
+        val = collect([VALIDATION_PHOTO], 130_000, 4, log, args.pixel_threshold, sides)
         args.cache.parent.mkdir(parents=True, exist_ok=True)
         args.cache.write_bytes(pickle.dumps((train, val)))
     X, y, w = stack(train)
