@@ -28,10 +28,15 @@ exported to ONNX (opset 17, input ``image`` N x 3 x H x W, H and W multiples of 
 threshold in its metadata (``training/eval_defects_dev.py --stains`` then measures it with the
 rest of the learned detector).
 
-The defaults reproduce the shipped weights (best checkpoint: step 1400). ``--side``,
-``--widths``, ``--crop``, ``--ageing`` and ``--synthetic`` (generated pictures of discs as
-negatives, :func:`synthetic_picture`) are there for the next try: their session-6 runs were
-invalid (a bug, since fixed, trained them on scans at their own size; docs/restore.md).
+The defaults reproduce the shipped weights (best checkpoint: step 1400). The other options
+are for the next try (docs/restore.md, sessions 6 and 7): ``--side``, ``--widths``,
+``--crop``, ``--ageing``, ``--synthetic`` (generated pictures of discs, :func:`synthetic_picture`),
+``--ripples`` (smooth generated pictures with faint colour ripples, :func:`ripple_picture`),
+``--post-gray`` / ``--post-hue`` (a share of the samples turned gray / hue-rotated after the
+damage: stains without their tint / of any hue), ``--val-seeds`` (a larger validation set)
+and ``--init`` (start from a checkpoint: a fine-tune). None has beaten the defaults yet:
+``--ageing 0.4``; ``--ripples 2 --post-gray 0.2 --post-hue 0.2 --ageing 0.6``; a colour-only
+fine-tune of the shipped network.
 """
 
 from __future__ import annotations
@@ -116,9 +121,10 @@ class StainNet(nn.Module):
 # ---------------------------------------------------------------------------------------------
 
 
-def load_photos(synthetic: int = 0, seed: int = 0) -> list[np.ndarray]:
+def load_photos(synthetic: int = 0, seed: int = 0, ripples: int = 0) -> list[np.ndarray]:
     """The training photos (float32 RGB, at most 1536 px on the long side), plus ``synthetic``
-    generated pictures (:func:`synthetic_picture`)."""
+    generated pictures (:func:`synthetic_picture`) and ``ripples`` smooth ones
+    (:func:`ripple_picture`)."""
     folder = mate_root() / NATURE_DIR
     names = [n for n in TRAINABLE_NATURE if n != VALIDATION_PHOTO]
     out = [np.asarray(Image.open(folder / n).convert("RGB")) for n in names]
@@ -126,7 +132,31 @@ def load_photos(synthetic: int = 0, seed: int = 0) -> list[np.ndarray]:
     out = [_resize_long_side(p, min(1536, max(p.shape[:2]))).astype(np.float32) / 255
            for p in out]
     rng = np.random.default_rng(seed + 7)
-    return out + [synthetic_picture(rng) for _ in range(synthetic)]
+    out += [synthetic_picture(rng) for _ in range(synthetic)]
+    rng = np.random.default_rng(seed + 11)
+    return out + [ripple_picture(rng) for _ in range(ripples)]
+
+
+def ripple_picture(rng: np.random.Generator, h: int = 960, w: int = 1280) -> np.ndarray:
+    """A smooth generated colour picture like the tests' (``tests/test_restore.py::_clean``):
+    gradients, faint colour ripples (products of sines, 150-900 px wavelength, 0.02-0.15
+    amplitude per channel) and a few soft blobs, with a little fine noise; the stain network
+    must not answer to a ripple's dips (session 6 needed ``detect_stains.tinted`` for that)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = np.empty((h, w, 3), np.float32)
+    for c in range(3):
+        g = rng.uniform(0.2, 0.7) + rng.uniform(-0.3, 0.3) * xx / w + rng.uniform(-0.3, 0.3) * yy / h
+        for _ in range(int(rng.integers(1, 3))):
+            lx, ly = rng.uniform(25, 150, 2) * (w / 256)
+            g += (rng.uniform(0.02, 0.15) * np.sin(xx / lx + rng.uniform(0, 6.3))
+                  * np.cos(yy / ly + rng.uniform(0, 6.3)))
+        out[:, :, c] = g
+    for _ in range(int(rng.integers(0, 4))):
+        cx, cy, sg = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(40, 250)
+        blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sg**2))
+        out += blob[:, :, None] * rng.uniform(-0.15, 0.15, 3).astype(np.float32)
+    out += rng.normal(0, rng.uniform(0.0, 0.01), out.shape).astype(np.float32)
+    return np.clip(out, 0, 1).astype(np.float32)
 
 
 def synthetic_picture(rng: np.random.Generator, h: int = 960, w: int = 1280) -> np.ndarray:
@@ -160,7 +190,7 @@ def _hue_rotate(rgb: np.ndarray, angle: float) -> np.ndarray:
 
 
 def make_sample(photos, rng: np.random.Generator, crop: int = CROP, side: int = STAIN_SIDE,
-                ageing: float = 0.85):
+                ageing: float = 0.85, post_gray: float = 0.0, post_hue: float = 0.0):
     """(input HxWx3, target HxW) at the network's size, a ``crop`` x ``crop`` piece."""
     src = photos[rng.integers(len(photos))]
     h, w = src.shape[:2]
@@ -191,6 +221,11 @@ def make_sample(photos, rng: np.random.Generator, crop: int = CROP, side: int = 
         d = degrade(rgb, seed=seed, defects=kinds or ("dust",), amount=rng.uniform(1, 4),
                     ageing=rng.random() < ageing)
     small = to_stain_side(d.image, side)
+    if post_gray > 0 and rng.random() < post_gray:     # the stain's tint gone: shape and rim
+        small = np.repeat(small @ np.array([0.299, 0.587, 0.114], np.float32), 3).reshape(
+            small.shape)
+    elif post_hue > 0 and rng.random() < post_hue:     # a stain of any hue, not only brown
+        small = _hue_rotate(small, rng.uniform(-np.pi, np.pi))
     sh, sw = small.shape[:2]
     stain = d.kinds.get("stain")
     target = (np.zeros((sh, sw), np.float32) if stain is None else
@@ -204,9 +239,10 @@ def make_sample(photos, rng: np.random.Generator, crop: int = CROP, side: int = 
     return small[y:y + crop, x:x + crop], target[y:y + crop, x:x + crop]
 
 
-def batch(photos, rng, n, side=STAIN_SIDE, crop=CROP, ageing=0.85):
-    xs, ys = zip(*(make_sample(photos, rng, crop=crop, side=side, ageing=ageing)
-                   for _ in range(n)))
+def batch(photos, rng, n, side=STAIN_SIDE, crop=CROP, ageing=0.85, post_gray=0.0,
+          post_hue=0.0):
+    xs, ys = zip(*(make_sample(photos, rng, crop=crop, side=side, ageing=ageing,
+                               post_gray=post_gray, post_hue=post_hue) for _ in range(n)))
     x = torch.from_numpy(np.stack([a.transpose(2, 0, 1) for a in xs]).astype(np.float32))
     y = torch.from_numpy(np.stack(ys)[:, None].astype(np.float32))
     return x, y
@@ -224,7 +260,7 @@ def loss_fn(logits, target, pos_weight=3.0):
 # ---------------------------------------------------------------------------------------------
 
 
-def validation_set(seed: int = 61_000, side: int = STAIN_SIDE):
+def validation_set(seed: int = 61_000, side: int = STAIN_SIDE, seeds: int = 3):
     """[(input at 256 px, stain target bool or None for clean/ageing-only)] of the validation
     photo: 1024-px scans sharp and soft, 3 seeds each, all damage (amount 1.5, like the
     benchmark); ageing alone; clean at 128, 256, 512 px."""
@@ -235,8 +271,8 @@ def validation_set(seed: int = 61_000, side: int = STAIN_SIDE):
     soft = cv2.resize(_resize_long_side(full, 512), (w, h), interpolation=cv2.INTER_CUBIC)
     out = []
     for i, img in enumerate((sharp, soft)):
-        for s in range(3):
-            d = degrade(img, seed=seed + 10 * i + s, amount=1.5)
+        for s in range(seeds):
+            d = degrade(img, seed=seed + 10 * i + s + (100 * (s // 10)), amount=1.5)
             small = to_stain_side(d.image, side)
             st = d.kinds.get("stain", np.zeros(d.mask.shape, bool)).astype(np.float32)
             t = cv2.resize(st, small.shape[1::-1], interpolation=cv2.INTER_AREA) >= 0.5
@@ -301,6 +337,16 @@ def main(argv=None) -> int:
                     help="share of the damaged samples with global ageing (degrade's ageing is "
                          "sepia or monochrome 70 %% of the time: a lower share shows the network "
                          "more stains on colour photos)")
+    ap.add_argument("--ripples", type=int, default=0,
+                    help="smooth generated pictures with colour ripples (ripple_picture)")
+    ap.add_argument("--post-gray", type=float, default=0.0,
+                    help="share of samples turned gray after the damage (stain without tint)")
+    ap.add_argument("--post-hue", type=float, default=0.0,
+                    help="share of samples hue-rotated after the damage (stains of any hue)")
+    ap.add_argument("--val-seeds", type=int, default=3,
+                    help="damaged validation scans per version (sharp, soft) of the photo")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this checkpoint's weights (a fine-tune)")
     ap.add_argument("--time-check", action="store_true", help="time 5 steps and exit")
     ap.add_argument("--export-only", action="store_true")
     args = ap.parse_args(argv)
@@ -320,18 +366,27 @@ def main(argv=None) -> int:
 
     model = StainNet(tuple(int(v) for v in args.widths.split(",")))
     best_path = CACHE / f"{args.tag}_best.pt"
+    if args.init is not None:
+        model.load_state_dict(torch.load(args.init, weights_only=False)["state"])
     if not args.export_only:
-        photos = load_photos(args.synthetic, args.seed)
-        vset = validation_set(side=args.side)
+        photos = load_photos(args.synthetic, args.seed, args.ripples)
+        vset = validation_set(side=args.side, seeds=args.val_seeds)
         say(f"{len(photos)} photos; {sum(p.numel() for p in model.parameters())} parameters; "
             f"args {vars(args)}")
         opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps,
                                                     pct_start=0.05)
         started, data_t, running, best_f1 = time.perf_counter(), 0.0, 0.0, -1.0
+        if args.init is not None:                # the starting point competes too
+            v = validate(model, vset)
+            best_f1 = v["f1"]
+            torch.save({"state": model.state_dict(), "step": 0, "val": v}, best_path)
+            say(f"validation step 0 (init {args.init}): "
+                + ", ".join(f"{k} {x:.3f}" for k, x in v.items()))
         for step in range(1, args.steps + 1):
             t0 = time.perf_counter()
-            x, y = batch(photos, rng, args.batch, args.side, args.crop, args.ageing)
+            x, y = batch(photos, rng, args.batch, args.side, args.crop, args.ageing,
+                         args.post_gray, args.post_hue)
             data_t += time.perf_counter() - t0
             model.train()
             loss = loss_fn(model(x), y)
