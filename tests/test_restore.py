@@ -167,6 +167,18 @@ def test_large_scans_are_detected_at_working_size():
     assert near[truth].mean() > 0.9  # found within 1 px at full size
 
 
+def test_small_scans_are_enlarged_for_the_learned_detector():
+    scan, truth = _scratched(_clean(), value=0.97, width=1)  # 256 px long side, a hairline
+    score, _, _ = defect_score(scan, detector="learned")
+    assert score.shape == (384, 512)  # enlarged 2x, the most (768 px would be 3x)
+    assert defect_score(scan, detector="classical")[0].shape == truth.shape
+    mask = detect_defects(scan, detector="learned")
+    assert mask.shape == truth.shape
+    assert mask[truth].mean() > 0.9  # a 1-px line survives the way back
+    far = ~cv2.dilate(truth.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    assert mask[far].mean() < 0.01
+
+
 def test_dilate_and_split_thin():
     m = np.zeros((100, 100), bool)
     m[50, 10:90] = True           # a hairline: thin

@@ -17,7 +17,8 @@ Sets (all at 1024 px long side, seeds the training and the calibration never dre
   hairlines-only scans;
 * ``dev``: the 8 other mate training photos, sharp and enlarged from 512 px, all damage (every
   model has seen these photos, so the learned scores are optimistic there);
-* clean photos (no damage, no ageing) run at their own size: TwoWings at 128, 256, 512 px and
+* clean photos (no damage, no ageing) run at their own size (the learned detector enlarges
+  them as it does, ``detect.detection_input``): TwoWings at 128, 256, 512 px and
   the training photos at 320 and 512 px: the share of pixels flagged.
 
 Each model runs with its own calibrated threshold and classical support (ONNX metadata); the
@@ -49,7 +50,12 @@ from benchmarks.photos import (  # noqa: E402
 )
 from photomend.metrics import pooled_scores, tolerant_counts  # noqa: E402
 from photomend.restoration.degrade import degrade  # noqa: E402
-from photomend.restoration.detect import add_tears, drop_content, fuse  # noqa: E402
+from photomend.restoration.detect import (  # noqa: E402
+    add_tears,
+    detection_input,
+    drop_content,
+    fuse,
+)
 from photomend.restoration.detect_classical import DEFAULT_THRESHOLD, classical_score  # noqa: E402
 from photomend.restoration.detect_learned import (  # noqa: E402
     classical_support,
@@ -126,6 +132,10 @@ def main(argv=None) -> int:
     damaged, clean = cases(args.quick)
     classical = [classical_score(d.image) for _, d in damaged]
     classical_clean = [classical_score(img) for _, img in clean]
+    # the learned detector runs small photos enlarged (detect.detection_input); the share of
+    # pixels flagged is measured at that size
+    clean_l = [(s, detection_input(img, "learned")) for s, img in clean]
+    classical_clean_l = [classical_score(img) for _, img in clean_l]
     base = {}
     for i, (_, d) in enumerate(damaged):
         base[i] = _psnr(d.image, d.clean)
@@ -165,7 +175,8 @@ def main(argv=None) -> int:
     stain_nets = [stain_weights() if str(n) == "shipped" else n for n in args.stains]
     stain_ts = [float(v) for v in args.stain_thresholds.split(",") if v.strip()]
     stain_probs = {n: ([stain_probability(d.image, model=n) for _, d in damaged],
-                       [stain_probability(img, model=n) for _, img in clean]) for n in stain_nets}
+                       [stain_probability(img, model=n) for _, img in clean_l])
+                   for n in stain_nets}
     for model in args.models:
         t, support = default_threshold(model), classical_support(model)
 
@@ -176,7 +187,7 @@ def main(argv=None) -> int:
             return add_tears(p, img) if args.tears else p
 
         scores = [score(d.image, c) for (_, d), c in zip(damaged, classical)]
-        cscores = [score(img, c) for (_, img), c in zip(clean, classical_clean)]
+        cscores = [score(img, c) for (_, img), c in zip(clean_l, classical_clean_l)]
         evaluate(f"{model} (threshold {t}, support {support})", [s > t for s in scores],
                  [s > t for s in cscores])
         for net in stain_nets:
@@ -184,7 +195,7 @@ def main(argv=None) -> int:
             for st in stain_ts or [stain_threshold(net)]:
                 # as detect_stains.stains: the threshold, the colour-or-edge check, growing
                 found = [grow(q, tinted(d.image, q > st)) for (_, d), q in zip(damaged, sp)]
-                cfound = [grow(q, tinted(img, q > st)) for (_, img), q in zip(clean, csp)]
+                cfound = [grow(q, tinted(img, q > st)) for (_, img), q in zip(clean_l, csp)]
                 evaluate(f"{model} + stains {net} (stain threshold {st})",
                          [(s > t) | f for s, f in zip(scores, found)],
                          [(s > t) | f for s, f in zip(cscores, cfound)])

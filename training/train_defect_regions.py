@@ -59,7 +59,7 @@ from benchmarks.photos import (  # noqa: E402
 )
 from photomend.metrics import _dilated, pooled_scores, tolerant_counts  # noqa: E402
 from photomend.restoration.degrade import degrade  # noqa: E402
-from photomend.restoration.detect import fuse  # noqa: E402
+from photomend.restoration.detect import detection_input, fuse  # noqa: E402
 from photomend.restoration.detect_classical import classical_score  # noqa: E402
 from photomend.restoration.detect_learned import (  # noqa: E402
     classical_support,
@@ -111,7 +111,12 @@ def scans(name: str, base_seed: int, damaged_seeds: int, clean_sides=CLEAN_SIDES
 
 
 def measure(rgb: np.ndarray, truth: np.ndarray, threshold: float, support) -> dict:
-    """The learned path up to the region step, the regions' features and labels."""
+    """The learned path up to the region step, the regions' features and labels (at the
+    detection size: small clean photos are enlarged as the detector does)."""
+    rgb = detection_input(rgb, "learned")
+    if rgb.shape[:2] != truth.shape:
+        truth = cv2.resize(truth.astype(np.uint8), rgb.shape[1::-1],
+                           interpolation=cv2.INTER_NEAREST).astype(bool)
     classical = classical_score(rgb)
     prob = learned_probability(rgb, classical=classical)
     fused = prob if support is None else fuse(prob, classical, support)
