@@ -157,7 +157,8 @@ def test_colorizing_verbs_return_colour_for_gray_input():
     hints[10:14, 10:14] = (255, 0, 0, 255)
     assert photomend.colorize(gray, hints=hints).shape == (80, 90, 3)
     with pytest.warns(UserWarning, match="no defects"):  # random noise has no scratches
-        restored = photomend.restore(gray, colorize={"method": "hints", "hints": hints})
+        restored = photomend.restore(gray, detector="classical",
+                                     colorize={"method": "hints", "hints": hints})
     assert restored.image.shape == (80, 90, 3) and restored.image.dtype == np.uint8
     hole = np.zeros((80, 90), bool)
     hole[30:40, 30:40] = True

@@ -134,6 +134,12 @@ def test_invalid_options(bad, error):
         photomend.restore(_clean(), **bad)
 
 
+def test_defects_everywhere_give_a_clear_error():
+    noise = (np.random.default_rng(0).random((80, 90)) * 255).astype(np.uint8)  # not a photo
+    with pytest.raises(MaskError, match="too little to copy from.*other detector"):
+        photomend.restore(noise, detector="learned")
+
+
 @pytest.mark.parametrize("shape", [(40, 200, 3), (200, 63), (1, 1, 3)])
 def test_tiny_images_are_refused(shape):
     with pytest.raises(ImageTooSmallError, match="at least 64 px"):

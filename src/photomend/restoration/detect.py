@@ -10,13 +10,13 @@ from photomend.errors import ImageTooSmallError, InputError, UnknownEngineError
 
 #: The detectors :func:`detect_defects` knows.
 DETECTORS = ("learned", "classical")
-#: The classical detector until the learned one is safe on clean photos too: on the held-out
-#: benchmark the learned detector (U-Net fused with the classical detections it supports, plus
-#: stains and torn corners) wins every suite (F1 0.74 vs 0.55 on all damage, hairlines 0.64
-#: vs 0.59, faint scratches 0.65 vs 0.63), but on clean, sharp scikit-image photos at 128-512
-#: px it still flags 4.9 % of the pixels on average (astronaut up to 14 %), the classical 1.1 %
-#: (benchmarks/results_restore.md, docs/restore.md).
-DEFAULT_DETECTOR = "classical"
+#: The learned detector (U-Net fused with the classical detections it supports, a second look
+#: at each region, stains and torn corners) since session 7: it wins every benchmark suite by
+#: far (benchmarks/results_restore.md) and, with the region step and small photos enlarged,
+#: flags no more of clean photos than the classical detector on the validation and training
+#: photos (0.61 / 0.16 % vs 0.68 / 1.05 %); on the clean, sharp scikit-image photos at
+#: 128-512 px it flags 2.3 % (was 4.9 %), the classical 1.1 % (docs/restore.md).
+DEFAULT_DETECTOR = "learned"
 #: Long side (px) at which defects are detected; larger scans are scaled down to it first.
 WORKING_SIZE = 1024
 #: Scans whose long side is below this (px) are enlarged for the ``learned`` detector, by at

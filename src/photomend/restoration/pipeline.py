@@ -80,7 +80,8 @@ def restore(
     ----------
     image : path, encoded bytes, PIL image or array (uint8, uint16 or float in [0, 1]; HxW,
         HxWx3 or HxWx4). Gray or colour, 8 or 16 bits, with or without alpha (passed through).
-    detector : 'classical' (top-hats and line filters, default) or 'learned' (the shipped U-Net).
+    detector : 'learned' (the shipped U-Net and its later steps, default) or 'classical'
+        (top-hats and line filters, no weights).
     threshold : decision threshold on the detector's score in (0, 1); lower finds more.
         None: the detector's calibrated default.
     extra_mask : more pixels to fill (the user's strokes for what the detector missed): any
@@ -181,10 +182,15 @@ def restore_array(
     mask = dilate_mask(mask)
     if extra_mask is not None:
         mask = mask | np.asarray(extra_mask, bool)
+    advice = "try a higher threshold or the other detector"
     if mask.all():
-        raise MaskError("the defects cover the whole scan: there is nothing left to copy from; "
-                        "try a higher threshold")
-    return repair(rgb, mask, seed=seed, progress=progress), mask
+        raise MaskError(f"the defects cover the whole scan: there is nothing left to copy from; "
+                        f"{advice}")
+    try:
+        return repair(rgb, mask, seed=seed, progress=progress), mask
+    except MaskError as exc:  # e.g. defects everywhere but in a few specks
+        raise MaskError(f"the defects found ({mask.mean():.0%} of the scan once grown) leave "
+                        f"too little to copy from ({exc}); {advice}") from None
 
 
 def dilate_mask(mask: np.ndarray, radius: float = DILATE) -> np.ndarray:

@@ -20,7 +20,7 @@ const OPS = {
     button: "Repair", paint: "mask", strokes: "extra_mask", required: false, detect: true,
     hint: "Press Detect to see the defects found; add or erase strokes, then Repair " +
       "(or Repair at once: the detector's finds plus your strokes are filled).",
-    options: [{ name: "detector", label: "Detector", values: ["classical", "learned"] }],
+    options: [{ name: "detector", label: "Detector", values: ["learned", "classical"] }],
   },
   colorize: {
     button: "Colorize", paint: "color", strokes: "hints", required: false,
