@@ -35,8 +35,8 @@ are for the next try (docs/restore.md, sessions 6 and 7): ``--side``, ``--widths
 ``--post-gray`` / ``--post-hue`` (a share of the samples turned gray / hue-rotated after the
 damage: stains without their tint / of any hue), ``--val-seeds`` (a larger validation set)
 and ``--init`` (start from a checkpoint: a fine-tune). None has beaten the defaults yet:
-``--ageing 0.4``; ``--ripples 2 --post-gray 0.2 --post-hue 0.2 --ageing 0.6``; a colour-only
-fine-tune of the shipped network.
+``--ageing 0.4``; ``--ripples 2 --post-gray 0.2 --post-hue 0.2 --ageing 0.6``; ``--side 512``;
+a colour-only fine-tune of the shipped network.
 """
 
 from __future__ import annotations

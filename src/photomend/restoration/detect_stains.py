@@ -173,11 +173,11 @@ def tinted(rgb: np.ndarray, found: np.ndarray) -> np.ndarray:
     n, labels = cv2.connectedComponents(found.astype(np.uint8), connectivity=8)
     out = found.copy()
     grad = None
-    b = max(1, int(round(2 * max(h, w) / STAIN_SIDE)))       # 2 px at the network's size
+    b = max(1, round(2 * max(h, w) / STAIN_SIDE))       # 2 px at the network's size
     band_k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * b + 1, 2 * b + 1))
     for i in range(1, n):
         comp = labels == i
-        r = max(3, int(round(0.5 * np.sqrt(comp.sum() / np.pi))))
+        r = max(3, round(0.5 * np.sqrt(comp.sum() / np.pi)))
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         ring = cv2.dilate(comp.astype(np.uint8), k).astype(bool) & ~found
         if not ring.any():
