@@ -9,10 +9,13 @@ import pytest
 import photomend
 from photomend.restoration.detect import add_stains
 from photomend.restoration.detect_stains import (
+    MAX_SATURATION,
+    saturation,
     stain_probability,
     stain_side,
     stain_threshold,
     stains,
+    stains_from,
     to_stain_side,
     weights_path,
 )
@@ -159,3 +162,15 @@ def test_kept_regions_grow_into_the_less_sure_pixels_around_them():
     out = grow(p, seeds)
     assert out[5:15, 5:20].all() and not out[:, 25:].any() and out.sum() == 150
     assert not grow(p, np.zeros_like(seeds)).any()
+
+
+def test_colourful_scans_are_not_searched_for_stains():
+    # the network finds stains on toned and faded scans only, and on colourful photos answers
+    # to brown objects (hair, wood) instead: there it is not asked at all
+    gray, truth = _stained(_gray(_photo()))
+    vivid = np.clip(gray * np.array([1.6, 0.9, 0.3], np.float32), 0, 1)  # saturated copy
+    assert saturation(gray) < MAX_SATURATION < saturation(vivid)
+    sure = truth.astype(np.float32)  # as if the network were certain of the stain
+    assert stains_from(gray, sure, 0.5)[truth].mean() > 0.9
+    assert not stains_from(vivid, sure, 0.5).any()
+    assert not stains(vivid).any()

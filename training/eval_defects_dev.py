@@ -63,10 +63,9 @@ from photomend.restoration.detect_learned import (  # noqa: E402
     learned_probability,
 )
 from photomend.restoration.detect_stains import (  # noqa: E402
-    grow,
     stain_probability,
     stain_threshold,
-    tinted,
+    stains_from,
 )
 from photomend.restoration.detect_stains import weights_path as stain_weights  # noqa: E402
 from photomend.restoration.pipeline import dilate_mask, repair  # noqa: E402
@@ -193,9 +192,8 @@ def main(argv=None) -> int:
         for net in stain_nets:
             sp, csp = stain_probs[net]
             for st in stain_ts or [stain_threshold(net)]:
-                # as detect_stains.stains: the threshold, the colour-or-edge check, growing
-                found = [grow(q, tinted(d.image, q > st)) for (_, d), q in zip(damaged, sp)]
-                cfound = [grow(q, tinted(img, q > st)) for (_, img), q in zip(clean_l, csp)]
+                found = [stains_from(d.image, q, st) for (_, d), q in zip(damaged, sp)]
+                cfound = [stains_from(img, q, st) for (_, img), q in zip(clean_l, csp)]
                 evaluate(f"{model} + stains {net} (stain threshold {st})",
                          [(s > t) | f for s, f in zip(scores, found)],
                          [(s > t) | f for s, f in zip(cscores, cfound)])

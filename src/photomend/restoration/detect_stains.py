@@ -89,12 +89,40 @@ def stain_probability(rgb: np.ndarray, *, model: str | Path | None = None) -> np
 
 def stains(rgb: np.ndarray, *, model: str | Path | None = None,
            threshold: float | None = None) -> np.ndarray:
-    """Bool HxW mask of the stains of ``rgb``: :func:`stain_probability` above ``threshold``
-    (None: the model's calibrated threshold), less the regions :func:`tinted` drops, each kept
-    region then grown into the pixels around it above :data:`GROW` (:func:`grow`)."""
+    """Bool HxW mask of the stains of ``rgb``: none on a colourful scan
+    (:data:`MAX_SATURATION`), else :func:`stain_probability` above ``threshold`` (None: the
+    model's calibrated threshold), less the regions :func:`tinted` drops, each kept region
+    then grown into the pixels around it above :data:`GROW` (:func:`grow`)."""
     t = stain_threshold(model) if threshold is None else float(threshold)
-    prob = stain_probability(rgb, model=model)
-    return grow(prob, tinted(rgb, prob > t))
+    return stains_from(rgb, stain_probability(rgb, model=model), t)
+
+
+def stains_from(rgb: np.ndarray, prob: np.ndarray, threshold: float) -> np.ndarray:
+    """:func:`stains` from a stain probability map already computed (``prob``, the size of
+    ``rgb``): none on a colourful scan (:data:`MAX_SATURATION`), else the regions above
+    ``threshold`` that :func:`tinted` keeps, grown (:func:`grow`)."""
+    if saturation(rgb) > MAX_SATURATION:
+        return np.zeros(prob.shape, bool)
+    return grow(prob, tinted(rgb, prob > threshold))
+
+
+#: Stains are looked for only on scans whose mean HSV saturation (:func:`saturation`) is at
+#: most this. The network finds stains on toned and faded scans (saturation 0.03-0.28 on the
+#: validation and training photos' damaged scans) and none on colourful ones (0.32 and up),
+#: where it answers to brown objects instead (hue-rotated clean training photos, saturation
+#: 0.57-0.77: up to 2 % of the pixels; brown hair in a colour portrait; session 7).
+MAX_SATURATION = 0.35
+
+
+def saturation(rgb: np.ndarray) -> float:
+    """Mean HSV saturation, (max - min) / max of R, G, B per pixel, of ``rgb``.
+
+    >>> saturation(np.array([[[0.5, 0.5, 0.5], [0.8, 0.4, 0.2]]], np.float32))
+    0.375
+    """
+    rgb = np.asarray(rgb, np.float32)
+    top = rgb.max(2)
+    return float(np.mean((top - rgb.min(2)) / np.maximum(top, 1e-3)))
 
 
 #: A kept stain region takes in the connected pixels whose stain probability exceeds this.
