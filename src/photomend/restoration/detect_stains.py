@@ -11,7 +11,8 @@ scaled back up. The ``learned`` detector sets its score to 1 where that probabil
 the threshold stored in the model's metadata, except regions that differ from their
 surroundings neither in colour nor by an edge along their outline (:func:`tinted`), and each
 kept region is grown into the pixels around it that the network is less sure of (:func:`grow`)
-(:func:`add_stains` in :mod:`photomend.restoration.detect`).
+(:func:`add_stains` in :mod:`photomend.restoration.detect`). Colourful scans are not searched
+(:data:`MAX_SATURATION`): there the network finds no stain and takes brown objects for ones.
 The network and its training are in ``training/train_stains.py``.
 """
 
