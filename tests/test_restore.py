@@ -71,8 +71,9 @@ def test_clean_photo_comes_back_unchanged_with_a_note():
     assert NO_DEFECTS_MESSAGE.startswith("no defects found")
 
 
+@pytest.mark.parametrize("detector", ["learned", "classical"])
 @pytest.mark.parametrize("kind", ["gray8", "rgb16", "rgba8", "la16", "float_rgb"])
-def test_dtypes_and_channels_round_trip(kind):
+def test_dtypes_and_channels_round_trip(kind, detector):
     scan, truth = _scratched(_clean(), value=0.97)
     gray = scan.mean(axis=2)
     alpha = np.linspace(0.2, 1.0, scan.shape[1], dtype=np.float32)[None].repeat(scan.shape[0], 0)
@@ -84,7 +85,7 @@ def test_dtypes_and_channels_round_trip(kind):
         "float_rgb": scan.astype(np.float64),
     }[kind]
     before = img.copy()
-    out, mask = photomend.restore(img, detector="classical")
+    out, mask = photomend.restore(img, detector=detector)
     assert np.array_equal(img, before)                   # the caller's array is not modified
     assert out.shape == img.shape
     assert out.dtype == (np.float32 if kind == "float_rgb" else img.dtype)
