@@ -86,7 +86,7 @@ def calibrate(model: Path, log=print, skimage=()) -> tuple[float, float, float |
     best = (-1.0, 0.5, 0.0, None)
     for support in SUPPORTS:
         def score(p, c):
-            return p if support is None else fuse(p, c, support)
+            return fuse(p, c, support)
 
         for margin in MARGINS:
             for t in THRESHOLDS:

@@ -6,7 +6,7 @@ benchmark photos): the numbers used to choose what ships.
 
 ``--regions``, ``--tears`` and ``--stains`` add the learned detector's later steps (the second
 look at each region, the corner-tear rule, a stain network's detections: ``photomend.
-restoration.detect.drop_content`` / ``add_tears`` / ``add_stains``); each
+restoration.detect_regions.drop_content`` / ``detect.add_tears`` / ``add_stains``); each
 model is reported alone and with each stain network (at its own threshold or each of
 ``--stain-thresholds``).
 
@@ -50,18 +50,14 @@ from benchmarks.photos import (  # noqa: E402
 )
 from photomend.metrics import pooled_scores, tolerant_counts  # noqa: E402
 from photomend.restoration.degrade import degrade  # noqa: E402
-from photomend.restoration.detect import (  # noqa: E402
-    add_tears,
-    detection_input,
-    drop_content,
-    fuse,
-)
+from photomend.restoration.detect import add_tears, detection_input, fuse  # noqa: E402
 from photomend.restoration.detect_classical import DEFAULT_THRESHOLD, classical_score  # noqa: E402
 from photomend.restoration.detect_learned import (  # noqa: E402
     classical_support,
     default_threshold,
     learned_probability,
 )
+from photomend.restoration.detect_regions import drop_content  # noqa: E402
 from photomend.restoration.detect_stains import (  # noqa: E402
     stain_probability,
     stain_threshold,
@@ -120,8 +116,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tears", action="store_true",
                     help="add the corner-tear rule (as photomend's learned detector does)")
     ap.add_argument("--regions", action="store_true",
-                    help="drop the regions the region model judges content (detect.drop_content, "
-                         "as photomend's learned detector does)")
+                    help="drop the regions the region model judges content "
+                         "(detect_regions.drop_content, as photomend's learned detector does)")
     ap.add_argument("--stains", type=Path, action="append", default=[], metavar="NET.onnx",
                     help="also evaluate each model with this stain network's detections added "
                          "(detect.add_stains; repeatable; 'shipped' = the packaged one)")
@@ -181,7 +177,7 @@ def main(argv=None) -> int:
 
         def score(img, c, model=model, support=support, t=t):
             prob = learned_probability(img, model=model)
-            p = prob if support is None else fuse(prob, c, support)
+            p = fuse(prob, c, support)
             p = drop_content(p, img, prob, c, t) if args.regions else p
             return add_tears(p, img) if args.tears else p
 

@@ -119,7 +119,7 @@ def measure(rgb: np.ndarray, truth: np.ndarray, threshold: float, support) -> di
                            interpolation=cv2.INTER_NEAREST).astype(bool)
     classical = classical_score(rgb)
     prob = learned_probability(rgb, classical=classical)
-    fused = prob if support is None else fuse(prob, classical, support)
+    fused = fuse(prob, classical, support)
     found = fused > threshold
     labels, X = region_features(rgb, prob, fused, classical, found)
     near = _dilated(truth, 2)

@@ -15,7 +15,7 @@ DETECTORS = ("learned", "classical")
 #: far (benchmarks/results_restore.md) and, with the region step and small photos enlarged,
 #: flags no more of clean photos than the classical detector on the validation and training
 #: photos (0.61 / 0.16 % vs 0.68 / 1.05 %); on the clean, sharp scikit-image photos at
-#: 128-512 px it flags 2.3 % (was 4.9 %), the classical 1.1 % (docs/restore.md).
+#: 128-512 px it flags 2.0 % (was 4.9 %), the classical 1.1 % (docs/restore.md).
 DEFAULT_DETECTOR = "learned"
 #: Long side (px) at which defects are detected; larger scans are scaled down to it first.
 WORKING_SIZE = 1024
@@ -88,7 +88,7 @@ def defect_score(
     for a scan of 768-1024 px, or any scan with ``classical``). For ``learned`` it is the
     network's probability, fused with the classical detections it supports (:func:`fuse`)
     when the model's metadata asks for it, less the regions above the default threshold that
-    look like photo content (:func:`drop_content`; judged at that threshold, whatever the
+    look like photo content (:func:`~photomend.restoration.detect_regions.drop_content`; judged at that threshold, whatever the
     caller's, so the map does not depend on it), then set to 1 on the stains
     (:func:`add_stains`) and torn corners (:func:`add_tears`) that the network misses.
     """
@@ -112,24 +112,13 @@ def defect_score(
         hysteresis_margin,
         learned_probability,
     )
+    from photomend.restoration.detect_regions import drop_content
 
-    support = classical_support()
     classical = classical_score(small)  # fused, an input channel and a region feature
     prob = learned_probability(small, classical=classical, progress=progress)
-    score = prob if support is None else fuse(prob, classical, support)
+    score = fuse(prob, classical, classical_support())
     score = drop_content(score, small, prob, classical, default_threshold())
     return add_tears(add_stains(score, small), small), default_threshold(), hysteresis_margin()
-
-
-def drop_content(score: np.ndarray, rgb: np.ndarray, prob: np.ndarray,
-                 classical: np.ndarray, threshold: float) -> np.ndarray:
-    """``score`` without the regions above ``threshold`` that look like photo content rather
-    than damage (:func:`photomend.restoration.detect_regions.drop_content`: a logistic model
-    on each region's shape, the network's certainty and its colour against its
-    surroundings): a step of the ``learned`` detector (session 7)."""
-    from photomend.restoration.detect_regions import drop_content as drop
-
-    return drop(score, rgb, prob, classical, threshold)
 
 
 def add_tears(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
@@ -157,9 +146,10 @@ def _certain(score: np.ndarray, found: np.ndarray) -> np.ndarray:
     return np.where(found, np.float32(1.0), score).astype(np.float32)
 
 
-def fuse(prob: np.ndarray, classical: np.ndarray, support: float) -> np.ndarray:
+def fuse(prob: np.ndarray, classical: np.ndarray, support: float | None) -> np.ndarray:
     """The learned probability map with the classical detector's detections added where the
-    network gives them at least ``support``: set to 1 there.
+    network gives them at least ``support``: set to 1 there (``support`` None: no fusion,
+    ``prob`` itself).
 
     The classical line filters find faint scratches and hairlines that the network scores
     just under its threshold; the network's weak support keeps out the real thin edges the
@@ -172,6 +162,8 @@ def fuse(prob: np.ndarray, classical: np.ndarray, support: float) -> np.ndarray:
     """
     from photomend.restoration.detect_classical import DEFAULT_THRESHOLD
 
+    if support is None:
+        return prob
     return np.where((classical > DEFAULT_THRESHOLD) & (prob > support), np.float32(1.0),
                     prob).astype(np.float32)
 
