@@ -95,15 +95,19 @@ def stains(rgb: np.ndarray, *, model: str | Path | None = None,
     model's calibrated threshold), less the regions :func:`tinted` drops, each kept region
     then grown into the pixels around it above :data:`GROW` (:func:`grow`)."""
     t = stain_threshold(model) if threshold is None else float(threshold)
-    return stains_from(rgb, stain_probability(rgb, model=model), t)
+    return stains_from(rgb, None, t, model=model)
 
 
-def stains_from(rgb: np.ndarray, prob: np.ndarray, threshold: float) -> np.ndarray:
-    """:func:`stains` from a stain probability map already computed (``prob``, the size of
-    ``rgb``): none on a colourful scan (:data:`MAX_SATURATION`), else the regions above
-    ``threshold`` that :func:`tinted` keeps, grown (:func:`grow`)."""
+def stains_from(rgb: np.ndarray, prob: np.ndarray | None, threshold: float, *,
+                model: str | Path | None = None) -> np.ndarray:
+    """:func:`stains` with the stain probability map ``prob`` (the size of ``rgb``) when it is
+    already computed (None: computed here, only if needed): none on a colourful scan
+    (:data:`MAX_SATURATION`; the network is not run), else the regions above ``threshold``
+    that :func:`tinted` keeps, grown (:func:`grow`)."""
     if saturation(rgb) > MAX_SATURATION:
-        return np.zeros(prob.shape, bool)
+        return np.zeros(rgb.shape[:2], bool)
+    if prob is None:
+        prob = stain_probability(rgb, model=model)
     return grow(prob, tinted(rgb, prob > threshold))
 
 
