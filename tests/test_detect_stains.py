@@ -9,8 +9,8 @@ import pytest
 import photomend
 from photomend.restoration.detect import add_stains
 from photomend.restoration.detect_stains import (
-    MAX_SATURATION,
-    saturation,
+    TONED_SPREAD,
+    cross_hue_spread,
     stain_probability,
     stain_side,
     stain_threshold,
@@ -164,13 +164,17 @@ def test_kept_regions_grow_into_the_less_sure_pixels_around_them():
     assert not grow(p, np.zeros_like(seeds)).any()
 
 
-def test_colourful_scans_are_not_searched_for_stains():
-    # the network finds stains on toned and faded scans only, and on colourful photos answers
-    # to brown objects (hair, wood) instead: there it is not asked at all
+def test_only_toned_scans_are_searched_for_stains():
+    # the network finds stains on monochrome and toned scans, and on colour photos answers to
+    # brown objects (hair, wood) instead: there it is not asked at all. Toned is one hue at
+    # any brightness, however saturated; a faded colour photo is still colour.
     gray, truth = _stained(_gray(_photo()))
-    vivid = np.clip(gray * np.array([1.6, 0.9, 0.3], np.float32), 0, 1)  # saturated copy
-    assert saturation(gray) < MAX_SATURATION < saturation(vivid)
+    sepia = np.clip(gray * np.array([1.6, 0.9, 0.3], np.float32), 0, 1)  # strongly toned
+    faded, _ = _stained(0.5 + 0.25 * (_photo() - 0.5))                    # pale colour
+    assert cross_hue_spread(gray) < TONED_SPREAD and cross_hue_spread(sepia) < TONED_SPREAD
+    assert cross_hue_spread(faded) > TONED_SPREAD
     sure = truth.astype(np.float32)  # as if the network were certain of the stain
     assert stains_from(gray, sure, 0.5)[truth].mean() > 0.9
-    assert not stains_from(vivid, sure, 0.5).any()
-    assert not stains(vivid).any()
+    assert stains_from(sepia, sure, 0.5)[truth].mean() > 0.9
+    assert not stains_from(faded, sure, 0.5).any()
+    assert not stains(faded).any()

@@ -190,8 +190,11 @@ def _hue_rotate(rgb: np.ndarray, angle: float) -> np.ndarray:
 
 
 def make_sample(photos, rng: np.random.Generator, crop: int = CROP, side: int = STAIN_SIDE,
-                ageing: float = 0.85, post_gray: float = 0.0, post_hue: float = 0.0):
-    """(input HxWx3, target HxW) at the network's size, a ``crop`` x ``crop`` piece."""
+                ageing: float = 0.85, post_gray: float = 0.0, post_hue: float = 0.0,
+                tone: str | None = None, hue: float = 0.5, on_stain: float = 0.0):
+    """(input HxWx3, target HxW) at the network's size, a ``crop`` x ``crop`` piece.
+    ``tone``: the ageing's toning (None: drawn); ``hue``: share of photos hue-rotated;
+    ``on_stain``: share of the crops of a stained scan centred on a stain pixel."""
     src = photos[rng.integers(len(photos))]
     h, w = src.shape[:2]
     area = rng.uniform(0.35, 1.0)
@@ -208,18 +211,18 @@ def make_sample(photos, rng: np.random.Generator, crop: int = CROP, side: int = 
     if rng.random() < 0.3:
         rgb = np.rot90(rgb)
     rgb = np.ascontiguousarray(rgb)
-    if rng.random() < 0.5:
+    if rng.random() < hue:
         rgb = _hue_rotate(rgb, rng.uniform(-np.pi, np.pi))
     rgb = augment_photo(rgb, rng, strong=rng.random() < 0.5)
     seed = int(rng.integers(2**31))
     if rng.random() < 0.2:
-        d = degrade(rgb, seed=seed, defects=(), ageing=rng.random() < 0.7)
+        d = degrade(rgb, seed=seed, defects=(), ageing=rng.random() < 0.7, tone=tone)
     else:
         kinds = tuple(k for k in DEFECT_KINDS if k != "stain" and rng.random() < 0.5)
         if rng.random() < 0.8:
             kinds += ("stain",)
         d = degrade(rgb, seed=seed, defects=kinds or ("dust",), amount=rng.uniform(1, 4),
-                    ageing=rng.random() < ageing)
+                    ageing=rng.random() < ageing, tone=tone)
     small = to_stain_side(d.image, side)
     if post_gray > 0 and rng.random() < post_gray:     # the stain's tint gone: shape and rim
         small = np.repeat(small @ np.array([0.299, 0.587, 0.114], np.float32), 3).reshape(
@@ -236,13 +239,20 @@ def make_sample(photos, rng: np.random.Generator, crop: int = CROP, side: int = 
         target = np.pad(target, ((0, py), (0, px)), mode="reflect")
         sh, sw = target.shape
     y, x = rng.integers(0, sh - crop + 1), rng.integers(0, sw - crop + 1)
+    if on_stain > 0 and target.max() >= 0.5 and rng.random() < on_stain:
+        ys, xs = np.nonzero(target >= 0.5)
+        k = rng.integers(len(ys))
+        y = int(np.clip(ys[k] - crop // 2 + rng.integers(-crop // 4, crop // 4 + 1), 0, sh - crop))
+        x = int(np.clip(xs[k] - crop // 2 + rng.integers(-crop // 4, crop // 4 + 1), 0, sw - crop))
     return small[y:y + crop, x:x + crop], target[y:y + crop, x:x + crop]
 
 
 def batch(photos, rng, n, side=STAIN_SIDE, crop=CROP, ageing=0.85, post_gray=0.0,
-          post_hue=0.0):
+          post_hue=0.0, tone=None, hue=0.5, on_stain=0.0):
     xs, ys = zip(*(make_sample(photos, rng, crop=crop, side=side, ageing=ageing,
-                               post_gray=post_gray, post_hue=post_hue) for _ in range(n)))
+                               post_gray=post_gray, post_hue=post_hue, tone=tone, hue=hue,
+                               on_stain=on_stain)
+                   for _ in range(n)))
     x = torch.from_numpy(np.stack([a.transpose(2, 0, 1) for a in xs]).astype(np.float32))
     y = torch.from_numpy(np.stack(ys)[:, None].astype(np.float32))
     return x, y
@@ -260,7 +270,8 @@ def loss_fn(logits, target, pos_weight=3.0):
 # ---------------------------------------------------------------------------------------------
 
 
-def validation_set(seed: int = 61_000, side: int = STAIN_SIDE, seeds: int = 3):
+def validation_set(seed: int = 61_000, side: int = STAIN_SIDE, seeds: int = 3,
+                   tone: str | None = None):
     """[(input at 256 px, stain target bool or None for clean/ageing-only)] of the validation
     photo: 1024-px scans sharp and soft, 3 seeds each, all damage (amount 1.5, like the
     benchmark); ageing alone; clean at 128, 256, 512 px."""
@@ -272,13 +283,13 @@ def validation_set(seed: int = 61_000, side: int = STAIN_SIDE, seeds: int = 3):
     out = []
     for i, img in enumerate((sharp, soft)):
         for s in range(seeds):
-            d = degrade(img, seed=seed + 10 * i + s + (100 * (s // 10)), amount=1.5)
+            d = degrade(img, seed=seed + 10 * i + s + (100 * (s // 10)), amount=1.5, tone=tone)
             small = to_stain_side(d.image, side)
             st = d.kinds.get("stain", np.zeros(d.mask.shape, bool)).astype(np.float32)
             t = cv2.resize(st, small.shape[1::-1], interpolation=cv2.INTER_AREA) >= 0.5
             out.append((small, t))
-        out.append((to_stain_side(degrade(img, seed=seed + 50 + i, defects=()).image, side),
-                    None))
+        out.append((to_stain_side(degrade(img, seed=seed + 50 + i, defects=(), tone=tone).image,
+                                  side), None))
     for long_side in (128, 256, 512):
         out.append((to_stain_side(_resize_long_side(full, long_side), side), None))
     return out
@@ -345,6 +356,14 @@ def main(argv=None) -> int:
                     help="share of samples hue-rotated after the damage (stains of any hue)")
     ap.add_argument("--val-seeds", type=int, default=3,
                     help="damaged validation scans per version (sharp, soft) of the photo")
+    ap.add_argument("--tone", choices=("colour", "sepia", "mono"), default=None,
+                    help="every scan (training and validation) of this ageing toning (default: "
+                         "drawn); 'colour' trains the network for colourful scans")
+    ap.add_argument("--hue", type=float, default=0.5,
+                    help="share of the photos hue-rotated before the damage")
+    ap.add_argument("--on-stain", type=float, default=0.0,
+                    help="share of the crops of a stained scan centred on a stain")
+    ap.add_argument("--pos-weight", type=float, default=3.0, help="BCE weight of stain pixels")
     ap.add_argument("--init", type=Path, default=None,
                     help="start from this checkpoint's weights (a fine-tune)")
     ap.add_argument("--time-check", action="store_true", help="time 5 steps and exit")
@@ -370,7 +389,7 @@ def main(argv=None) -> int:
         model.load_state_dict(torch.load(args.init, weights_only=False)["state"])
     if not args.export_only:
         photos = load_photos(args.synthetic, args.seed, args.ripples)
-        vset = validation_set(side=args.side, seeds=args.val_seeds)
+        vset = validation_set(side=args.side, seeds=args.val_seeds, tone=args.tone)
         say(f"{len(photos)} photos; {sum(p.numel() for p in model.parameters())} parameters; "
             f"args {vars(args)}")
         opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -386,10 +405,10 @@ def main(argv=None) -> int:
         for step in range(1, args.steps + 1):
             t0 = time.perf_counter()
             x, y = batch(photos, rng, args.batch, args.side, args.crop, args.ageing,
-                         args.post_gray, args.post_hue)
+                         args.post_gray, args.post_hue, args.tone, args.hue, args.on_stain)
             data_t += time.perf_counter() - t0
             model.train()
-            loss = loss_fn(model(x), y)
+            loss = loss_fn(model(x), y, args.pos_weight)
             opt.zero_grad()
             loss.backward()
             opt.step()

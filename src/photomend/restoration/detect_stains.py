@@ -11,8 +11,8 @@ scaled back up. The ``learned`` detector sets its score to 1 where that probabil
 the threshold stored in the model's metadata, except regions that differ from their
 surroundings neither in colour nor by an edge along their outline (:func:`tinted`), and each
 kept region is grown into the pixels around it that the network is less sure of (:func:`grow`)
-(:func:`add_stains` in :mod:`photomend.restoration.detect`). Colourful scans are not searched
-(:data:`MAX_SATURATION`): there the network finds no stain and takes brown objects for ones.
+(:func:`add_stains` in :mod:`photomend.restoration.detect`). Only toned scans are searched
+(:func:`toned`): on colour scans the network finds no stain and takes brown objects for ones.
 The network and its training are in ``training/train_stains.py``.
 """
 
@@ -91,7 +91,7 @@ def stain_probability(rgb: np.ndarray, *, model: str | Path | None = None) -> np
 def stains(rgb: np.ndarray, *, model: str | Path | None = None,
            threshold: float | None = None) -> np.ndarray:
     """Bool HxW mask of the stains of ``rgb``: none on a colourful scan
-    (:data:`MAX_SATURATION`), else :func:`stain_probability` above ``threshold`` (None: the
+    (:func:`toned`), else :func:`stain_probability` above ``threshold`` (None: the
     model's calibrated threshold), less the regions :func:`tinted` drops, each kept region
     then grown into the pixels around it above :data:`GROW` (:func:`grow`)."""
     t = stain_threshold(model) if threshold is None else float(threshold)
@@ -102,32 +102,52 @@ def stains_from(rgb: np.ndarray, prob: np.ndarray | None, threshold: float, *,
                 model: str | Path | None = None) -> np.ndarray:
     """:func:`stains` with the stain probability map ``prob`` (the size of ``rgb``) when it is
     already computed (None: computed here, only if needed): none on a colourful scan
-    (:data:`MAX_SATURATION`; the network is not run), else the regions above ``threshold``
+    (:func:`toned`; the network is not run), else the regions above ``threshold``
     that :func:`tinted` keeps, grown (:func:`grow`)."""
-    if saturation(rgb) > MAX_SATURATION:
+    if not toned(rgb):
         return np.zeros(rgb.shape[:2], bool)
     if prob is None:
         prob = stain_probability(rgb, model=model)
     return grow(prob, tinted(rgb, prob > threshold))
 
 
-#: Stains are looked for only on scans whose mean HSV saturation (:func:`saturation`) is at
-#: most this. The network finds stains on toned and faded scans (saturation 0.03-0.28 on the
-#: validation and training photos' damaged scans) and none on colourful ones (0.32 and up),
-#: where it answers to brown objects instead (hue-rotated clean training photos, saturation
-#: 0.57-0.77: up to 2 % of the pixels; brown hair in a colour portrait; session 7).
-MAX_SATURATION = 0.35
+#: A scan is toned (monochrome, sepia or any other one-hue toning: every colour on one line
+#: through gray) when the spread of its colours across that line (:func:`cross_hue_spread`)
+#: is at most this. Damaged scans of the training photos (session 8): sepia and monochrome
+#: 0.0005-0.0069 (0.008 with strong per-channel noise), colour 0.013 and up except a photo
+#: that is nearly gray itself (0.005-0.007); clean training photos 0.011-0.14.
+TONED_SPREAD = 0.01
+#: Long side (px) of the copy :func:`cross_hue_spread` measures: small enough that scanner
+#: noise averages out, large enough to keep the photo's colours.
+SPREAD_SIDE = 128
 
 
-def saturation(rgb: np.ndarray) -> float:
-    """Mean HSV saturation, (max - min) / max of R, G, B per pixel, of ``rgb``.
+def cross_hue_spread(rgb: np.ndarray) -> float:
+    """Standard deviation of the chroma of ``rgb`` (scaled to :data:`SPREAD_SIDE` px) across
+    its main direction: about 0 for a monochrome or toned print, whose colours all lie on one
+    line through gray, and larger the more hues a photo has.
 
-    >>> saturation(np.array([[[0.5, 0.5, 0.5], [0.8, 0.4, 0.2]]], np.float32))
-    0.375
+    >>> y = np.linspace(0.1, 0.9, 64, dtype=np.float32)[None, :, None]
+    >>> sepia = y * np.array([1.07, 0.95, 0.75], np.float32)       # one hue, any brightness
+    >>> round(cross_hue_spread(sepia), 4)
+    0.0
+    >>> green = y * np.array([0.6, 1.0, 0.5], np.float32)
+    >>> colour = np.concatenate([sepia, green], 1)                     # a second hue
+    >>> cross_hue_spread(colour) > TONED_SPREAD
+    True
     """
-    rgb = np.asarray(rgb, np.float32)
-    top = rgb.max(2)
-    return float(np.mean((top - rgb.min(2)) / np.maximum(top, 1e-3)))
+    x = to_stain_side(np.asarray(rgb, np.float32), SPREAD_SIDE).reshape(-1, 3).astype(np.float64)
+    chroma = np.stack([(x[:, 0] - x[:, 1]) / np.sqrt(2),
+                       (x[:, 0] + x[:, 1] - 2 * x[:, 2]) / np.sqrt(6)])
+    if chroma.shape[1] < 2:
+        return 0.0
+    return float(np.sqrt(max(np.linalg.eigvalsh(np.cov(chroma))[0], 0.0)))
+
+
+def toned(rgb: np.ndarray) -> bool:
+    """Whether ``rgb`` is a toned scan (:data:`TONED_SPREAD`), the scans the stain network
+    was trained for (most old prints are monochrome or toned)."""
+    return cross_hue_spread(rgb) <= TONED_SPREAD
 
 
 #: A kept stain region takes in the connected pixels whose stain probability exceeds this.
