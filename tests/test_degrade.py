@@ -8,6 +8,7 @@ import pytest
 
 from photomend.cli import main
 from photomend.restoration.degrade import DEFECT_KINDS, degrade
+from photomend.restoration.detect_stains import toned
 
 
 @pytest.fixture
@@ -71,6 +72,16 @@ def test_faint_opacity_range(clean):
 def test_invalid_image(bad):
     with pytest.raises(ValueError, match="HxWx3"):
         degrade(bad)
+
+
+def test_tone_forces_the_toning_and_leaves_every_other_draw(clean):
+    drawn = degrade(clean, seed=3)
+    for tone in ("colour", "sepia", "mono"):
+        d = degrade(clean, seed=3, tone=tone)
+        assert np.array_equal(d.mask, drawn.mask)  # the same defects in the same places
+        assert toned(d.clean) == (tone != "colour")  # one hue, or the photo's colours
+    with pytest.raises(ValueError, match="unknown tone"):
+        degrade(clean, tone="cyanotype")
 
 
 def test_unknown_kind(clean):
