@@ -39,7 +39,7 @@ from benchmarks.photos import (  # noqa: E402
 )
 from photomend.metrics import pooled_scores, tolerant_counts  # noqa: E402
 from photomend.restoration.degrade import degrade  # noqa: E402
-from photomend.restoration.detect import fuse, hysteresis  # noqa: E402
+from photomend.restoration.detect import detection_input, fuse, hysteresis  # noqa: E402
 from photomend.restoration.detect_classical import classical_score  # noqa: E402
 from photomend.restoration.detect_learned import learned_probability, weights_path  # noqa: E402
 
@@ -51,9 +51,12 @@ MAX_CLEAN_FLAGGED = 0.015
 SEEDS = (50_000, 50_001)
 
 
-def calibrate(model: Path, log=print, skimage=()) -> tuple[float, float, float | None]:
+def calibrate(model: Path, log=print, skimage=(), enlarge: bool = False
+              ) -> tuple[float, float, float | None]:
     """(threshold, margin, support) with the best F1 on the training photos (``skimage``: also
-    these photos of ``TRAINABLE_SKIMAGE``)."""
+    these photos of ``TRAINABLE_SKIMAGE``). ``enlarge``: the clean photos at 320 and 512 px
+    are run enlarged, as the learned detector runs small scans since session 7
+    (``detect.detection_input``), rather than at their own size."""
     folder = mate_root() / NATURE_DIR
     damaged, aged, clean = [], [], []
 
@@ -80,8 +83,8 @@ def calibrate(model: Path, log=print, skimage=()) -> tuple[float, float, float |
             aged.append(maps(degrade(img, seed=seed, defects=()).image))
         for side in (320, 512):
             g = side / max(h, w)
-            clean.append(maps(cv2.resize(full, (round(w * g), round(h * g)),
-                                         interpolation=cv2.INTER_AREA)))
+            small = cv2.resize(full, (round(w * g), round(h * g)), interpolation=cv2.INTER_AREA)
+            clean.append(maps(detection_input(small, "learned") if enlarge else small))
         log(f"calibration: {name} done")
     best = (-1.0, 0.5, 0.0, None)
     for support in SUPPORTS:
@@ -136,8 +139,12 @@ def main(argv=None) -> int:
     ap.add_argument("--model", type=Path, default=weights_path())
     ap.add_argument("--skimage", action="store_true",
                     help="also calibrate on the scikit-image photos of TRAINABLE_SKIMAGE")
+    ap.add_argument("--enlarge", action="store_true",
+                    help="run the clean 320/512-px photos enlarged, as the learned detector "
+                         "runs small scans (session 8 experiment; not what ships)")
     args = ap.parse_args(argv)
-    t, margin, support = calibrate(args.model, skimage=TRAINABLE_SKIMAGE if args.skimage else ())
+    t, margin, support = calibrate(args.model, skimage=TRAINABLE_SKIMAGE if args.skimage else (),
+                                   enlarge=args.enlarge)
     write_metadata(args.model, metadata(t, margin, support))
     print(f"wrote threshold {t:.2f}, margin {margin:.2f}, support {support} into {args.model}")
     return 0

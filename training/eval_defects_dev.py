@@ -118,12 +118,19 @@ def main(argv=None) -> int:
     ap.add_argument("--regions", action="store_true",
                     help="drop the regions the region model judges content "
                          "(detect_regions.drop_content, as photomend's learned detector does)")
+    ap.add_argument("--region-model", type=Path, action="append", default=[],
+                    metavar="REGIONS.json",
+                    help="with --regions: the region model of each MODEL, in order (repeat once "
+                         "per MODEL; default: the shipped one for every model)")
     ap.add_argument("--stains", type=Path, action="append", default=[], metavar="NET.onnx",
                     help="also evaluate each model with this stain network's detections added "
                          "(detect.add_stains; repeatable; 'shipped' = the packaged one)")
     ap.add_argument("--stain-thresholds", default="",
                     help="comma-separated stain thresholds to try (default: each network's own)")
     args = ap.parse_args(argv)
+    if args.region_model and len(args.region_model) != len(args.models):
+        ap.error("give one --region-model per MODEL (or none)")
+    region_models = args.region_model or [None] * len(args.models)
     damaged, clean = cases(args.quick)
     classical = [classical_score(d.image) for _, d in damaged]
     classical_clean = [classical_score(img) for _, img in clean]
@@ -172,18 +179,20 @@ def main(argv=None) -> int:
     stain_probs = {n: ([stain_probability(d.image, model=n) for _, d in damaged],
                        [stain_probability(img, model=n) for _, img in clean_l])
                    for n in stain_nets}
-    for model in args.models:
+    for model, regions in zip(args.models, region_models):
         t, support = default_threshold(model), classical_support(model)
 
-        def score(img, c, model=model, support=support, t=t):
+        def score(img, c, model=model, support=support, t=t, regions=regions):
             prob = learned_probability(img, model=model)
             p = fuse(prob, c, support)
-            p = drop_content(p, img, prob, c, t) if args.regions else p
+            p = drop_content(p, img, prob, c, t, model=regions) if args.regions else p
             return add_tears(p, img) if args.tears else p
 
         scores = [score(d.image, c) for (_, d), c in zip(damaged, classical)]
         cscores = [score(img, c) for (_, img), c in zip(clean_l, classical_clean_l)]
-        evaluate(f"{model} (threshold {t}, support {support})", [s > t for s in scores],
+        label = f"{model} (threshold {t}, support {support}" + (
+            f", regions {regions})" if regions is not None else ")")
+        evaluate(label, [s > t for s in scores],
                  [s > t for s in cscores])
         for net in stain_nets:
             sp, csp = stain_probs[net]

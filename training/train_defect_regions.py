@@ -24,7 +24,9 @@ on) is reported before and after: F1 on damaged scans, share of pixels flagged o
 
 ``--pixel-threshold`` (experiments only: the detector judges the regions at the network's
 calibrated threshold, which the shipped model was fitted at) fits the model to the regions
-above another threshold; ``--reuse`` refits from the cached measurements.
+above another threshold; ``--reuse`` refits from the cached measurements. ``--model CANDIDATE.onnx
+--out CANDIDATE.json`` (session 8) fits a region model for another, calibrated U-Net (its own
+threshold and support), for ``training/eval_defects_dev.py --region-model``.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ def scans(name: str, base_seed: int, damaged_seeds: int, clean_sides=CLEAN_SIDES
         yield "clean", img, np.zeros(img.shape[:2], bool)
 
 
-def measure(rgb: np.ndarray, truth: np.ndarray, threshold: float, support) -> dict:
+def measure(rgb: np.ndarray, truth: np.ndarray, threshold: float, support, model=None) -> dict:
     """The learned path up to the region step, the regions' features and labels (at the
     detection size: small clean photos are enlarged as the detector does)."""
     rgb = detection_input(rgb, "learned")
@@ -118,7 +120,7 @@ def measure(rgb: np.ndarray, truth: np.ndarray, threshold: float, support) -> di
         truth = cv2.resize(truth.astype(np.uint8), rgb.shape[1::-1],
                            interpolation=cv2.INTER_NEAREST).astype(bool)
     classical = classical_score(rgb)
-    prob = learned_probability(rgb, classical=classical)
+    prob = learned_probability(rgb, classical=classical, model=model)
     fused = fuse(prob, classical, support)
     found = fused > threshold
     labels, X = region_features(rgb, prob, fused, classical, found)
@@ -131,13 +133,15 @@ def measure(rgb: np.ndarray, truth: np.ndarray, threshold: float, support) -> di
 
 
 def collect(names, base_seed, damaged_seeds, log, threshold=None,
-            clean_sides=CLEAN_SIDES) -> list[tuple[str, str, dict]]:
-    threshold = default_threshold() if threshold is None else threshold
-    support = classical_support()
+            clean_sides=CLEAN_SIDES, model=None) -> list[tuple[str, str, dict]]:
+    """The measurements of every scan of ``names`` through the U-Net ``model`` (default: the
+    shipped one) at its calibrated threshold and classical support."""
+    threshold = default_threshold(model) if threshold is None else threshold
+    support = classical_support(model)
     out = []
     for i, name in enumerate(names):
         for suite, img, truth in scans(name, base_seed + 100 * i, damaged_seeds, clean_sides):
-            out.append((name, suite, measure(img, truth, threshold, support)))
+            out.append((name, suite, measure(img, truth, threshold, support, model)))
         log(f"  {name}: {sum(1 for n, _, _ in out if n == name)} scans")
     return out
 
@@ -215,10 +219,19 @@ def main(argv=None) -> int:
     ap.add_argument("--pixel-threshold", type=float, default=None,
                     help="regions of the score above this (default: the network's calibrated "
                          "threshold)")
-    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--cache", type=Path, default=None,
+                    help=f"measurements cache (default {CACHE.relative_to(ROOT)}; with --model, "
+                         "next to --out)")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="the defect U-Net (ONNX, calibrated) whose outputs the region model is "
+                         "fitted on (default: the shipped one); use with --out")
     ap.add_argument("--clean-sides", default=",".join(map(str, CLEAN_SIDES)),
                     help="long sides of the clean photos among the samples")
     args = ap.parse_args(argv)
+    if args.model is not None and args.out == OUT:
+        ap.error("--model needs --out (the shipped region model goes with the shipped U-Net)")
+    if args.cache is None:
+        args.cache = CACHE if args.model is None else args.out.with_suffix(".pkl")
     start = time.time()
 
     def log(msg):
@@ -230,9 +243,10 @@ def main(argv=None) -> int:
         names = [n for n in TRAINABLE_NATURE if n != VALIDATION_PHOTO] + list(TRAINABLE_SKIMAGE)
         log("training photos:")
         sides = tuple(int(v) for v in args.clean_sides.split(","))
-        train = collect(names, 120_000, args.seeds, log, args.pixel_threshold, sides)
+        train = collect(names, 120_000, args.seeds, log, args.pixel_threshold, sides, args.model)
         log("validation photo:")
-        val = collect([VALIDATION_PHOTO], 130_000, 4, log, args.pixel_threshold, sides)
+        val = collect([VALIDATION_PHOTO], 130_000, 4, log, args.pixel_threshold, sides,
+                      args.model)
         args.cache.parent.mkdir(parents=True, exist_ok=True)
         args.cache.write_bytes(pickle.dumps((train, val)))
     X, y, w = stack(train)
@@ -254,7 +268,8 @@ def main(argv=None) -> int:
         "coef": model["coef"].round(6).tolist(),
         "intercept": round(model["intercept"], 6),
         "threshold": tau,
-        "pixel_threshold": round(float(args.pixel_threshold or default_threshold()), 4),
+        "pixel_threshold": round(float(args.pixel_threshold
+                                       or default_threshold(args.model)), 4),
         "trained_by": "training/train_defect_regions.py",
     }
     log("coefficients: " + ", ".join(f"{n} {c:+.2f}" for n, c in
