@@ -164,10 +164,13 @@ def test_kept_regions_grow_into_the_less_sure_pixels_around_them():
     assert not grow(p, np.zeros_like(seeds)).any()
 
 
-def test_only_toned_scans_are_searched_for_stains():
+def test_the_stain_network_is_asked_only_on_toned_scans():
     # the network finds stains on monochrome and toned scans, and on colour photos answers to
-    # brown objects (hair, wood) instead: there it is not asked at all. Toned is one hue at
-    # any brightness, however saturated; a faded colour photo is still colour.
+    # brown objects (hair, wood) instead: there it is not asked, the tide-line step looks
+    # (photomend.restoration.detect_tidelines). Toned is one hue at any brightness, however
+    # saturated; a faded colour photo is still colour.
+    from photomend.restoration.detect_tidelines import tideline_stains
+
     gray, truth = _stained(_gray(_photo()))
     sepia = np.clip(gray * np.array([1.6, 0.9, 0.3], np.float32), 0, 1)  # strongly toned
     faded, _ = _stained(0.5 + 0.25 * (_photo() - 0.5))                    # pale colour
@@ -176,5 +179,6 @@ def test_only_toned_scans_are_searched_for_stains():
     sure = truth.astype(np.float32)  # as if the network were certain of the stain
     assert stains_from(gray, sure, 0.5)[truth].mean() > 0.9
     assert stains_from(sepia, sure, 0.5)[truth].mean() > 0.9
-    assert not stains_from(faded, sure, 0.5).any()
-    assert not stains(faded).any()
+    nothing = np.zeros_like(sure)    # on a colour scan the network's map is not used
+    assert np.array_equal(stains_from(faded, sure, 0.5), stains_from(faded, nothing, 0.5))
+    assert np.array_equal(stains(faded), tideline_stains(faded))

@@ -90,22 +90,25 @@ def stain_probability(rgb: np.ndarray, *, model: str | Path | None = None) -> np
 
 def stains(rgb: np.ndarray, *, model: str | Path | None = None,
            threshold: float | None = None) -> np.ndarray:
-    """Bool HxW mask of the stains of ``rgb``: none on a colourful scan
-    (:func:`toned`), else :func:`stain_probability` above ``threshold`` (None: the
-    model's calibrated threshold), less the regions :func:`tinted` drops, each kept region
-    then grown into the pixels around it above :data:`GROW` (:func:`grow`)."""
+    """Bool HxW mask of the stains of ``rgb``. On a toned scan (:func:`toned`):
+    :func:`stain_probability` above ``threshold`` (None: the model's calibrated threshold),
+    less the regions :func:`tinted` drops, each kept region then grown into the pixels around
+    it above :data:`GROW` (:func:`grow`). On a colour scan: the stains found by their tide
+    line (:func:`photomend.restoration.detect_tidelines.tideline_stains`)."""
     t = stain_threshold(model) if threshold is None else float(threshold)
     return stains_from(rgb, None, t, model=model)
 
 
 def stains_from(rgb: np.ndarray, prob: np.ndarray | None, threshold: float, *,
                 model: str | Path | None = None) -> np.ndarray:
-    """:func:`stains` with the stain probability map ``prob`` (the size of ``rgb``) when it is
-    already computed (None: computed here, only if needed): none on a colourful scan
-    (:func:`toned`; the network is not run), else the regions above ``threshold``
-    that :func:`tinted` keeps, grown (:func:`grow`)."""
+    """:func:`stains` with the stain network's probability map ``prob`` (the size of ``rgb``)
+    when it is already computed (None: computed here, only if needed): on a toned scan the
+    regions above ``threshold`` that :func:`tinted` keeps, grown (:func:`grow`); on a colour
+    scan the tide-line stains (the network is not run, ``prob`` not used)."""
     if not toned(rgb):
-        return np.zeros(rgb.shape[:2], bool)
+        from photomend.restoration.detect_tidelines import tideline_stains
+
+        return tideline_stains(rgb)
     if prob is None:
         prob = stain_probability(rgb, model=model)
     return grow(prob, tinted(rgb, prob > threshold))
