@@ -118,7 +118,7 @@ def stains_from(rgb: np.ndarray, prob: np.ndarray | None, threshold: float, *,
 #: through gray) when the spread of its colours across that line (:func:`cross_hue_spread`)
 #: is at most this. Damaged scans of the training photos (session 8): sepia and monochrome
 #: 0.0005-0.0069 (0.008 with strong per-channel noise), colour 0.013 and up except a photo
-#: that is nearly gray itself (0.005-0.007); clean training photos 0.011-0.14.
+#: that is nearly gray itself (0.005-0.007); clean training photos 0.011-0.07.
 TONED_SPREAD = 0.01
 #: Long side (px) of the copy :func:`cross_hue_spread` measures: small enough that scanner
 #: noise averages out, large enough to keep the photo's colours.
@@ -126,9 +126,10 @@ SPREAD_SIDE = 128
 
 
 def cross_hue_spread(rgb: np.ndarray) -> float:
-    """Standard deviation of the chroma of ``rgb`` (scaled to :data:`SPREAD_SIDE` px) across
-    its main direction: about 0 for a monochrome or toned print, whose colours all lie on one
-    line through gray, and larger the more hues a photo has.
+    """Standard deviation of the chroma of ``rgb`` (scaled to :data:`SPREAD_SIDE` px; pixels
+    near black or white left out, if enough remain) across its main direction: about 0 for a
+    monochrome or toned print, whose colours all lie on one line through gray, and larger the
+    more hues a photo has.
 
     >>> y = np.linspace(0.1, 0.9, 64, dtype=np.float32)[None, :, None]
     >>> sepia = y * np.array([1.07, 0.95, 0.75], np.float32)       # one hue, any brightness
@@ -140,6 +141,10 @@ def cross_hue_spread(rgb: np.ndarray) -> float:
     True
     """
     x = to_stain_side(np.asarray(rgb, np.float32), SPREAD_SIDE).reshape(-1, 3).astype(np.float64)
+    # clipped pixels leave the line (a sepia highlight is 1.07 x its luma in red, cut at 1)
+    unclipped = (x.max(1) < 0.95) & (x.min(1) > 0.03)
+    if unclipped.sum() >= 50:
+        x = x[unclipped]
     chroma = np.stack([(x[:, 0] - x[:, 1]) / np.sqrt(2),
                        (x[:, 0] + x[:, 1] - 2 * x[:, 2]) / np.sqrt(6)])
     if chroma.shape[1] < 2:
