@@ -153,18 +153,17 @@ def counts(rows, model, tau, band=BAND, rim=RIM) -> dict:
     return c
 
 
-def describe(c: dict) -> str:
+def rates(c: dict) -> tuple[float, float, float]:
+    """(stain recall, share of kept pixels on a defect, F1 of the two) of :func:`counts`."""
     recall = c["found"] / max(c["stain"], 1)
     precision = 1 - c["false"] / max(c["kept"], 1)
-    f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+    return recall, precision, 2 * precision * recall / max(precision + recall, 1e-9)
+
+
+def describe(c: dict) -> str:
+    recall, precision, f1 = rates(c)
     return (f"stain recall {recall:.3f}, kept pixels on a defect {precision:.3f} (F1 {f1:.3f}), "
             f"clean flagged {100 * c['clean_flagged'] / max(c['clean'], 1):.3f} %")
-
-
-def f1_of(c: dict) -> float:
-    recall = c["found"] / max(c["stain"], 1)
-    precision = 1 - c["false"] / max(c["kept"], 1)
-    return 2 * precision * recall / max(precision + recall, 1e-9)
 
 
 def choose_threshold(rows, log) -> float:
@@ -180,9 +179,9 @@ def choose_threshold(rows, log) -> float:
                 held[tau][k] += v
     ok = {tau: c for tau, c in held.items() if c["clean_flagged"] <= MAX_CLEAN * c["clean"]}
     log("  leave-one-photo-out by threshold: " + "; ".join(
-        f"{t:.2f}: F1 {f1_of(c):.3f} clean {100 * c['clean_flagged'] / c['clean']:.3f} %"
+        f"{t:.2f}: F1 {rates(c)[2]:.3f} clean {100 * c['clean_flagged'] / c['clean']:.3f} %"
         for t, c in held.items()))
-    return float(max(ok or held, key=lambda t: f1_of((ok or held)[t])))
+    return float(max(ok or held, key=lambda t: rates((ok or held)[t])[2]))
 
 
 def main(argv=None) -> int:
