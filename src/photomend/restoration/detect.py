@@ -132,8 +132,10 @@ def add_tears(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
 
 def add_stains(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     """``score`` set to 1 on the stains and water marks of ``rgb`` (:func:`photomend.
-    restoration.detect_stains.stains`: a small network run on the scan at 256 px), which the
-    U-Net misses: a step of the ``learned`` detector (session 6)."""
+    restoration.detect_stains.stains`: on a toned scan a small network run on the scan at
+    256 px, session 6; on a colour scan the closed tide lines of :mod:`photomend.restoration.
+    detect_tidelines`, session 8), which the U-Net misses: a step of the ``learned``
+    detector."""
     from photomend.restoration.detect_stains import stains
 
     return _certain(score, stains(rgb))
