@@ -100,4 +100,7 @@ def test_cli_degrade(tmp_path, clean):
     m = np.asarray(Image.open(mask).convert("L")) > 127
     assert m.any() and np.asarray(Image.open(out)).shape == (160, 200, 3)
     assert main(["degrade", str(src), "-o", str(out), "-q"]) == 2  # exists, no --overwrite
+    sepia = tmp_path / "sepia.png"
+    assert main(["degrade", str(src), "-o", str(sepia), "--tone", "sepia", "-q"]) == 0
+    assert toned(np.asarray(Image.open(sepia), np.float32) / 255)
     assert main(["degrade", str(src), "-o", str(tmp_path / "x.png"), "--defects", "mud"]) == 2

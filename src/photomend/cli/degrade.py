@@ -11,7 +11,7 @@ import numpy as np
 from photomend.cli.common import EXIT_OK, add_output_options, positive_int, report
 from photomend.errors import InputError, OutputError
 from photomend.io import LoadedImage, check_destination, format_for_path, read_image, write_image
-from photomend.restoration.degrade import DEFECT_KINDS, degrade
+from photomend.restoration.degrade import DEFECT_KINDS, TONES, degrade
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--amount", type=float, default=1.0, metavar="X",
                    help="multiplies the number of defects (default: 1)")
     p.add_argument("--no-ageing", action="store_true", help="no fading, toning, grain or JPEG")
+    p.add_argument("--tone", choices=TONES, default=None,
+                   help="the ageing's toning (default: drawn from the seed: colour 30 %%, "
+                   "sepia 40 %%, mono 30 %%)")
     p.add_argument("--long-side", type=positive_int, default=None, metavar="N",
                    help="resize the photo to this long side first")
     add_output_options(p)
@@ -63,7 +66,7 @@ def _run_degrade(args: argparse.Namespace) -> int:
         rgb = cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))),
                          interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
     d = degrade(rgb, seed=args.seed, defects=kinds, ageing=not args.no_ageing,
-                amount=args.amount)
+                amount=args.amount, tone=args.tone)
     write_image(LoadedImage(d.image), args.output, quality=args.quality,
                 overwrite=args.overwrite, protect=(args.photo,))
     if args.mask_out is not None:
