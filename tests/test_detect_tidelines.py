@@ -13,7 +13,7 @@ from test_restore import _clean
 
 import photomend
 from photomend.metrics import tolerant_counts
-from photomend.restoration.detect_stains import stains, toned
+from photomend.restoration.detect_stains import stains, to_stain_side, toned
 from photomend.restoration.detect_tidelines import (
     FEATURES,
     SIDE,
@@ -22,7 +22,6 @@ from photomend.restoration.detect_tidelines import (
     load_model,
     measure,
     tideline_stains,
-    to_side,
 )
 
 
@@ -79,7 +78,7 @@ def test_candidates_are_the_holes_closed_lines_enclose():
     yy, xx = np.mgrid[0:SIDE, 0:SIDE]
     ring = np.abs(np.hypot(xx - 200, yy - 260) - 30) < 1.5       # a closed dark line
     img[ring] = 0.3
-    small = to_side(img)
+    small = to_stain_side(img, SIDE)
     lines = line_map(small)
     found = [c for c in candidates(lines) if c[0][c[0].shape[0] // 2, c[0].shape[1] // 2]]
     assert len(found) >= 1

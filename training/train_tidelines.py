@@ -47,16 +47,17 @@ from benchmarks.photos import (  # noqa: E402
     _resize_long_side,
 )
 from photomend.restoration.degrade import degrade  # noqa: E402
+from photomend.restoration.detect_stains import to_stain_side  # noqa: E402
 from photomend.restoration.detect_tidelines import (  # noqa: E402
     BAND,
     FEATURES,
     RIM,
+    SIDE,
     assemble,
     candidates,
     line_map,
     measure,
     probabilities,
-    to_side,
 )
 from train_defect_regions import fit, load_photo  # noqa: E402
 from train_stains import _hue_rotate  # noqa: E402
@@ -100,7 +101,7 @@ def collect(names, base_seed: int, seeds: int, log) -> list[dict]:
     out = []
     for i, name in enumerate(names):
         for suite, img, stain, truth in scans(name, base_seed + 100 * i, seeds):
-            small = to_side(img)
+            small = to_stain_side(img, SIDE)
             lines = line_map(small)
             feats, cands, share = [], [], []
             st = None if stain is None else _small_mask(stain, small.shape)

@@ -46,16 +46,24 @@ def detection_scale(h: int, w: int, detector: str = DEFAULT_DETECTOR) -> float:
     return 1.0
 
 
-def detection_input(rgb: np.ndarray, detector: str = DEFAULT_DETECTOR) -> np.ndarray:
-    """``rgb`` at the size its defects are detected at (:func:`detection_scale`): shrunk by
-    area averaging, enlarged by cubic interpolation."""
+def scaled(rgb: np.ndarray, f: float) -> np.ndarray:
+    """``rgb`` (float32 RGB in [0, 1]) scaled by ``f``: area averaging when shrinking, cubic
+    interpolation (clipped to [0, 1]) when enlarging; ``rgb`` itself when the size stays.
+
+    >>> scaled(np.zeros((100, 60, 3), np.float32), 0.5).shape
+    (50, 30, 3)
+    """
     h, w = rgb.shape[:2]
-    f = detection_scale(h, w, detector)
-    if f == 1.0:
-        return rgb
     size = (max(1, round(w * f)), max(1, round(h * f)))
+    if size == (w, h):
+        return rgb
     interp = cv2.INTER_AREA if f < 1.0 else cv2.INTER_CUBIC
     return np.clip(cv2.resize(rgb, size, interpolation=interp), 0.0, 1.0)
+
+
+def detection_input(rgb: np.ndarray, detector: str = DEFAULT_DETECTOR) -> np.ndarray:
+    """``rgb`` at the size its defects are detected at (:func:`detection_scale`, :func:`scaled`)."""
+    return scaled(rgb, detection_scale(*rgb.shape[:2], detector))
 
 
 def check_detector(name: str) -> None:

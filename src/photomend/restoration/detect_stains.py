@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from photomend.nn import onnx as nn_onnx
+from photomend.restoration.detect import scaled
 
 #: File name of the shipped weights under ``photomend/data/weights/``.
 WEIGHTS = "stains_net.onnx"
@@ -50,15 +51,10 @@ def stain_side(model: str | Path | None = None) -> int:
 
 
 def to_stain_side(rgb: np.ndarray, side: int = STAIN_SIDE) -> np.ndarray:
-    """``rgb`` scaled to ``side`` px on its long side (area-averaged when shrinking, cubic
-    when enlarging), the network's input size."""
-    h, w = rgb.shape[:2]
-    f = side / max(h, w)
-    size = (max(1, round(w * f)), max(1, round(h * f)))
-    if size == (w, h):
-        return np.asarray(rgb, np.float32)
-    interp = cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC
-    return np.clip(cv2.resize(np.asarray(rgb, np.float32), size, interpolation=interp), 0, 1)
+    """``rgb`` scaled to ``side`` px on its long side (:func:`photomend.restoration.detect.
+    scaled`: area-averaged when shrinking, cubic when enlarging), the network's input size."""
+    rgb = np.asarray(rgb, np.float32)
+    return scaled(rgb, side / max(rgb.shape[:2]))
 
 
 def stain_probability_small(small: np.ndarray, *, model: str | Path | None = None,

@@ -23,6 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from photomend.restoration.detect_stains import to_stain_side
+
 #: File name of the shipped model under ``photomend/data/weights/``.
 WEIGHTS = "tidelines.json"
 #: Long side (px) at which tide lines are traced (a stain of the synthetic damage is then 6-35
@@ -78,17 +80,6 @@ def load_model(path: str | None = None) -> dict:
     if list(model["features"]) != list(FEATURES):
         raise ValueError(f"{path}: trained on other features than this photomend measures")
     return model
-
-
-def to_side(rgb: np.ndarray, side: int = SIDE) -> np.ndarray:
-    """``rgb`` scaled to ``side`` px on its long side (area-averaged when shrinking)."""
-    h, w = rgb.shape[:2]
-    f = side / max(h, w)
-    if abs(f - 1) < 1e-6:
-        return np.asarray(rgb, np.float32)
-    size = (max(1, round(w * f)), max(1, round(h * f)))
-    interp = cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC
-    return np.clip(cv2.resize(np.asarray(rgb, np.float32), size, interpolation=interp), 0, 1)
 
 
 def _hessian_line(channel: np.ndarray, sigma: float) -> np.ndarray:
@@ -291,7 +282,7 @@ def tideline_stains(rgb: np.ndarray, *, model: str | Path | None = None,
     t = float(m["threshold"]) if threshold is None else float(threshold)
     rgb = np.asarray(rgb, np.float32)
     h, w = rgb.shape[:2]
-    small = to_side(rgb)
+    small = to_stain_side(rgb, SIDE)
     lines = line_map(small)
     found = assemble(lines, stain_probabilities(small, m, lines), t)
     if not found.any():
