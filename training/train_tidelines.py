@@ -54,9 +54,8 @@ from photomend.restoration.detect_tidelines import (  # noqa: E402
     RIM,
     SIDE,
     assemble,
-    candidates,
     line_map,
-    measure,
+    measured,
     probabilities,
 )
 from train_defect_regions import fit, load_photo  # noqa: E402
@@ -103,20 +102,15 @@ def collect(names, base_seed: int, seeds: int, log) -> list[dict]:
         for suite, img, stain, truth in scans(name, base_seed + 100 * i, seeds):
             small = to_stain_side(img, SIDE)
             lines = line_map(small)
-            feats, cands, share = [], [], []
+            cands, X = measured(small, lines)
             st = None if stain is None else _small_mask(stain, small.shape)
-            for cand in candidates(lines):
-                f = measure(small, lines, cand)
-                if f is None or not np.isfinite(f).all():
-                    continue
-                hole, (x, y, bw, bh) = cand
+            share = []
+            for hole, (x, y, bw, bh) in cands:
                 region = np.zeros(small.shape[:2], np.uint8)
                 region[y:y + bh, x:x + bw] = hole
                 region = cv2.dilate(region, np.ones((5, 5), np.uint8)).astype(bool)
-                feats.append(f)
-                cands.append(cand)
                 share.append(0.0 if st is None else float(st[region].mean()))
-            out.append(dict(photo=name, suite=suite, X=np.array(feats, np.float32).reshape(-1, len(FEATURES)),
+            out.append(dict(photo=name, suite=suite, X=X,
                             cands=cands, share=np.array(share), stain=st,
                             truth=None if truth is None else _small_mask(truth, small.shape),
                             lines=lines.astype(np.float16)))

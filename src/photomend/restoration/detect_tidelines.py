@@ -78,7 +78,8 @@ def load_model(path: str | None = None) -> dict:
     """The model (``mean``, ``scale``, ``coef``, ``intercept``, ``threshold``) from its JSON."""
     model = json.loads(Path(path or weights_path()).read_text())
     if list(model["features"]) != list(FEATURES):
-        raise ValueError(f"{path}: trained on other features than this photomend measures")
+        raise ValueError(f"{path or weights_path()}: trained on other features than this "
+                         "photomend measures")
     return model
 
 
@@ -212,19 +213,25 @@ def probabilities(X: np.ndarray, model: dict) -> np.ndarray:
     return np.where(X[:, FEATURES.index("blend")] > MAX_BLEND, 0.0, p)
 
 
-def stain_probabilities(small: np.ndarray, model: dict | None = None,
-                        lines: np.ndarray | None = None):
-    """``[(candidate, probability)]`` of ``small`` (at :data:`SIDE` px; ``lines``: its
-    :func:`line_map` if already computed)."""
-    model = model or load_model()
-    lines = line_map(small) if lines is None else lines
+def measured(small: np.ndarray, lines: np.ndarray):
+    """``(candidates, features N x F)`` of ``small`` (at :data:`SIDE` px, ``lines`` its
+    :func:`line_map`): the :func:`candidates` that :func:`measure` can measure."""
     cands, feats = [], []
     for cand in candidates(lines):
         f = measure(small, lines, cand)
         if f is not None and np.isfinite(f).all():
             cands.append(cand)
             feats.append(f)
-    return list(zip(cands, probabilities(np.array(feats), model))) if cands else []
+    return cands, np.array(feats, np.float32).reshape(-1, len(FEATURES))
+
+
+def stain_probabilities(small: np.ndarray, model: dict | None = None,
+                        lines: np.ndarray | None = None):
+    """``[(candidate, probability)]`` of ``small`` (at :data:`SIDE` px; ``lines``: its
+    :func:`line_map` if already computed)."""
+    model = model or load_model()
+    cands, X = measured(small, line_map(small) if lines is None else lines)
+    return list(zip(cands, probabilities(X, model))) if cands else []
 
 
 #: A kept hole takes in the line pixels (above the lowest of :data:`LINE_THRESHOLDS`) up to
