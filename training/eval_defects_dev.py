@@ -62,6 +62,7 @@ from photomend.restoration.detect_stains import (  # noqa: E402
     stain_probability,
     stain_threshold,
     stains_from,
+    toned,
 )
 from photomend.restoration.detect_stains import weights_path as stain_weights  # noqa: E402
 from photomend.restoration.pipeline import dilate_mask, repair  # noqa: E402
@@ -176,8 +177,11 @@ def main(argv=None) -> int:
                  [add_tears(c, img) > DEFAULT_THRESHOLD for (_, img), c in zip(clean, classical_clean)])
     stain_nets = [stain_weights() if str(n) == "shipped" else n for n in args.stains]
     stain_ts = [float(v) for v in args.stain_thresholds.split(",") if v.strip()]
-    stain_probs = {n: ([stain_probability(d.image, model=n) for _, d in damaged],
-                       [stain_probability(img, model=n) for _, img in clean_l])
+    # the network's map is used on toned scans only (detect_stains.stains_from)
+    stain_probs = {n: ([stain_probability(d.image, model=n) if toned(d.image) else None
+                        for _, d in damaged],
+                       [stain_probability(img, model=n) if toned(img) else None
+                        for _, img in clean_l])
                    for n in stain_nets}
     for model, regions in zip(args.models, region_models):
         t, support = default_threshold(model), classical_support(model)

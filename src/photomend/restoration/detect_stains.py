@@ -91,23 +91,24 @@ def stains(rgb: np.ndarray, *, model: str | Path | None = None,
     less the regions :func:`tinted` drops, each kept region then grown into the pixels around
     it above :data:`GROW` (:func:`grow`). On a colour scan: the stains found by their tide
     line (:func:`photomend.restoration.detect_tidelines.tideline_stains`)."""
-    t = stain_threshold(model) if threshold is None else float(threshold)
-    return stains_from(rgb, None, t, model=model)
+    return stains_from(rgb, None, threshold, model=model)
 
 
-def stains_from(rgb: np.ndarray, prob: np.ndarray | None, threshold: float, *,
+def stains_from(rgb: np.ndarray, prob: np.ndarray | None, threshold: float | None, *,
                 model: str | Path | None = None) -> np.ndarray:
     """:func:`stains` with the stain network's probability map ``prob`` (the size of ``rgb``)
     when it is already computed (None: computed here, only if needed): on a toned scan the
-    regions above ``threshold`` that :func:`tinted` keeps, grown (:func:`grow`); on a colour
-    scan the tide-line stains (the network is not run, ``prob`` not used)."""
+    regions above ``threshold`` (None: the model's) that :func:`tinted` keeps, grown
+    (:func:`grow`); on a colour scan the tide-line stains (the network is neither loaded nor
+    run, ``prob`` and ``threshold`` not used)."""
     if not toned(rgb):
         from photomend.restoration.detect_tidelines import tideline_stains
 
         return tideline_stains(rgb)
+    t = stain_threshold(model) if threshold is None else float(threshold)
     if prob is None:
         prob = stain_probability(rgb, model=model)
-    return grow(prob, tinted(rgb, prob > threshold))
+    return grow(prob, tinted(rgb, prob > t))
 
 
 #: A scan is toned (monochrome, sepia or any other one-hue toning: every colour on one line
