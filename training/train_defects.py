@@ -576,10 +576,7 @@ def finetune(model, start: Path, best_path: Path, args, say) -> None:
         state[first] = torch.cat([w, w.new_zeros(w.shape[0], extra, *w.shape[2:])], 1)
     model.load_state_dict(state)
     pos_weight = ckpt["pos_weight"]
-    torch.manual_seed(args.seed + 1000)
-    rng = np.random.default_rng(args.seed + 1000)
-    more = TRAINABLE_SKIMAGE if args.skimage != "none" else ()
-    photos = load_photos(skimage=more) + load_photos(long_sides=(320, 448, 0), skimage=more)
+    rng, photos, more = _stage_data(args, 1000)
     channels = model.in_channels
     crop = 192  # fits the 320-px photos (200 px on the short side)
     say(f"fine-tune from step {ckpt['step']} ({ckpt['val']}): {len(photos)} training images "
@@ -607,10 +604,7 @@ def faint_stage(model, start: Path, best_path: Path, args, say) -> None:
     ckpt = torch.load(start, weights_only=False)
     model.load_state_dict(ckpt["state"])
     pos_weight = ckpt["pos_weight"]
-    torch.manual_seed(args.seed + 3000)
-    rng = np.random.default_rng(args.seed + 3000)
-    more = TRAINABLE_SKIMAGE if args.skimage != "none" else ()
-    photos = load_photos(skimage=more) + load_photos(long_sides=(320, 448, 0), skimage=more)
+    rng, photos, _ = _stage_data(args, 3000)
     channels = model.in_channels
     lo, hi = (float(v) for v in args.faint_opacity.split(","))
     weight = None if args.faint_weight == 1.0 else args.faint_weight
@@ -631,6 +625,17 @@ def faint_stage(model, start: Path, best_path: Path, args, say) -> None:
                keep=True)
 
 
+def _stage_data(args, offset: int):
+    """``(rng, photos, extra scikit-image photos)`` of a stage after the main run (the
+    fine-tune's data: the training photos at their sizes and at 320/448 px), its random
+    generators (torch's and ``rng``) seeded ``--seed`` + ``offset``."""
+    torch.manual_seed(args.seed + offset)
+    rng = np.random.default_rng(args.seed + offset)
+    more = TRAINABLE_SKIMAGE if args.skimage != "none" else ()
+    photos = load_photos(skimage=more) + load_photos(long_sides=(320, 448, 0), skimage=more)
+    return rng, photos, more
+
+
 def stain_stage(model, start: Path, best_path: Path, args, say) -> None:
     """The stain stage (session 5): from the fine-tune's best checkpoint, ``--stain-steps``
     steps (one-cycle, max lr ``--stain-lr``) on the fine-tune's data, with the stain pixels
@@ -641,10 +646,7 @@ def stain_stage(model, start: Path, best_path: Path, args, say) -> None:
     ckpt = torch.load(start, weights_only=False)
     model.load_state_dict(ckpt["state"])
     pos_weight = ckpt["pos_weight"]
-    torch.manual_seed(args.seed + 2000)
-    rng = np.random.default_rng(args.seed + 2000)
-    more = TRAINABLE_SKIMAGE if args.skimage != "none" else ()
-    photos = load_photos(skimage=more) + load_photos(long_sides=(320, 448, 0), skimage=more)
+    rng, photos, _ = _stage_data(args, 2000)
     big = [p for p in photos if min(p.rgb.shape[:2]) >= args.stain_crop]
     channels = model.in_channels
     say(f"stain stage from {ckpt['step']} ({ckpt['val']}): {len(photos)} training images "
