@@ -4,9 +4,10 @@ benchmark photos): the numbers used to choose what ships.
     python training/eval_defects_dev.py MODEL.onnx [MODEL.onnx ...] [--quick] [--regions]
         [--tears] [--stains NET.onnx|shipped ...] [--stain-thresholds 0.3,0.55]
 
-``--regions``, ``--tears`` and ``--stains`` add the learned detector's later steps (the second
-look at each region, the corner-tear rule, a stain network's detections: ``photomend.
-restoration.detect_regions.drop_content`` / ``detect.add_tears`` / ``add_stains``); each
+``--regions``, ``--lines``, ``--tears`` and ``--stains`` add the learned detector's later steps
+(the second look at each region, the long faint scratches, the corner-tear rule, a stain
+network's detections: ``photomend.restoration.detect_regions.drop_content`` / ``detect.
+add_lines`` / ``add_tears`` / ``add_stains``); each
 model is reported alone and with each stain network (at its own threshold or each of
 ``--stain-thresholds``).
 
@@ -50,7 +51,7 @@ from benchmarks.photos import (  # noqa: E402
 )
 from photomend.metrics import pooled_scores, tolerant_counts  # noqa: E402
 from photomend.restoration.degrade import degrade  # noqa: E402
-from photomend.restoration.detect import add_tears, detection_input, fuse  # noqa: E402
+from photomend.restoration.detect import add_lines, add_tears, detection_input, fuse  # noqa: E402
 from photomend.restoration.detect_classical import DEFAULT_THRESHOLD, classical_score  # noqa: E402
 from photomend.restoration.detect_learned import (  # noqa: E402
     classical_support,
@@ -116,6 +117,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-repair", action="store_true")
     ap.add_argument("--tears", action="store_true",
                     help="add the corner-tear rule (as photomend's learned detector does)")
+    ap.add_argument("--lines", action="store_true",
+                    help="add the long faint scratches (detect.add_lines, as photomend's "
+                         "learned detector does)")
     ap.add_argument("--regions", action="store_true",
                     help="drop the regions the region model judges content "
                          "(detect_regions.drop_content, as photomend's learned detector does)")
@@ -190,6 +194,7 @@ def main(argv=None) -> int:
             prob = learned_probability(img, model=model)
             p = fuse(prob, c, support)
             p = drop_content(p, img, prob, c, t, model=regions) if args.regions else p
+            p = add_lines(p, prob, img) if args.lines else p
             return add_tears(p, img) if args.tears else p
 
         scores = [score(d.image, c) for (_, d), c in zip(damaged, classical)]

@@ -97,8 +97,9 @@ def defect_score(
     network's probability, fused with the classical detections it supports (:func:`fuse`)
     when the model's metadata asks for it, less the regions above the default threshold that
     look like photo content (:func:`~photomend.restoration.detect_regions.drop_content`; judged at that threshold, whatever the
-    caller's, so the map does not depend on it), then set to 1 on the stains
-    (:func:`add_stains`) and torn corners (:func:`add_tears`) that the network misses.
+    caller's, so the map does not depend on it), then set to 1 on the long faint scratches
+    (:func:`add_lines`), stains (:func:`add_stains`) and torn corners (:func:`add_tears`)
+    that the network misses.
     """
     check_detector(detector)
     h, w = rgb.shape[:2]
@@ -126,7 +127,20 @@ def defect_score(
     prob = learned_probability(small, classical=classical, progress=progress)
     score = fuse(prob, classical, classical_support())
     score = drop_content(score, small, prob, classical, default_threshold())
+    score = add_lines(score, prob, small)
     return add_tears(add_stains(score, small), small), default_threshold(), hysteresis_margin()
+
+
+def add_lines(score: np.ndarray, prob: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """``score`` set to 1 on the faint stretches of the scratches found in it (above the
+    default threshold, whatever the caller's, so the map does not depend on it) that the
+    network scores under its threshold (:func:`photomend.restoration.detect_lines.
+    long_lines`: straight runs of its moderate probability ``prob``; session 9): a step of
+    the ``learned`` detector."""
+    from photomend.restoration.detect_learned import default_threshold
+    from photomend.restoration.detect_lines import long_lines
+
+    return _certain(score, long_lines(prob, rgb, score > default_threshold()))
 
 
 def add_tears(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
