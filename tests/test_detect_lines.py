@@ -14,7 +14,7 @@ from test_detect_tidelines import _grainy
 from photomend.metrics import tolerant_counts
 from photomend.restoration import detect_lines
 from photomend.restoration.degrade import degrade
-from photomend.restoration.detect import detect_defects
+from photomend.restoration.detect import add_lines, detect_defects
 from photomend.restoration.detect_lines import (
     MAX_MISFIT,
     MIN_PROB,
@@ -105,3 +105,12 @@ def test_the_learned_detector_finds_more_of_faint_scratches_with_the_line_step(m
     recall = with_lines[2] / with_lines[3]
     assert recall > without[2] / without[3] + 0.03
     assert with_lines[0] / with_lines[1] > 0.95  # the added pixels lie on the scratches
+
+
+def test_a_followed_line_takes_its_detection_score_so_a_higher_threshold_drops_it():
+    prob = _line(_clutter(), (30, 200), (530, 200))
+    score = prob.copy()
+    score[199:202, 60:80] = 0.95  # the stretch the network was sure of
+    out = add_lines(score, prob, np.full(prob.shape + (3,), 0.5, np.float32))
+    assert (out[200, 40:520] >= 0.95).mean() > 0.9  # followed at the default threshold
+    assert not (out > 0.97).any()  # a caller's 0.97 keeps neither the stretch nor its line

@@ -132,15 +132,34 @@ def defect_score(
 
 
 def add_lines(score: np.ndarray, prob: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    """``score`` set to 1 on the faint stretches of the scratches found in it (above the
+    """``score`` raised on the faint stretches of the scratches found in it (above the
     default threshold, whatever the caller's, so the map does not depend on it) that the
     network scores under its threshold (:func:`photomend.restoration.detect_lines.
     long_lines`: straight runs of its moderate probability ``prob``; session 9): a step of
-    the ``learned`` detector."""
+    the ``learned`` detector. Each line takes the highest score found on it, so a caller's
+    higher threshold drops the lines it drops the detections of.
+    """
     from photomend.restoration.detect_learned import default_threshold
     from photomend.restoration.detect_lines import long_lines
 
-    return _certain(score, long_lines(prob, rgb, score > default_threshold()))
+    return inherit(score, long_lines(prob, rgb, score > default_threshold()))
+
+
+def inherit(score: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """``score`` with every 8-connected region of ``regions`` raised to its highest score.
+
+    >>> score = np.zeros((3, 5), np.float32); score[1, 0] = 0.97; score[1, 3] = 0.5
+    >>> lines = np.zeros((3, 5), bool); lines[1, :] = True
+    >>> out = inherit(score, lines)
+    >>> bool((out[1] == np.float32(0.97)).all()), float(out[0, 0])
+    (True, 0.0)
+    """
+    if not regions.any():
+        return score
+    n, labels = cv2.connectedComponents(regions.astype(np.uint8), connectivity=8)
+    best = np.zeros(n, np.float32)
+    np.maximum.at(best, labels[regions], score[regions])
+    return np.where(regions, np.maximum(score, best[labels]), score).astype(np.float32)
 
 
 def add_tears(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
