@@ -21,6 +21,8 @@ import math
 import cv2
 import numpy as np
 
+from photomend.ops.morphology import disk
+
 __all__ = ["detail_ratio", "masked_psnr", "masked_ssim", "pooled_scores", "ssim_map",
            "tolerant_counts"]
 
@@ -176,7 +178,7 @@ def detail_ratio(
         raise ValueError(f"erode must be >= 0, got {erode}")
     region = mask
     if erode > 0:
-        region = cv2.erode(mask.astype(np.uint8), _disk(erode), borderValue=1).astype(bool)
+        region = cv2.erode(mask.astype(np.uint8), disk(erode), borderValue=1).astype(bool)
     if not region.any():
         raise ValueError(f"the mask has no pixels left after eroding it by {erode} px")
     e_result = _laplacian_energy(result, region)
@@ -246,16 +248,12 @@ def _check_inputs(
     return result.astype(np.float64), truth.astype(np.float64), mask
 
 
-def _disk(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-
-
 def _dilated(mask: np.ndarray, radius: int) -> np.ndarray:
     if radius < 0:
         raise ValueError(f"dilate must be >= 0, got {radius}")
     if radius == 0:
         return mask
-    return cv2.dilate(mask.astype(np.uint8), _disk(radius)).astype(bool)
+    return cv2.dilate(mask.astype(np.uint8), disk(radius)).astype(bool)
 
 
 def _gauss(img: np.ndarray) -> np.ndarray:

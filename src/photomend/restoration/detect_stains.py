@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from photomend.nn import onnx as nn_onnx
+from photomend.ops.morphology import disk
 from photomend.restoration.detect import scaled
 
 #: File name of the shipped weights under ``photomend/data/weights/``.
@@ -232,11 +233,11 @@ def tinted(rgb: np.ndarray, found: np.ndarray) -> np.ndarray:
     out = found.copy()
     grad = None
     b = max(1, round(2 * max(h, w) / STAIN_SIDE))       # 2 px at the network's size
-    band_k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * b + 1, 2 * b + 1))
+    band_k = disk(b)
     for i in range(1, n):
         comp = labels == i
         r = max(3, round(0.5 * np.sqrt(comp.sum() / np.pi)))
-        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        k = disk(r)
         ring = cv2.dilate(comp.astype(np.uint8), k).astype(bool) & ~found
         if not ring.any():
             continue

@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from photomend.ops.morphology import disk
 from photomend.restoration.detect_stains import to_stain_side
 
 #: File name of the shipped model under ``photomend/data/weights/``.
@@ -106,10 +107,6 @@ def line_map(small: np.ndarray, sigma: float = SIGMA) -> np.ndarray:
     return np.maximum(out[0], out[1])
 
 
-def _disc(r: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-
-
 def candidates(lines: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
     """The holes enclosed by closed lines of ``lines`` (:func:`line_map`) at each of
     :data:`LINE_THRESHOLDS`, away from the border, of :data:`MIN_AREA`-:data:`MAX_AREA` px:
@@ -156,10 +153,10 @@ def measure(small: np.ndarray, lines: np.ndarray, candidate) -> np.ndarray | Non
     inner = np.zeros((y1 - y0, x1 - x0), np.uint8)
     inner[y - y0:y - y0 + bh, x - x0:x - x0 + bw] = hole
     rgb, line = small[y0:y1, x0:x1], lines[y0:y1, x0:x1]
-    region = cv2.dilate(inner, _disc(2))
+    region = cv2.dilate(inner, disk(2))
     rim = region.astype(bool) & ~inner.astype(bool)
-    outside = cv2.dilate(region, _disc(4)).astype(bool) & ~cv2.dilate(region, _disc(1)).astype(bool)
-    inside = inner.astype(bool) & ~cv2.erode(inner, _disc(2)).astype(bool)
+    outside = cv2.dilate(region, disk(4)).astype(bool) & ~cv2.dilate(region, disk(1)).astype(bool)
+    inside = inner.astype(bool) & ~cv2.erode(inner, disk(2)).astype(bool)
     if inside.sum() < 3:
         inside = inner.astype(bool)
     if outside.sum() < 3 or rim.sum() < 3:
@@ -269,10 +266,10 @@ def assemble(lines: np.ndarray, scored, threshold: float, band: int = BAND,
     if not found.any():
         return found.astype(bool)
     if band:
-        found |= cv2.dilate(found, _disc(band)) & (lines > LINE_THRESHOLDS[0]).astype(np.uint8)
-    found = cv2.morphologyEx(found, cv2.MORPH_CLOSE, _disc(2))
+        found |= cv2.dilate(found, disk(band)) & (lines > LINE_THRESHOLDS[0]).astype(np.uint8)
+    found = cv2.morphologyEx(found, cv2.MORPH_CLOSE, disk(2))
     found = _fill(found).astype(np.uint8)
-    return (cv2.dilate(found, _disc(rim)) if rim else found).astype(bool)
+    return (cv2.dilate(found, disk(rim)) if rim else found).astype(bool)
 
 
 def tideline_stains(rgb: np.ndarray, *, model: str | Path | None = None,

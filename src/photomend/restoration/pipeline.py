@@ -18,6 +18,7 @@ from photomend.api import as_given
 from photomend.engines import ProgressFn
 from photomend.errors import InputError, MaskError
 from photomend.io import ImageSource, LoadedImage, read_image, read_mask
+from photomend.ops.morphology import disk
 from photomend.removal import remove_array
 from photomend.restoration.detect import (
     DEFAULT_DETECTOR,
@@ -110,8 +111,8 @@ def restore(
     >>> img = np.full((96, 96, 3), 100, np.uint8)
     >>> img[10:86, 47] = 240                              # a bright scratch
     >>> out, mask = restore(img, detector="classical")
-    >>> bool(mask[48, 47]), int(out[48, 47, 0])           # found, and filled from around it
-    (True, 100)
+    >>> bool(mask[48, 47]), abs(int(out[48, 47, 0]) - 100) <= 2  # found, filled from around it
+    (True, True)
     """
     loaded = read_image(image, max_pixels=max_pixels)
     extra = None
@@ -199,8 +200,7 @@ def dilate_mask(mask: np.ndarray, radius: float = DILATE) -> np.ndarray:
         return mask
     r = max(1, round(radius * max(mask.shape) / WORKING_SIZE)) if max(mask.shape) > WORKING_SIZE \
         else max(1, round(radius))
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    return cv2.dilate(mask.astype(np.uint8), k).astype(bool)
+    return cv2.dilate(mask.astype(np.uint8), disk(r)).astype(bool)
 
 
 def repair(rgb: np.ndarray, mask: np.ndarray, *, seed: int = 0,
