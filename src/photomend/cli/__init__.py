@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code (the entry point passes it to sys.exit).
 
     >>> main(["engines"])  # doctest: +ELLIPSIS
-    patchmatch ...
+    telea ...patchmatch ...
     0
     """
     parser = build_parser()

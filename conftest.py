@@ -1,0 +1,11 @@
+"""The package's docstring examples run with the tests (``--doctest-modules`` over
+``src/photomend``, see pyproject.toml); modules whose optional dependency is not installed
+are not collected (they are tested, or skipped, in ``tests/``)."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+
+_OPTIONAL = {"src/photomend/lama/model.py": "torch", "src/photomend/server": "fastapi"}
+
+collect_ignore = [path for path, module in _OPTIONAL.items() if find_spec(module) is None]
