@@ -18,8 +18,8 @@ is not such a blend of the surroundings with grey (a golden grass stem against a
 are left out (:data:`MAX_MISFIT`).
 
 Only lines that the detector has already found somewhere are followed (:func:`long_lines`):
-a straight line that nothing reaches the network's threshold on is more often a road marking
-or a rail than a scratch.
+a straight line that nothing reaches the network's threshold on is as often a road marking
+or a rail as a scratch.
 
 Chosen on scans of the training photos (faint scratches, all damage, hairlines, colour
 scans and ageing only; ``training/tune_lines.py`` prints the grid, on other seeds than the
