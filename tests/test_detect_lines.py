@@ -15,6 +15,7 @@ from photomend.metrics import tolerant_counts
 from photomend.restoration import detect_lines
 from photomend.restoration.degrade import degrade
 from photomend.restoration.detect import add_lines, detect_defects
+from photomend.restoration.detect_learned import default_threshold
 from photomend.restoration.detect_lines import (
     MAX_MISFIT,
     MIN_PROB,
@@ -111,6 +112,6 @@ def test_a_followed_line_takes_its_detection_score_so_a_higher_threshold_drops_i
     prob = _line(_clutter(), (30, 200), (530, 200))
     score = prob.copy()
     score[199:202, 60:80] = 0.95  # the stretch the network was sure of
-    out = add_lines(score, prob, np.full(prob.shape + (3,), 0.5, np.float32))
+    out = add_lines(score, prob, np.full(prob.shape + (3,), 0.5, np.float32), default_threshold())
     assert (out[200, 40:520] >= 0.95).mean() > 0.9  # followed at the default threshold
     assert not (out > 0.97).any()  # a caller's 0.97 keeps neither the stretch nor its line

@@ -194,7 +194,7 @@ def main(argv=None) -> int:
             prob = learned_probability(img, model=model)
             p = fuse(prob, c, support)
             p = drop_content(p, img, prob, c, t, model=regions) if args.regions else p
-            p = add_lines(p, prob, img) if args.lines else p
+            p = add_lines(p, prob, img, t) if args.lines else p
             return add_tears(p, img) if args.tears else p
 
         scores = [score(d.image, c) for (_, d), c in zip(damaged, classical)]

@@ -68,7 +68,7 @@ from benchmarks.photos import (  # noqa: E402
     mate_root,
     trainable_skimage_photo,
 )
-from photomend.restoration.degrade import DEFECT_KINDS, degrade  # noqa: E402
+from photomend.restoration.degrade import DEFECT_KINDS, TONES, degrade  # noqa: E402
 from photomend.restoration.detect_stains import STAIN_SIDE, to_stain_side  # noqa: E402
 from train_defects import augment_photo  # noqa: E402
 
@@ -356,7 +356,7 @@ def main(argv=None) -> int:
                     help="share of samples hue-rotated after the damage (stains of any hue)")
     ap.add_argument("--val-seeds", type=int, default=3,
                     help="damaged validation scans per version (sharp, soft) of the photo")
-    ap.add_argument("--tone", choices=("colour", "sepia", "mono"), default=None,
+    ap.add_argument("--tone", choices=TONES, default=None,
                     help="every scan (training and validation) of this ageing toning (default: "
                          "drawn); 'colour' trains the network for colourful scans")
     ap.add_argument("--hue", type=float, default=0.5,

@@ -96,10 +96,11 @@ def defect_score(
     for a scan of 768-1024 px, or any scan with ``classical``). For ``learned`` it is the
     network's probability, fused with the classical detections it supports (:func:`fuse`)
     when the model's metadata asks for it, less the regions above the default threshold that
-    look like photo content (:func:`~photomend.restoration.detect_regions.drop_content`; judged at that threshold, whatever the
-    caller's, so the map does not depend on it), then set to 1 on the long faint scratches
-    (:func:`add_lines`), stains (:func:`add_stains`) and torn corners (:func:`add_tears`)
-    that the network misses.
+    look like photo content (:func:`~photomend.restoration.detect_regions.drop_content`;
+    judged at that threshold, whatever the caller's, so the map does not depend on it), raised
+    along the faint stretches of the scratches found (:func:`add_lines`), then set to 1 on
+    the stains (:func:`add_stains`) and torn corners (:func:`add_tears`) that the network
+    misses.
     """
     check_detector(detector)
     h, w = rgb.shape[:2]
@@ -126,23 +127,24 @@ def defect_score(
     classical = classical_score(small)  # fused, an input channel and a region feature
     prob = learned_probability(small, classical=classical, progress=progress)
     score = fuse(prob, classical, classical_support())
-    score = drop_content(score, small, prob, classical, default_threshold())
-    score = add_lines(score, prob, small)
-    return add_tears(add_stains(score, small), small), default_threshold(), hysteresis_margin()
+    threshold = default_threshold()
+    score = drop_content(score, small, prob, classical, threshold)
+    score = add_lines(score, prob, small, threshold)
+    return add_tears(add_stains(score, small), small), threshold, hysteresis_margin()
 
 
-def add_lines(score: np.ndarray, prob: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    """``score`` raised on the faint stretches of the scratches found in it (above the
-    default threshold, whatever the caller's, so the map does not depend on it) that the
-    network scores under its threshold (:func:`photomend.restoration.detect_lines.
-    long_lines`: straight runs of its moderate probability ``prob``; session 9): a step of
-    the ``learned`` detector. Each line takes the highest score found on it, so a caller's
+def add_lines(score: np.ndarray, prob: np.ndarray, rgb: np.ndarray,
+              threshold: float) -> np.ndarray:
+    """``score`` raised on the faint stretches, under the network's threshold, of the
+    scratches found in it above ``threshold`` (the default one, whatever the caller's, so the
+    map does not depend on it): :func:`photomend.restoration.detect_lines.long_lines`,
+    straight runs of the network's moderate probability ``prob`` (session 9), a step of the
+    ``learned`` detector. Each line takes the highest score found on it, so a caller's
     higher threshold drops the lines it drops the detections of.
     """
-    from photomend.restoration.detect_learned import default_threshold
     from photomend.restoration.detect_lines import long_lines
 
-    return inherit(score, long_lines(prob, rgb, score > default_threshold()))
+    return inherit(score, long_lines(prob, rgb, score > threshold))
 
 
 def inherit(score: np.ndarray, regions: np.ndarray) -> np.ndarray:

@@ -76,13 +76,9 @@ def long_lines(prob: np.ndarray, rgb: np.ndarray, detected: np.ndarray) -> np.nd
     False
     """
     prob = np.asarray(prob, np.float32)
-    none = np.zeros(prob.shape, bool)
     if not detected.any():
-        return none
-    contrast = line_contrast(prob)
-    if not ((contrast > MIN_CONTRAST) & (prob > MIN_PROB)).any():
-        return none
-    return touching(line_pixels(prob, contrast, grey_blend_misfit(rgb)), detected)
+        return np.zeros(prob.shape, bool)
+    return touching(line_pixels(prob, line_contrast(prob), grey_blend_misfit(rgb)), detected)
 
 
 def touching(found: np.ndarray, seeds: np.ndarray) -> np.ndarray:

@@ -138,7 +138,7 @@ def cross_hue_spread(rgb: np.ndarray) -> float:
     >>> cross_hue_spread(colour) > TONED_SPREAD
     True
     """
-    x = to_stain_side(np.asarray(rgb, np.float32), SPREAD_SIDE).reshape(-1, 3).astype(np.float64)
+    x = to_stain_side(rgb, SPREAD_SIDE).reshape(-1, 3).astype(np.float64)
     # clipped pixels leave the line (a sepia highlight is 1.07 x its luma in red, cut at 1)
     unclipped = (x.max(1) < 0.95) & (x.min(1) > 0.03)
     if unclipped.sum() >= 50:

@@ -114,8 +114,7 @@ def candidates(lines: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int,
     h, w = lines.shape
     out, seen = [], set()
     for t in LINE_THRESHOLDS:
-        on = cv2.morphologyEx((lines > t).astype(np.uint8), cv2.MORPH_CLOSE,
-                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (CLOSE, CLOSE)))
+        on = cv2.morphologyEx((lines > t).astype(np.uint8), cv2.MORPH_CLOSE, disk(CLOSE // 2))
         n, labels, stats, _ = cv2.connectedComponentsWithStats(1 - on, connectivity=4)
         for i in range(1, n):
             x, y, bw, bh, area = (int(v) for v in stats[i])
