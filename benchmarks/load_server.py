@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import socket
-import statistics
 import struct
 import subprocess
 import sys
