@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from benchmarks.photos import NATURE_DIR, TRAINABLE_NATURE, _resize_long_side, mate_root  # noqa: E402
 from photomend.metrics import pooled_scores, tolerant_counts  # noqa: E402
+from photomend.ops.morphology import touching  # noqa: E402
 from photomend.restoration import detect_lines  # noqa: E402
 from photomend.restoration.degrade import degrade  # noqa: E402
 from photomend.restoration.detect import detect_defects  # noqa: E402
@@ -110,7 +111,7 @@ def main(argv=None) -> int:
                     setattr(detect_lines, k, v)
                 label = ", ".join(f"{k} {v}" for k, v in setting.items())
                 mark = " (shipped)" if setting == shipped else ""
-                cells = row(data, lambda it: detect_lines.touching(detect_lines.line_pixels(
+                cells = row(data, lambda it: touching(detect_lines.line_pixels(
                     it["prob"], it["contrast"], it["misfit"]), it["base"]))
                 print(f"| {label}{mark} | {cells} |", flush=True)
                 if mark:

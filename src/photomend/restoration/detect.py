@@ -7,6 +7,7 @@ import numpy as np
 
 from photomend.engines import ProgressFn
 from photomend.errors import ImageTooSmallError, InputError, UnknownEngineError
+from photomend.ops.morphology import touching
 
 #: The detectors :func:`detect_defects` knows.
 DETECTORS = ("learned", "classical")
@@ -224,13 +225,12 @@ def hysteresis(score: np.ndarray, low: float, high: float) -> np.ndarray:
     """
     if high <= low:
         return score
-    n, labels = cv2.connectedComponents((score > low).astype(np.uint8), connectivity=8)
-    if n <= 1:
+    above = score > low
+    if not above.any():
         return score
-    strong = np.zeros(n, bool)
-    strong[np.unique(labels[score > high])] = True
-    strong[0] = True  # the background keeps its (low) scores
-    return np.where(strong[labels], score, 0.0).astype(np.float32)
+    # the background keeps its (low) scores
+    keep = touching(above, score > high) | ~above
+    return np.where(keep, score, 0.0).astype(np.float32)
 
 
 def detect_defects(

@@ -34,6 +34,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from photomend.ops.morphology import touching
+
 #: The probability map is searched at 1/SHRINK of the detection size (faster; still wide
 #: enough for a 1-px line to register).
 SHRINK = 2
@@ -79,20 +81,6 @@ def long_lines(prob: np.ndarray, rgb: np.ndarray, detected: np.ndarray) -> np.nd
     if not detected.any():
         return np.zeros(prob.shape, bool)
     return touching(line_pixels(prob, line_contrast(prob), grey_blend_misfit(rgb)), detected)
-
-
-def touching(found: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """The 8-connected regions of ``found`` that contain a pixel of ``seeds``.
-
-    >>> f = np.array([[1, 1, 0, 1]], bool); s = np.array([[0, 1, 0, 0]], bool)
-    >>> touching(f, s).astype(int).tolist()
-    [[1, 1, 0, 0]]
-    """
-    n, labels = cv2.connectedComponents(found.astype(np.uint8), connectivity=8)
-    keep = np.zeros(n, bool)
-    keep[labels[found & seeds]] = True
-    keep[0] = False
-    return keep[labels]
 
 
 def line_pixels(prob: np.ndarray, contrast: np.ndarray, misfit: np.ndarray) -> np.ndarray:

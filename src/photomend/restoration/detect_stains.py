@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from photomend.nn import onnx as nn_onnx
-from photomend.ops.morphology import disk
+from photomend.ops.morphology import disk, touching
 from photomend.restoration.detect import scaled
 
 #: File name of the shipped weights under ``photomend/data/weights/``.
@@ -174,11 +174,7 @@ def grow(prob: np.ndarray, seeds: np.ndarray, low: float = GROW) -> np.ndarray:
     """
     if not seeds.any():
         return seeds
-    n, labels = cv2.connectedComponents(((prob > low) | seeds).astype(np.uint8), connectivity=8)
-    keep = np.zeros(n, bool)
-    keep[labels[seeds]] = True
-    keep[0] = False
-    return keep[labels]
+    return touching((prob > low) | seeds, seeds)
 
 
 #: A found region is kept when its mean colour differs from the ring of pixels around it by at

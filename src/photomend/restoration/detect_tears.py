@@ -20,6 +20,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from photomend.ops.morphology import disk
+
 #: A corner region may reach at most this share of the width / height from its corner.
 MAX_EXTENT = 0.3
 #: Minimum area of a corner region, as a share of a 1024 x 1024 scan.
@@ -47,7 +49,7 @@ def corner_tears(rgb: np.ndarray) -> np.ndarray:
         return out
     smooth = cv2.GaussianBlur(rgb, (0, 0), 1.2)
     min_area = MIN_AREA * h * w
-    ring_k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    ring_k = disk(3)
     for cy, cx in ((0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1)):
         ff = np.zeros((h + 2, w + 2), np.uint8)
         tol = (TOLERANCE,) * 3

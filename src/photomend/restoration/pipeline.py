@@ -18,7 +18,7 @@ from photomend.api import as_given
 from photomend.engines import ProgressFn
 from photomend.errors import InputError, MaskError
 from photomend.io import ImageSource, LoadedImage, read_image, read_mask
-from photomend.ops.morphology import disk
+from photomend.ops.morphology import disk, touching
 from photomend.removal import remove_array
 from photomend.restoration.detect import (
     DEFAULT_DETECTOR,
@@ -230,9 +230,7 @@ def split_thin(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     core = dist > THIN_RADIUS * scale + 1.0
     if not core.any():
         return mask, np.zeros_like(mask)
-    n, labels = cv2.connectedComponents(m8, connectivity=8)
-    thick_labels = np.unique(labels[core])
-    thick = np.isin(labels, thick_labels[thick_labels > 0])
+    thick = touching(mask.astype(bool), core)
     return mask & ~thick, thick
 
 
