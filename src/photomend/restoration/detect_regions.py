@@ -27,6 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from photomend.restoration.logistic import probability
+
 #: File name of the shipped model under ``photomend/data/weights/``.
 WEIGHTS = "defect_regions.json"
 
@@ -148,9 +150,7 @@ def region_features(
 
 def damage_probability(X: np.ndarray, model: dict | None = None) -> np.ndarray:
     """Probability that each region (a row of :func:`region_features`) is damage."""
-    model = model or load_model()
-    z = ((X - model["mean"]) / model["scale"]) @ model["coef"] + model["intercept"]
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+    return probability(X, model or load_model())
 
 
 def drop_content(

@@ -25,6 +25,7 @@ import numpy as np
 
 from photomend.ops.morphology import disk
 from photomend.restoration.detect_stains import to_stain_side
+from photomend.restoration.logistic import probability
 
 #: File name of the shipped model under ``photomend/data/weights/``.
 WEIGHTS = "tidelines.json"
@@ -204,9 +205,7 @@ def probabilities(X: np.ndarray, model: dict) -> np.ndarray:
     """Stain probability of each row of :data:`FEATURES` in ``X`` (N x F): the logistic
     model, 0 for opaque candidates (:data:`MAX_BLEND`)."""
     X = np.asarray(X, np.float64).reshape(-1, len(FEATURES))
-    z = ((X - np.asarray(model["mean"])) / np.asarray(model["scale"])) @ np.asarray(model["coef"])
-    p = 1.0 / (1.0 + np.exp(-np.clip(z + float(model["intercept"]), -30, 30)))
-    return np.where(X[:, FEATURES.index("blend")] > MAX_BLEND, 0.0, p)
+    return np.where(X[:, FEATURES.index("blend")] > MAX_BLEND, 0.0, probability(X, model))
 
 
 def measured(small: np.ndarray, lines: np.ndarray):
