@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    env = _environment()  # before the run: the commit measured, not one made meanwhile
+    env = environment()  # before the run: the commit measured, not one made meanwhile
     out_dir = HERE / "out"
     photos = benchmark_photos(quick=args.quick)
     seeds = [0] if args.quick else [0, 1]
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary_512": summary, "part_4k": part_b,
         "verdicts_4k": None if part_b is None else bench_4k.verdicts(part_b),
     }  # fmt: skip
-    args.out.with_suffix(".json").write_text(json.dumps(_jsonable(payload), indent=1) + "\n")
+    args.out.with_suffix(".json").write_text(json.dumps(jsonable(payload), indent=1) + "\n")
     print(f"\nwrote {args.out} and {args.out.with_suffix('.json')}; sheets in {out_dir}", file=sys.stderr)
     return 0
 
@@ -100,7 +100,8 @@ def _markdown(args, photos, seeds, summary, part_b, env) -> str:
     return "\n".join(parts)
 
 
-def _environment() -> dict:
+def environment() -> dict:
+    """Date, commit (flagging uncommitted changes in src/), CPU and library versions."""
     import cv2
     import numba
     import numpy
@@ -136,13 +137,14 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def _jsonable(obj):
+def jsonable(obj):
+    """``obj`` with non-finite floats as strings, so the JSON is strict."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return str(obj)
     if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
+        return {k: jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     return obj
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from photomend import remove_array
@@ -67,15 +68,31 @@ def _pypatchmatch() -> tuple[FillFn | None, str | None]:
     return fill, None
 
 
+def pypatchmatch_method() -> Method:
+    """The PyPatchMatch peer; ``missing`` says why when it cannot be imported."""
+    fill, missing = _pypatchmatch()
+    return Method("pypatchmatch", f"PyPatchMatch (patch_size={PYPATCHMATCH_PATCH_SIZE})", fill,
+                  peer=True, missing=missing)  # fmt: skip
+
+
+def opencv_fill(flag: int, radius: int) -> FillFn:
+    """``cv2.inpaint`` called directly on uint8 RGB (``flag``: ``cv2.INPAINT_TELEA`` or ``_NS``)."""
+
+    def fill(rgb: np.ndarray, mask: np.ndarray, seed: int) -> np.ndarray:
+        u8 = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        out = cv2.inpaint(u8, mask.astype(np.uint8), radius, flag)
+        return out.astype(np.float32) / 255.0
+
+    return fill
+
+
 def all_methods() -> list[Method]:
     """photomend patchmatch first (the one judged), then the peers."""
-    pm_fill, pm_missing = _pypatchmatch()
     return [
         Method("patchmatch", "photomend patchmatch", _photomend("patchmatch"), peer=False),
         Method("telea", "photomend telea", _photomend("telea"), peer=True),
         Method("ns", "photomend ns", _photomend("ns"), peer=True),
-        Method("pypatchmatch", f"PyPatchMatch (patch_size={PYPATCHMATCH_PATCH_SIZE})", pm_fill,
-               peer=True, missing=pm_missing),  # fmt: skip
+        pypatchmatch_method(),
     ]
 
 

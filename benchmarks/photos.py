@@ -94,24 +94,7 @@ def mate_root() -> Path:
     """The extracted mate-backgrounds package; ``apt-get download`` + ``dpkg -x`` on first use."""
     if (MATE_ROOT / NATURE_DIR).is_dir():
         return MATE_ROOT
-    for tool in ("apt-get", "dpkg"):
-        if shutil.which(tool) is None:
-            raise RuntimeError(f"{tool} not found: the 4K and nature photos need a Debian system")
-    with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run(["apt-get", "download", MATE_PACKAGE], cwd=tmp,
-                              capture_output=True, text=True)  # fmt: skip
-        debs = list(Path(tmp).glob(f"{MATE_PACKAGE}_*.deb"))
-        if done.returncode != 0 or not debs:
-            raise RuntimeError(
-                f"apt-get download {MATE_PACKAGE} failed (run `apt-get update` first?):\n"
-                + done.stderr.strip()
-            )
-        staging = Path(tmp) / "x"
-        subprocess.run(["dpkg", "-x", str(debs[0]), str(staging)], check=True)
-        (staging / "SOURCE").write_text(f"{debs[0].name} sha256={_sha256(debs[0])}\n")
-        MATE_ROOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(MATE_ROOT, ignore_errors=True)
-        shutil.move(str(staging), MATE_ROOT)
+    debian_package(MATE_PACKAGE, NATURE_DIR)
     found = sorted(p.name for p in (MATE_ROOT / NATURE_DIR).glob("*.jpg"))
     if tuple(found) != NATURE_PHOTOS:
         print(f"warning: {MATE_PACKAGE} nature photos differ from the frozen list: {found}")
@@ -120,7 +103,43 @@ def mate_root() -> Path:
 
 def mate_source() -> str:
     """Which .deb the photos came from, and its SHA-256 (for the results file)."""
-    path = MATE_ROOT / "SOURCE"
+    return package_source(MATE_PACKAGE)
+
+
+def debian_package(package: str, probe: str) -> Path:
+    """``CACHE/package``: the Debian package extracted there on first use.
+
+    It counts as present when the folder ``probe`` (a path inside the package) exists; otherwise
+    ``apt-get download`` + ``dpkg -x`` fetch it, and ``SOURCE`` in the folder records the .deb's
+    name and SHA-256 (see :func:`package_source`).
+    """
+    root = CACHE / package
+    if (root / probe).is_dir():
+        return root
+    for tool in ("apt-get", "dpkg"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"{tool} not found: the {package} photos need a Debian system")
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run(["apt-get", "download", package], cwd=tmp,
+                              capture_output=True, text=True)  # fmt: skip
+        debs = list(Path(tmp).glob(f"{package}_*.deb"))
+        if done.returncode != 0 or not debs:
+            raise RuntimeError(
+                f"apt-get download {package} failed (run `apt-get update` first?):\n"
+                + done.stderr.strip()
+            )
+        staging = Path(tmp) / "x"
+        subprocess.run(["dpkg", "-x", str(debs[0]), str(staging)], check=True)
+        (staging / "SOURCE").write_text(f"{debs[0].name} sha256={_sha256(debs[0])}\n")
+        root.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.move(str(staging), root)
+    return root
+
+
+def package_source(package: str) -> str:
+    """Which .deb ``CACHE/package`` came from, and its SHA-256, or "not downloaded"."""
+    path = CACHE / package / "SOURCE"
     return path.read_text().strip() if path.exists() else "not downloaded"
 
 
