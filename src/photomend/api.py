@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from PIL import Image
 
-from photomend.engines import ProgressFn, available_engines
+from photomend.engines import ProgressFn, engine_names, engine_traits
 from photomend.errors import InputError, UnknownEngineError
 from photomend.io import ImageSource, LoadedImage, read_image, read_mask, to_uint8, to_uint16
 from photomend.removal import (
@@ -93,9 +93,8 @@ def check_engine(name: str) -> None:
 
     >>> check_engine("telea")
     """
-    engines = available_engines()
-    if name not in engines:
-        known = ", ".join(sorted(engines))
+    if engine_traits(name) is None:
+        known = ", ".join(sorted(engine_names()))
         raise UnknownEngineError(f"unknown engine {name!r}; available: {known}")
 
 

@@ -12,9 +12,7 @@ import glob
 import os
 from pathlib import Path
 
-from photomend.io import FORMATS_BY_SUFFIX
-
-IMAGE_SUFFIXES = tuple(FORMATS_BY_SUFFIX)
+from photomend.formats import IMAGE_SUFFIXES
 #: Colour hints are an image of strokes or a JSON list of points/strokes.
 HINT_SUFFIXES = (*IMAGE_SUFFIXES, ".json")
 

@@ -30,16 +30,12 @@ from photomend.errors import (
     MaskError,
     OutputError,
 )
+from photomend.formats import FORMATS_BY_SUFFIX
 
 #: Largest image (width x height) read unless told otherwise; guards against decompression bombs.
 DEFAULT_MAX_PIXELS = 200_000_000
 #: Environment variable that overrides :data:`DEFAULT_MAX_PIXELS`.
 MAX_PIXELS_ENV = "PHOTOMEND_MAX_PIXELS"
-#: File name suffix -> format written by :func:`write_image`.
-FORMATS_BY_SUFFIX = {
-    ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
-    ".tif": "TIFF", ".tiff": "TIFF",
-}
 
 #: What a reader accepts: a path, encoded bytes, a PIL image or an array.
 ImageSource = Union[str, "os.PathLike[str]", bytes, Image.Image, np.ndarray]

@@ -15,22 +15,27 @@ import traceback
 from collections.abc import Sequence
 
 from photomend import __version__
-from photomend.cli.common import EXIT_FAILURE, EXIT_USAGE, describe, env_flag, say
+from photomend.cli.common import (
+    COMMANDS,
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    TRACEBACK_HELP,
+    describe,
+    env_flag,
+    say,
+)
 from photomend.errors import InputError, OutputError
-
-#: Subcommand modules, in the order ``photomend --help`` lists them.
-COMMANDS = ("remove", "example", "engines", "models", "serve", "batch", "upscale", "colorize",
-            "restore", "degrade")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code (the entry point passes it to sys.exit).
 
     >>> main(["engines"])  # doctest: +ELLIPSIS
-    telea ...patchmatch ...
+    patchmatch ...telea ...
     0
     """
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_of(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has already printed help or the usage error
@@ -56,17 +61,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``photomend`` and its subcommands."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of ``photomend`` and its subcommands.
+
+    Only ``command``'s module is imported and its parser built in full (all of them when
+    ``command`` is None); the other commands are listed by name and one-line help, so that
+    ``photomend --help`` and each command load only what they use.
+    """
     parser = argparse.ArgumentParser(
-        prog="photomend", description="Repair photographs on a plain CPU."
+        prog="photomend", description="Repair photographs on a plain CPU.",
+        epilog="Run 'photomend COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"photomend {__version__}")
-    parser.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--traceback", action="store_true", help=TRACEBACK_HELP)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"photomend.cli.{name}").add_parser(sub)
+    for name, (module, summary) in COMMANDS.items():
+        if command is None or name == command:
+            importlib.import_module(f"photomend.cli.{module}").add_parser(sub)
+        else:
+            sub.add_parser(name, help=summary, add_help=False)
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names (its first word that is not an option), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else ""
+    return ""
 
 
 if __name__ == "__main__":

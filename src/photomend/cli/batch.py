@@ -9,14 +9,14 @@ from pathlib import Path
 from photomend.batch import JobSpec, load_job, parse_steps, run_job
 from photomend.batch.job import ENGINES, OUTPUT_FORMATS
 from photomend.batch.operations import available_operations
-from photomend.cli.common import add_quiet_option, positive_int, quality, report, say
+from photomend.cli.common import add_quiet_option, positive_int, quality, report, say, summary
 from photomend.errors import InputError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "batch",
-        help="process a folder or manifest of photos, resumably, locally or on Ray",
+        help=summary("batch"),
         description="Run a batch job: every photo of a folder (or of a CSV/JSONL manifest) "
         "through a chain of steps, written to an output folder. A journal in the output folder "
         "records each photo; running the same job again skips what is done, retries what "

@@ -19,6 +19,7 @@ from photomend.cli.common import (
     report,
     reported_warnings,
     say,
+    summary,
 )
 from photomend.colorization.api import read_reference
 from photomend.colorization.core import METHODS, colorize_array, resolve_method
@@ -49,7 +50,7 @@ STEM_hints.json, else STEM.png or STEM.json (.webp/.tif too), and -o is an outpu
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    cz = sub.add_parser("colorize", help="colorize black-and-white photos",
+    cz = sub.add_parser("colorize", help=summary("colorize"),
                         description=_DESCRIPTION,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     cz.add_argument("image", metavar="IMAGE", type=Path, help="photo file or folder of photos")

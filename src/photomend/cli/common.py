@@ -18,18 +18,39 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tqdm import tqdm
-
 from photomend.errors import InputError, OutputError
-from photomend.io import FORMATS_BY_SUFFIX, check_destination, format_for_path
+from photomend.formats import IMAGE_SUFFIXES
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-IMAGE_SUFFIXES = tuple(FORMATS_BY_SUFFIX)
+
+#: The subcommands, in the order ``photomend --help`` lists them: name -> (the module of
+#: ``photomend.cli`` that defines it, its one-line help). Only the module of the command being
+#: run is imported, so ``photomend --help`` loads no image library at all.
+COMMANDS = {
+    "remove": ("remove", "remove objects marked by a mask"),
+    "example": ("example", "run the bundled example photo"),
+    "engines": ("engines", "list the inpainting engines and whether they are ready"),
+    "models": ("models", "list, fetch and import model weights"),
+    "serve": ("serve", "run the web studio and HTTP API"),
+    "batch": ("batch", "process a folder or manifest of photos, resumably, locally or on Ray"),
+    "upscale": ("upscale", "upscale images x2, x3 or x4 (super-resolution)"),
+    "colorize": ("colorize", "colorize black-and-white photos"),
+    "restore": ("restore", "repair old scans: find scratches, dust, cracks, folds, tears and "
+                "fill them"),
+    "degrade": ("degrade", "make a synthetic old scan (and its defect mask) from a clean photo"),
+}
+#: Help of the ``--traceback`` option, which every command takes.
+TRACEBACK_HELP = "show the full traceback of an error (also: PHOTOMEND_DEBUG=1)"
+
+
+def summary(command: str) -> str:
+    """The one-line help of ``command`` (what ``photomend --help`` lists)."""
+    return COMMANDS[command][1]
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
-    """``--overwrite``, ``--quality``, ``--max-pixels``, ``--quiet`` (and a hidden
-    ``--traceback``), which every command that writes images takes."""
+    """``--overwrite``, ``--quality``, ``--max-pixels``, ``--quiet`` and ``--traceback``,
+    which every command that writes images takes."""
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files, even the input itself")
     parser.add_argument("--quality", type=quality, default=95, metavar="Q",
@@ -42,7 +63,7 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 def add_quiet_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="print errors only")
     parser.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
-                        help=argparse.SUPPRESS)
+                        help=TRACEBACK_HELP)
 
 
 def process_folder(
@@ -54,6 +75,8 @@ def process_folder(
     Returns the exit code: 0 all done, 2 some failed on bad input or output, 1 an unexpected
     error. Prints a summary line unless ``quiet``.
     """
+    from tqdm import tqdm
+
     started, failed, unexpected = time.perf_counter(), 0, False
     bar = tqdm(items, unit=unit, file=sys.stderr, disable=quiet or not sys.stderr.isatty())
     for item in bar:
@@ -89,6 +112,8 @@ def claim_output(out: Path, inputs: tuple[Path, ...], *, overwrite: bool,
     """Check the output file ``out`` before any slow work: a format we write, not the input
     (``inputs[0]``, called ``what``) unless ``overwrite``, and free (see
     :func:`photomend.io.check_destination`). Returns what ``write_image`` must protect."""
+    from photomend.io import check_destination, format_for_path
+
     format_for_path(out)
     protect = () if overwrite else inputs
     if not overwrite and out.exists() and same_file(out, inputs[0]):
@@ -127,6 +152,8 @@ class StageBars:
             return
         if stage != self.stage or self.bar is None:
             self.close()
+            from tqdm import tqdm
+
             self.stage = stage
             self.bar = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
         if total != self.bar.total:
@@ -168,11 +195,19 @@ def same_file(a: Path, b: Path) -> bool:
 
 def say(kind: str, message: str) -> None:
     """One ``photomend: KIND: message`` line on stderr (tqdm.write keeps any bar intact)."""
-    tqdm.write(f"photomend: {kind}: {' '.join(message.split())}", file=sys.stderr)
+    _write(f"photomend: {kind}: {' '.join(message.split())}", sys.stderr)
 
 
 def report(line: str) -> None:
-    tqdm.write(line, file=sys.stdout)
+    _write(line, sys.stdout)
+
+
+def _write(line: str, file) -> None:
+    tqdm = sys.modules.get("tqdm")  # no tqdm imported: no bar to keep intact
+    if tqdm is None:
+        print(line, file=file)
+    else:
+        tqdm.tqdm.write(line, file=file)
 
 
 def env_flag(name: str) -> bool:

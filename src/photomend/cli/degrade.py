@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from photomend.cli.common import EXIT_OK, add_output_options, positive_int, report
+from photomend.cli.common import EXIT_OK, add_output_options, positive_int, report, summary
 from photomend.errors import InputError, OutputError
 from photomend.io import LoadedImage, check_destination, format_for_path, read_image, write_image
 from photomend.restoration.degrade import DEFECT_KINDS, TONES, degrade
@@ -17,7 +17,7 @@ from photomend.restoration.degrade import DEFECT_KINDS, TONES, degrade
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "degrade",
-        help="make a synthetic old scan (and its defect mask) from a clean photo",
+        help=summary("degrade"),
         description="Draw seeded synthetic damage (scratches, hairlines, dust, fibres, cracks, "
         "folds, stains, torn corners) and global ageing (fading, toning, blur, grain, JPEG; not "
         "a defect) on PHOTO. The same seed gives the same scan and mask.",

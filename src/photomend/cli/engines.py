@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from photomend.cli.common import EXIT_OK
+from photomend.cli.common import EXIT_OK, summary
 from photomend.engines import available_engines, engine_readiness
 from photomend.removal import DEFAULT_ENGINE
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    eng = sub.add_parser("engines", help="list the inpainting engines and whether they are ready")
+    eng = sub.add_parser("engines", help=summary("engines"))
     eng.set_defaults(run=_run_engines)
 
 

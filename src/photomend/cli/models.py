@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 
 from photomend import zoo
-from photomend.cli.common import EXIT_OK, add_quiet_option, report
+from photomend.cli.common import EXIT_OK, add_quiet_option, report, summary
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     models = sub.add_parser(
-        "models", help="list, fetch and import model weights",
+        "models", help=summary("models"),
         description="Published model weights that photomend can use once they are installed in "
         f"its cache ($PHOTOMEND_MODELS, default {zoo.cache_dir()}).",
     )

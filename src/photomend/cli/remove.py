@@ -27,6 +27,7 @@ from photomend.cli.common import (
     reported_warnings,
     same_file,
     say,
+    summary,
 )
 from photomend.compare import before_after
 from photomend.errors import InputError, MaskError, OutputError, PhotomendError
@@ -59,7 +60,7 @@ EXAMPLE_DIR = Path("photomend-example")
 def add_parser(sub: argparse._SubParsersAction) -> None:
     rm = sub.add_parser(
         "remove",
-        help="remove objects marked by a mask",
+        help=summary("remove"),
         description="Remove what MASK marks (any non-zero pixel, or non-zero alpha on a "
         "transparent layer) and fill the hole from the surroundings. IMAGE may be a folder: then "
         "--mask is a folder of masks matched by file stem (stem.png, stem_mask.png, stem.*) and "
@@ -89,7 +90,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def add_example_parser(sub: argparse._SubParsersAction) -> None:
     ex = sub.add_parser(
         "example",
-        help="run the bundled example photo",
+        help=summary("example"),
         description="Remove a tower from the bundled example photo with the default settings "
         f"and write {EXAMPLE_RESULT} and {EXAMPLE_SHEET} (before | after) into DIR, with copies "
         f"of the input ({EXAMPLE_PHOTO}, {EXAMPLE_MASK}). Files of those names in DIR are "

@@ -24,6 +24,7 @@ from photomend.cli.common import (
     reported_warnings,
     same_file,
     say,
+    summary,
 )
 from photomend.errors import InputError, OutputError
 from photomend.files import find_mask
@@ -51,7 +52,7 @@ COMPARE_MAX_SIDE = 1600
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "restore",
-        help="repair old scans: find scratches, dust, cracks, folds, tears and fill them",
+        help=summary("restore"),
         description="Detect the defects of an old scan (scratches, dust, cracks, folds, stains, "
         "torn corners), dilate them a little and fill them. SCAN may be a folder: then -o, "
         "--mask-out, --compare and --extra-mask are folders too (extra masks matched by file "

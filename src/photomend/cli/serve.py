@@ -6,12 +6,12 @@ import argparse
 import os
 from pathlib import Path
 
-from photomend.cli.common import EXIT_OK, EXIT_USAGE, positive_int, say
+from photomend.cli.common import EXIT_OK, EXIT_USAGE, positive_int, say, summary
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "serve", help="run the web studio and HTTP API",
+        "serve", help=summary("serve"),
         description="Serve the photomend web studio at http://HOST:PORT/ and its HTTP API under "
         "/v1 (OpenAPI schema at /openapi.json). Binds 127.0.0.1 unless told otherwise; any other "
         "address needs an API token.",

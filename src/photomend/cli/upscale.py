@@ -22,6 +22,7 @@ from photomend.cli.common import (
     process_folder,
     report,
     reported_warnings,
+    summary,
 )
 from photomend.errors import InputError
 from photomend.io import format_for_path, read_image, write_image
@@ -37,7 +38,7 @@ from photomend.upscaling.base import (
 def add_parser(sub: argparse._SubParsersAction) -> None:
     up = sub.add_parser(
         "upscale",
-        help="upscale images x2, x3 or x4 (super-resolution)",
+        help=summary("upscale"),
         description="Upscale IMAGE by SCALE with a super-resolution model. IMAGE may be a "
         "folder: then -o is an output folder. Large images are processed in overlapping tiles "
         "(bounded memory, no seams). An alpha channel is upscaled by bicubic interpolation; "

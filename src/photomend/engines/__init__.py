@@ -1,24 +1,31 @@
-"""Inpainting engines: one module per family, each registering itself on import."""
+"""Inpainting engines: one module per family, each registering itself when imported.
+
+The built-in modules are imported on the first use of one of their engines (see
+:data:`photomend.engines.base.BUILTIN_ENGINES`), so this package loads no engine by itself.
+"""
 
 from photomend.engines.base import (
+    BUILTIN_ENGINES,
     Engine,
     EngineTraits,
     ProgressFn,
     available_engines,
     create_engine,
+    engine_names,
     engine_readiness,
+    engine_traits,
     register_engine,
 )
-from photomend.engines import patchmatch as _patchmatch  # noqa: F401  (registers "patchmatch" first)
-from photomend.engines import opencv as _opencv  # noqa: F401
-from photomend.engines import lama as _lama  # noqa: F401  (imports no torch until it runs)
 
 __all__ = [
+    "BUILTIN_ENGINES",
     "Engine",
     "EngineTraits",
     "ProgressFn",
     "available_engines",
     "create_engine",
+    "engine_names",
     "engine_readiness",
+    "engine_traits",
     "register_engine",
 ]

@@ -7,6 +7,7 @@ True = pixel to fill. Engines never see files, alpha channels or full-resolution
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
@@ -84,6 +85,16 @@ class Engine:
 
 _REGISTRY: dict[str, type[Engine]] = {}
 
+#: The built-in engines and the module that registers each, in the order ``photomend engines``
+#: lists them. A module is imported on the first use of one of its engines, so that choosing
+#: ``telea`` never loads numba (``patchmatch``) and listing nothing loads no engine at all.
+BUILTIN_ENGINES = {
+    "patchmatch": "photomend.engines.patchmatch",
+    "telea": "photomend.engines.opencv",
+    "ns": "photomend.engines.opencv",
+    "lama": "photomend.engines.lama",
+}
+
 
 def register_engine(cls: type[Engine]) -> type[Engine]:
     """Class decorator: make ``cls`` available under ``cls.name``."""
@@ -91,9 +102,38 @@ def register_engine(cls: type[Engine]) -> type[Engine]:
     return cls
 
 
+def _engine_class(name: str) -> type[Engine] | None:
+    """The class registered as ``name``, importing its built-in module if need be."""
+    if name not in _REGISTRY and name in BUILTIN_ENGINES:
+        importlib.import_module(BUILTIN_ENGINES[name])
+    return _REGISTRY.get(name)
+
+
+def engine_names() -> list[str]:
+    """Names of the built-in and registered engines, without importing any engine.
+
+    >>> engine_names()[:3]
+    ['patchmatch', 'telea', 'ns']
+    """
+    return list(dict.fromkeys([*BUILTIN_ENGINES, *_REGISTRY]))
+
+
+def engine_traits(name: str) -> EngineTraits | None:
+    """The traits of engine ``name`` (importing only its module), or None for an unknown name.
+
+    >>> engine_traits("telea").compiled_kernels
+    False
+    """
+    cls = _engine_class(name)
+    return None if cls is None else cls.traits
+
+
 def available_engines() -> dict[str, EngineTraits]:
-    """Names of the registered engines and their traits, in registration order."""
-    return {name: cls.traits for name, cls in _REGISTRY.items()}
+    """Names of all engines and their traits: the built-in ones first, in their order, then the
+    registered ones. Imports every engine module (numba included); to check one name, use
+    :func:`engine_traits`."""
+    return {name: cls.traits for name in engine_names()
+            if (cls := _engine_class(name)) is not None}
 
 
 def engine_readiness(name: str) -> str | None:
@@ -102,7 +142,9 @@ def engine_readiness(name: str) -> str | None:
     >>> engine_readiness("telea") is None
     True
     """
-    traits = available_engines()[name]
+    traits = engine_traits(name)
+    if traits is None:
+        raise KeyError(name)
     return None if traits.readiness is None else traits.readiness()
 
 
@@ -112,9 +154,8 @@ def create_engine(name: str, **options: Any) -> Engine:
     >>> create_engine("telea").name
     'telea'
     """
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY))
-        raise UnknownEngineError(f"unknown engine {name!r}; available: {known}") from None
+    cls = _engine_class(name)
+    if cls is None:
+        known = ", ".join(sorted(engine_names()))
+        raise UnknownEngineError(f"unknown engine {name!r}; available: {known}")
     return cls(**options)

@@ -1,0 +1,80 @@
+"""Start-up cost: ``import photomend`` and ``photomend --help`` load no image library, and a
+command imports only what it uses (numba only for the engines that need it)."""
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from photomend.cli import build_parser
+from photomend.cli.common import COMMANDS
+
+HEAVY = ("numpy", "cv2", "PIL", "numba", "onnxruntime", "torch", "scipy", "tqdm")
+
+
+def _imported_after(code: str) -> set[str]:
+    """The top-level packages among HEAVY that a fresh interpreter has imported after ``code``."""
+    probe = (f"{code}\nimport sys\n"
+             f"print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    return set(out.stdout.split())
+
+
+def test_import_photomend_loads_no_image_library():
+    assert _imported_after("import photomend") == set()
+
+
+def test_help_loads_no_image_library():
+    code = ("import contextlib, io\nfrom photomend.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()): main(['--help'])")
+    assert _imported_after(code) == set()
+
+
+def test_public_names_resolve_on_first_use():
+    import photomend
+
+    for name in photomend.__all__:
+        assert getattr(photomend, name) is not None, name
+    assert set(photomend.__all__) <= set(dir(photomend))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        photomend.no_such_name  # noqa: B018
+
+
+def test_telea_removal_loads_no_numba(tmp_path):
+    code = ("import numpy as np\nfrom PIL import Image\nfrom photomend.cli import main\n"
+            f"d = {str(tmp_path)!r}\n"
+            "Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(d + '/a.png')\n"
+            "m = np.zeros((64, 64), np.uint8); m[20:30, 20:30] = 255\n"
+            "Image.fromarray(m).save(d + '/m.png')\n"
+            "assert main(['remove', d + '/a.png', '-m', d + '/m.png', '-o', d + '/o.png', "
+            "'--engine', 'telea', '-q']) == 0")
+    assert not _imported_after(code) & {"numba", "onnxruntime", "torch"}
+    assert (tmp_path / "o.png").is_file()
+
+
+def test_listed_help_is_each_commands_own():
+    """The one-line help ``photomend --help`` shows without importing a command is the help
+    that command's full parser registers."""
+    full = build_parser()  # every command built in full
+    sub = next(a for a in full._actions if isinstance(a, argparse._SubParsersAction))
+    registered = {a.dest: a.help for a in sub._choices_actions}
+    assert registered == {name: help_ for name, (_, help_) in COMMANDS.items()}
+
+
+def test_traceback_is_in_help(capsys):
+    from photomend.cli import main
+
+    assert main(["--help"]) == 0
+    assert "--traceback" in capsys.readouterr().out
+    assert main(["remove", "--help"]) == 0
+    assert "--traceback" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["bogus"], ["--traceback", "bogus"]])
+def test_unknown_command_is_a_usage_error(argv, capsys):
+    from photomend.cli import main
+
+    assert main(argv) == 2
+    assert "invalid choice: 'bogus'" in capsys.readouterr().err
