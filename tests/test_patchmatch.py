@@ -144,27 +144,32 @@ def test_vote_prior_favours_patches_near_the_rim():
     assert by_centre[(20, 20)] < by_centre[(12, 20)] < by_centre[(10, 20)] <= 1.0
 
 
-def test_no_texture_where_the_surroundings_are_smooth():
-    """A hole in a smooth area (faint grain only) next to a textured one: the single votes
-    carry some grain, which amplified would turn the fill grainier than the photo there."""
+@pytest.mark.parametrize("where", ["smooth", "textured"])
+def test_the_fill_is_as_detailed_as_its_surroundings(where):
+    """A hole in a smooth area (faint grain) and one in a textured area of the same photo: the
+    fill's fine detail (Laplacian energy) is within 0.6-1.4x the truth's in both. A constant
+    texture gain makes one of them wrong (grain sprinkled over the smooth fill, or a textured
+    fill as soft as the averaged votes)."""
     rng = np.random.default_rng(4)
     img = np.full((160, 160, 3), 0.5, np.float32)
     img += 0.003 * rng.standard_normal((160, 160, 1)).astype(np.float32)
-    img[:, 100:] += 0.08 * rng.standard_normal((160, 60, 1)).astype(np.float32)
+    tex = cv2.GaussianBlur(rng.standard_normal((160, 60)).astype(np.float32), (0, 0), 1.5)
+    img[:, 100:] += 0.15 * tex[..., None]
     img = np.clip(img, 0, 1)
     hole = np.zeros((160, 160), bool)
-    hole[60:100, 20:60] = True
+    hole[60:100, 20:60] = where == "smooth"
+    hole[60:100, 110:150] = where == "textured"
     inner = cv2.erode(hole.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
 
     def lap_energy(a):
         return float(np.mean(cv2.Laplacian(a.mean(axis=2), cv2.CV_32F)[inner] ** 2))
 
-    gated = create_engine("patchmatch", seed=0)
-    ungated = create_engine("patchmatch", seed=0)
-    ungated.texture_gate = (-1.0, -0.5)  # texture everywhere
-    truth = lap_energy(img)
-    assert lap_energy(gated.inpaint(img, hole)) < 1.0 * truth
-    assert lap_energy(ungated.inpaint(img, hole)) > 2.0 * truth
+    engine = create_engine("patchmatch", seed=0)
+    ratio = lap_energy(engine.inpaint(img, hole)) / lap_energy(img)
+    assert 0.6 < ratio < 1.4
+    engine.texture_gain_max = 0.0  # the voted fill alone is too soft where there is texture
+    if where == "textured":
+        assert lap_energy(engine.inpaint(img, hole)) / lap_energy(img) < 0.6
 
 
 def test_coarse_levels_average_known_pixels_only_and_the_hole_shrinks():

@@ -18,6 +18,7 @@ from photomend.engines.base import Engine, EngineTraits, ProgressFn, register_en
 from photomend.engines.opencv import diffusion_fill
 from photomend.errors import MaskError
 from photomend.ops import patchmatch_kernels as k
+from photomend.ops import structure_lines
 from photomend.ops.spread import spread
 
 
@@ -71,15 +72,26 @@ def _targets(hole: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
     return targets, tindex
 
 
+def _hole_lowpass(img: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian low-pass of ``img`` over the hole's pixels only (normalised convolution)."""
+    hole = mask.astype(np.float32)
+    low = cv2.GaussianBlur(img * hole[..., None], (0, 0), sigma)
+    return low / np.maximum(cv2.GaussianBlur(hole, (0, 0), sigma), 1e-6)[..., None]
+
+
+def _fine(grey: np.ndarray) -> np.ndarray:
+    """Fine detail of a grey image: its 4-neighbour Laplacian (what the eye reads as grain and
+    sharpness, and what :func:`photomend.metrics.detail_ratio` compares)."""
+    return cv2.Laplacian(grey, cv2.CV_32F)
+
+
 def _surrounding_detail(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per pixel, the RMS fine detail (grey minus its Gaussian low-pass, sigma 1.5) of the known
-    pixels around it: a normalised convolution at sigma 6 px, falling back to 18 and 54 px deep
-    inside large holes. Known pixels within 2 px of the hole are left out (seam)."""
-    grey = image.mean(axis=2)
+    """Per pixel, the RMS fine detail (:func:`_fine`) of the known pixels around it: a
+    normalised convolution at sigma 6 px, falling back to 18 and 54 px deep inside large holes.
+    Known pixels within 2 px of the hole are left out (seam)."""
     known = (~mask).astype(np.float32)
-    low = spread(grey, known, (1.5,))
     clean = cv2.erode(known, np.ones((5, 5), np.uint8))
-    return np.sqrt(spread((grey - low) ** 2, clean, (6.0, 18.0, 54.0)))
+    return np.sqrt(spread(_fine(image.mean(axis=2)) ** 2, clean, (6.0, 18.0, 54.0)))
 
 
 @register_engine
@@ -113,6 +125,10 @@ class PatchMatchEngine(Engine):
     em_sharp = 3
     #: PatchMatch scans per EM iteration.
     pm_iters = 2
+    #: Weight of the structure-line guidance channels in the patch distance (0: off).
+    line_weight = 0.5
+    #: Width (px, finest level) of the band around the hole that sources may not touch.
+    halo = 3
 
     def _pyramid(self, image: np.ndarray, mask: np.ndarray) -> list[_Level]:
         levels = [_Level(image, mask)]
@@ -128,12 +144,12 @@ class PatchMatchEngine(Engine):
         return levels[::-1]
 
     def _inpaint(self, image: np.ndarray, mask: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
-        return self._compose(image, mask, *self._search(image, mask, progress))[0]
+        return self._compose(image, mask, *self._search(image, mask, progress))
 
     def inpaint_layers(
         self, image: np.ndarray, mask: np.ndarray, *, progress: ProgressFn | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`inpaint` and the same fill without its texture (``texture_gain`` 0), from one
+        """:meth:`inpaint` and the same fill without its texture, from one
         search: ``(fill, structure)``. CRA blows the structure up and takes the fine detail from
         the full-resolution photo instead; the working-size texture, blown up, would only add
         blotches a few full-resolution pixels wide.
@@ -142,8 +158,10 @@ class PatchMatchEngine(Engine):
             return image.copy(), image.copy()
         image = np.ascontiguousarray(image, np.float32)
         mask = mask.astype(bool)
-        fill, structure = self._compose(image, mask, *self._search(image, mask, progress),
-                                        texture_gains=(self.texture_gain, 0.0))
+        voted, sharp, trust = self._search(image, mask, progress)
+        fill = self._compose(image, mask, voted, sharp, trust)
+        structure = image.copy()
+        structure[mask] = _hole_lowpass(voted, mask, self.texture_sigma)[mask]
         return self._finished(fill, image, mask), self._finished(structure, image, mask)
 
     def _search(self, image: np.ndarray, mask: np.ndarray, progress: ProgressFn | None):
@@ -155,19 +173,25 @@ class PatchMatchEngine(Engine):
             )
         k.seed_rng(self.seed)
         levels = self._pyramid(image, mask)
+        guide = self._guidance(image, mask)
         n = len(levels)
         npix = np.float32(3 * (2 * r + 1) ** 2)
         prev_tindex = prev_nnf = None
-        # Smooth start at the coarsest level: detail comes from the patches.
-        img = diffusion_fill(levels[0].img, levels[0].hole, cv2.INPAINT_TELEA, 3)
         for li, level in enumerate(levels):
-            if li > 0:
+            h, w = level.hole.shape
+            if li == 0:
+                # Smooth start at the coarsest level: detail comes from the patches.
+                rgb = diffusion_fill(level.img, level.hole, cv2.INPAINT_TELEA, 3)
+            else:
                 # Start from the coarser result, blown up, so the first costs are meaningful.
-                h, w = level.hole.shape
-                up = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
-                img = level.img.copy()
-                img[level.hole] = up[level.hole]
-            valid = _source_centres(level.hole, r)
+                up = cv2.resize(img[..., :3], (w, h), interpolation=cv2.INTER_LINEAR)
+                rgb = level.img.copy()
+                rgb[level.hole] = up[level.hole]
+            img = rgb if guide is None else np.ascontiguousarray(
+                np.concatenate([rgb, guide(level, w / mask.shape[1])], axis=2))
+            valid = _source_centres(self._halo(level.hole, w / mask.shape[1]), r)
+            if not valid.any():
+                valid = _source_centres(level.hole, r)
             valid_yx = np.argwhere(valid).astype(np.int32)
             targets, tindex = _targets(level.hole, r)
             hole_yx = np.argwhere(level.hole).astype(np.int32)
@@ -206,7 +230,34 @@ class PatchMatchEngine(Engine):
             k.patchmatch(sharp, targets, tindex, valid, nnf, cost, r, self.pm_iters, max_radius, lam)
             k.vote(sharp, hole_yx, tindex, nnf, cost, r,
                    *self._weights(cost, npix, self.sharp_percentile), prior)
-        return img, sharp, trust
+        return img[..., :3], sharp[..., :3], trust
+
+    def _guidance(self, image: np.ndarray, mask: np.ndarray):
+        """``guide(level, scale) -> HxWx2``: the structure-line map of
+        :mod:`photomend.ops.structure_lines` at a pyramid level, weighted by ``line_weight``;
+        None when the weight is 0 or the photo has no line that crosses the hole."""
+        if self.line_weight <= 0:
+            return None
+        segments = structure_lines.find_segments(image.mean(axis=2), mask)
+        lines, continued = structure_lines.complete_lines(segments, mask)
+        if not lines:
+            return None
+        weight = np.float32(self.line_weight)
+
+        def guide(level: _Level, scale: float) -> np.ndarray:
+            return weight * structure_lines.guidance(level.hole.shape, continued, lines,
+                                                     level.hole, scale=scale)
+
+        return guide
+
+    def _halo(self, hole: np.ndarray, scale: float) -> np.ndarray:
+        """The hole grown by ``halo`` px (at the finest level; fewer at coarser ones): patches
+        touching that band are not copied, since a mask drawn tight leaves the removed object's
+        fringe (its halo, its shadow's edge) right outside it."""
+        px = int(round(self.halo * scale))
+        if px < 1:
+            return hole
+        return cv2.dilate(hole.astype(np.uint8), np.ones((2 * px + 1, 2 * px + 1), np.uint8)) > 0
 
     def _vote_prior(self, hole: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """Per target patch, Wexler et al.'s confidence ``vote_gamma ** -d``, d = the distance
@@ -231,74 +282,52 @@ class PatchMatchEngine(Engine):
         mean_err = cv2.blur(err, size) / np.maximum(cv2.blur(has, size), 1e-6)
         return np.exp(-mean_err / self.trust_error)
 
-    def _compose(
-        self, image, mask, voted, sharp, trust, *, texture_gains=None
-    ) -> list[np.ndarray]:
-        """Structure from an ensemble of the voted fill and a diffusion fill; texture (the finest
-        frequencies) from the sharp vote.
+    def _compose(self, image, mask, voted, sharp, trust) -> np.ndarray:
+        """The voted fill plus the fine texture of the sharp vote, as loud as the photo around.
 
-        Averaged votes are faithful but soft; single votes are sharp but often misplaced; a
-        diffusion fill has no texture at all. Measured on the benchmark photos, diffusion is the
-        more faithful one next to the rim (it continues the rim's colours) and the voted fill
-        gains deeper inside (where diffusion only smears): the share of the voted fill grows with
-        the distance from the rim, ``structure_weight * (1 - exp(-d / structure_depth))``.
+        Averaged votes are faithful but soft; single votes are sharp but now and then
+        misplaced. The texture is the sharp vote minus its low-pass taken over hole pixels only
+        (a low-pass across the rim would count the step between fill and photo as texture),
+        achromatic (a single vote may bring a pixel of a foreign hue), and faded in over the
+        first ``texture_fade`` px from the rim (seam residue there, not texture). Its gain is
+        set per pixel so that the fill's fine detail (the voted fill's own plus the texture's)
+        matches the detail of the photo around the hole, at most ``texture_gain_max``: a fill
+        as loud as its surroundings whatever the photo, not a constant tuned on some photos.
         Where the matches are exact (``trust`` near 1: regular texture) the voted fill is taken
-        as it is. One fill per gain in ``texture_gains`` (default: ``texture_gain``).
+        as it is.
         """
-        diffusion = 0.5 * (diffusion_fill(image, mask, cv2.INPAINT_NS, 3)
-                           + diffusion_fill(image, mask, cv2.INPAINT_TELEA, 3))
-        depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
-        a = (self.structure_weight * (1.0 - np.exp(-depth / self.structure_depth)))[..., None]
-        structure = cv2.GaussianBlur(a * voted + (1.0 - a) * diffusion, (0, 0), self.texture_sigma)
-        # The texture is the sharp vote minus its low-pass taken over hole pixels only: a
-        # low-pass across the rim would count the step between fill and photo as texture and
-        # amplify it into a dark or bright line along the seam. It also fades in over the first
-        # ``texture_fade`` px from the rim, where (measured) it was anti-correlated with the
-        # truth: seam residue, not texture.
-        # Achromatic texture: single votes now and then bring a pixel of a foreign hue, which
-        # would show as a coloured speck (and as a square once CRA blows the fill up).
         hole = mask.astype(np.float32)
-        low = cv2.GaussianBlur(sharp * hole[..., None], (0, 0), self.texture_sigma)
-        low /= np.maximum(cv2.GaussianBlur(hole, (0, 0), self.texture_sigma), 1e-6)[..., None]
+        depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+        low = _hole_lowpass(sharp, mask, self.texture_sigma)
         fade = np.clip(depth / self.texture_fade, 0.0, 1.0)
-        # Texture only where the photo around the hole has some: a single vote from a textured
-        # source would otherwise sprinkle grain over a fill in sky or bokeh.
-        lo, hi = self.texture_gate
-        gate = np.clip((_surrounding_detail(image, mask) - lo) / (hi - lo), 0.0, 1.0)
-        texture = (fade * gate * (sharp - low).mean(axis=2))[..., None]
-        t = trust[..., None]
-        fills = []
-        for gain in (self.texture_gain,) if texture_gains is None else texture_gains:
-            out = image.copy()
-            out[mask] = (t * voted + (1.0 - t) * (structure + gain * texture))[mask]
-            fills.append(out)
-        return fills
+        texture = fade * (sharp - low).mean(axis=2)
+        # Fine detail (as _surrounding_detail measures it) of the voted fill, dv, and of the texture, dt: the gain g solves, per pixel over a
+        # local window, mean((dv + g dt)^2) = the detail around (they are correlated: both
+        # come from the same sources, so their energies do not simply add).
+        dv = _fine(voted.mean(axis=2))
+        dt = _fine(texture)
+        a = spread(dt * dt, hole, (6.0, 18.0))
+        b = spread(dv * dt, hole, (6.0, 18.0))
+        c = spread(dv * dv, hole, (6.0, 18.0)) - _surrounding_detail(image, mask) ** 2
+        root = np.sqrt(np.maximum(b * b - a * c, 0.0))
+        gain = np.where(c < 0, (root - b) / np.maximum(a, 1e-10), 0.0)
+        texture *= np.minimum(gain, self.texture_gain_max) * (1.0 - trust)
+        out = image.copy()
+        out[mask] = (voted + texture[..., None])[mask]
+        return out
 
     #: Confidence of a patch's vote: vote_gamma ** -(distance of its centre from known pixels).
     vote_gamma = 1.3
     #: Voting weights: sigma = this percentile of the patch distances (soft) / (sharp).
     sigma_percentile = 75
     sharp_percentile = 1
-    #: Share of the voted fill in the structure deep inside the hole (the rest: diffusion), the
-    #: depth (px from the rim) over which it grows to it, and the Gaussian sigma (px) splitting
-    #: structure from texture. Measured at 512 px (training photos, 2 seeds, push-pull pyramid),
-    #: masked SSIM per mask kind (strokes / boxes / blobs): share 0.5 gives 0.845 / 0.690 /
-    #: 0.794, 0.75 gives 0.847 / 0.693 / 0.798, 1.0 gives 0.849 / 0.690 / 0.798.
-    structure_weight = 0.75
-    structure_depth = 10.0
+    #: Gaussian sigma (px) splitting the sharp vote's texture from its low-pass.
     texture_sigma = 1.0
     #: Distance from the rim (px) over which the texture fades in.
     texture_fade = 3.0
-    #: Fine detail around the hole (RMS, see ``_surrounding_detail``) below which the fill gets
-    #: no texture and above which it gets all of it. Measured at 512 px (training photos, 2
-    #: seeds): without the gate, fills in smooth photos (bokeh, sky) had 2.2-2.7x the true
-    #: detail; with it, 1.0-1.3x, and masked SSIM rose by 0.012 on every mask kind.
-    texture_gate = (0.01, 0.04)
-    #: Amplification of that texture. Even the sharp vote is softer than the photo (it averages
-    #: a few patches), and the gate takes some away. Measured at 512 px on the training photos
-    #: (2 seeds), detail ratio per mask kind (strokes / boxes / blobs): gain 2.4 gives 0.82 /
-    #: 0.72 / 0.94, 3 gives 1.20 / 1.04 / 1.34.
-    texture_gain = 3.0
+    #: Most the texture is amplified to reach the detail of the photo around the hole (even
+    #: the sharp vote is softer than the photo: it averages a few patches).
+    texture_gain_max = 3.0
     #: Mean squared patch error (per pixel and channel) at which the matches lose most trust.
     trust_error = 3e-6
     locality = 0.0

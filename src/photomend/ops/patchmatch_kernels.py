@@ -2,7 +2,9 @@
 
 A level of the pyramid is described by:
 
-* ``img``: float32 HxWx3, hole pixels holding the current estimate;
+* ``img``: float32 HxWxC, hole pixels holding the current estimate in channels 0-2 (RGB); any
+  further channels are guidance (structure lines) that the patch distance compares and the
+  vote leaves alone;
 * ``targets``: int32 Nx2 (y, x) centres of every patch that overlaps the hole, row-major order;
 * ``tindex``: int32 HxW, the row of ``targets`` centred at each pixel, -1 elsewhere;
 * ``valid``: bool HxW, True at centres of *source* patches: inside the image and fully known;
@@ -40,7 +42,7 @@ def patch_ssd(img, ty, tx, sy, sx, r, best):
             x = tx + dx
             if x < 0 or x >= w:
                 continue
-            for c in range(3):
+            for c in range(img.shape[2]):
                 e = img[y, x, c] - img[sy + dy, sx + dx, c]
                 d += e * e
         if d >= best:

@@ -35,8 +35,8 @@ def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior) -> np.
                     continue
                 k = tindex[ty, tx]
                 wt = np.exp(-(cost[k] / npix) * inv_two_sigma2) * prior[k]
-                acc += wt * img[nnf[k, 0] + dy, nnf[k, 1] + dx]
+                acc += wt * img[nnf[k, 0] + dy, nnf[k, 1] + dx, :3]
                 ws += wt
         if ws > 0:
-            out[y, x] = acc / ws
+            out[y, x, :3] = acc / ws
     return out
