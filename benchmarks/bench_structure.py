@@ -123,7 +123,7 @@ def seam_ratio(result: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float
 
 
 def measure(result: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dict:
-    """Every quality metric of one fill, inside the hole (see the module docstring).
+    """Every quality metric of one fill, inside the hole (columns: benchmarks/README.md).
 
     Canny runs on the whole images; the rest on a crop around the hole with enough margin that
     the values equal the whole-image ones (all the filters are local).
@@ -188,7 +188,7 @@ def evaluate(
 
 
 def summarise(records: Iterable[dict]) -> dict:
-    """{size: {split: {"box"|"object"|"all": {method: statistics}}}}, plus "verdicts"."""
+    """{"sizes": {size: {split: {"box"|"object"|"all": {method: statistics}}}}, "verdicts": ...}."""
     records = list(records)
     summary: dict = {}
     for r in records:
