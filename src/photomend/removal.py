@@ -92,7 +92,7 @@ def prewarm(engine: str = DEFAULT_ENGINE) -> threading.Thread | None:
         hole = np.zeros((96, 128), bool)
         hole[40:56, 50:74] = True
         try:  # cra at a tiny working size runs the engine's and the aggregation's kernels
-            traits = engine_traits(engine)  # imports the engine's module (numba) off the main thread
+            traits = engine_traits(engine)  # imports its module (numba): off the main thread
             if traits is not None and traits.compiled_kernels:
                 remove_array(rgb, hole, engine=engine, hd_strategy="cra", working_size=64)
         except Exception:  # noqa: BLE001, S110  (an optimisation, never a failure)

@@ -138,7 +138,7 @@ def _colorize_one(image: Path, hints: Path | None, reference, out: Path,
                                 method=args.method, model=args.model,
                                 saturation=args.saturation, progress=progress)
         write_image(loaded.with_rgb(result.rgb), out, quality=args.quality,
-                    overwrite=args.overwrite, protect=protect)
+                    compression=args.compression, overwrite=args.overwrite, protect=protect)
     if not args.quiet:
         for note in result.notes:
             if note not in {str(w.message) for w in caught}:

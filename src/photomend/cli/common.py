@@ -49,12 +49,15 @@ def summary(command: str) -> str:
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
-    """``--overwrite``, ``--quality``, ``--max-pixels``, ``--quiet`` and ``--traceback``,
-    which every command that writes images takes."""
+    """``--overwrite``, ``--quality``, ``--compression``, ``--max-pixels``, ``--quiet`` and
+    ``--traceback``, which every command that writes images takes."""
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files, even the input itself")
     parser.add_argument("--quality", type=quality, default=95, metavar="Q",
                         help="JPEG/WebP quality 1-100 (default: 95)")
+    parser.add_argument("--compression", type=compression_level, default=1, metavar="L",
+                        help="PNG compression 0-9: 1 fastest (default), 9 smallest, 0 none; "
+                        "TIFF: 0 uncompressed, else LZW")
     parser.add_argument("--max-pixels", type=positive_int, default=None, metavar="N",
                         help="refuse larger images (default: $PHOTOMEND_MAX_PIXELS or 200000000)")
     add_quiet_option(parser)
@@ -226,6 +229,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def compression_level(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 9, got {value}")
     return value
 
 

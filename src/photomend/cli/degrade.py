@@ -68,7 +68,7 @@ def _run_degrade(args: argparse.Namespace) -> int:
     d = degrade(rgb, seed=args.seed, defects=kinds, ageing=not args.no_ageing,
                 amount=args.amount, tone=args.tone)
     write_image(LoadedImage(d.image), args.output, quality=args.quality,
-                overwrite=args.overwrite, protect=(args.photo,))
+                compression=args.compression, overwrite=args.overwrite, protect=(args.photo,))
     if args.mask_out is not None:
         m = np.repeat(d.mask[:, :, None].astype(np.float32), 3, axis=2)
         write_image(LoadedImage(m), args.mask_out, overwrite=args.overwrite,

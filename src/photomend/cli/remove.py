@@ -128,7 +128,8 @@ def _run_example(args: argparse.Namespace) -> int:
     make_folder(out_dir, "-o")
     settings = argparse.Namespace(
         engine=DEFAULT_ENGINE, hd_strategy=DEFAULT_HD_STRATEGY, working_size=DEFAULT_WORKING_SIZE,
-        seed=0, resize_mask=False, overwrite=True, quality=95, max_pixels=None, quiet=args.quiet,
+        seed=0, resize_mask=False, overwrite=True, quality=95, compression=1, max_pixels=None,
+        quiet=args.quiet,
     )
     data = files("photomend") / "data"
     with as_file(data / EXAMPLE_PHOTO) as photo, as_file(data / EXAMPLE_MASK) as mask:
@@ -210,11 +211,13 @@ def _remove_one(
         elif not args.quiet:
             say("note", f"mask {mask.name} is empty: nothing to remove, {image.name} written "
                  "unchanged")
-        write_image(loaded, out, quality=args.quality, overwrite=args.overwrite, protect=protect)
+        write_image(loaded, out, quality=args.quality, compression=args.compression,
+                    overwrite=args.overwrite, protect=protect)
         if compare is not None:
             sheet = before_after(before.rgb, hole, loaded.rgb, max_side=COMPARE_MAX_SIDE)
             write_image(LoadedImage(sheet, icc_profile=before.icc_profile), compare,
-                        quality=args.quality, overwrite=args.overwrite,
+                        quality=args.quality, compression=args.compression,
+                        overwrite=args.overwrite,
                         protect=(image, mask, out))
     if not args.quiet:
         width, height = loaded.size

@@ -190,7 +190,8 @@ def _restore_one(scan: Path, out: Path, args: argparse.Namespace, *, extra: Path
             colorize=colorize, upscale=args.upscale, max_pixels=args.max_pixels,
             progress=progress,
         )
-        write_image(result, out, quality=args.quality, overwrite=args.overwrite, protect=protect)
+        write_image(result, out, quality=args.quality, compression=args.compression,
+                    overwrite=args.overwrite, protect=protect)
         if mask_out is not None:
             m = np.repeat(mask[:, :, None].astype(np.float32), 3, axis=2)
             write_image(LoadedImage(m), mask_out, quality=100, overwrite=args.overwrite,
@@ -198,7 +199,8 @@ def _restore_one(scan: Path, out: Path, args: argparse.Namespace, *, extra: Path
         if compare is not None:
             sheet = three_way(before.rgb, mask, result.rgb, max_side=COMPARE_MAX_SIDE)
             write_image(LoadedImage(sheet, icc_profile=before.icc_profile), compare,
-                        quality=args.quality, overwrite=args.overwrite, protect=inputs + (out,))
+                        quality=args.quality, compression=args.compression,
+                        overwrite=args.overwrite, protect=inputs + (out,))
     if args.quiet:
         return
     if not mask.any():

@@ -138,7 +138,8 @@ def _upscale_one(image: Path, out: Path, args: argparse.Namespace, *, progress) 
             out_dtype=np.uint16 if keep16 else np.uint8, progress=progress,
         )
         del loaded  # free the input's pixels before encoding
-        write_image(result, out, quality=args.quality, overwrite=args.overwrite,
+        write_image(result, out, quality=args.quality, compression=args.compression,
+                    overwrite=args.overwrite,
                     protect=protect)
     if not args.quiet:
         width, height = result.size

@@ -23,7 +23,7 @@ import numpy as np
 
 from photomend.errors import InputError, MaskError
 from photomend.hd import STRATEGIES
-from photomend.io import encode_image, read_image, read_mask
+from photomend.io import DEFAULT_PNG_COMPRESSION, encode_image, read_image, read_mask
 from photomend.removal import DEFAULT_ENGINE, DEFAULT_HD_STRATEGY, remove_array
 from photomend.restoration.detect import DEFAULT_DETECTOR
 
@@ -64,6 +64,10 @@ class Options(BaseModel):
 
     format: OutputFormat = Field("png", description="encoding of the result")
     quality: int = Field(95, ge=1, le=100, description="JPEG/WebP quality")
+    compression: int = Field(
+        DEFAULT_PNG_COMPRESSION, ge=0, le=9,
+        description="PNG compression: 1 fastest (default), 9 smallest, 0 none; TIFF: 0 "
+        "uncompressed, else LZW")
 
 
 class RemoveOptions(Options):
@@ -91,7 +95,8 @@ class Operation:
 
 def _encode(loaded, options: Options) -> tuple[bytes, str, str]:
     fmt, media, suffix = OUTPUT_FORMATS[options.format]
-    return encode_image(loaded, fmt, quality=options.quality), media, suffix
+    data = encode_image(loaded, fmt, quality=options.quality, compression=options.compression)
+    return data, media, suffix
 
 
 # --- remove ---------------------------------------------------------------------------------
