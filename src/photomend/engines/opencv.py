@@ -33,10 +33,9 @@ def diffusion_fill(image: np.ndarray, mask: np.ndarray, flag: int, radius: int) 
     box = image[y0:y1, x0:x1] * np.float32(255.0)
     box += np.float32(0.5)
     u8 = np.clip(box, 0, 255, out=box).astype(np.uint8)
-    hole = mask[y0:y1, x0:x1]
+    hole = np.ascontiguousarray(mask[y0:y1, x0:x1])
     filled = cv2.inpaint(u8, hole.view(np.uint8), radius, flag)
-    np.copyto(out[y0:y1, x0:x1], filled.astype(np.float32) / np.float32(255.0),
-              where=hole[..., None] if out.ndim == 3 else hole)
+    out[y0:y1, x0:x1][hole] = filled[hole].astype(np.float32) / np.float32(255.0)
     return out
 
 
@@ -44,7 +43,16 @@ class _OpenCVEngine(Engine):
     flag: int
     radius = 5
 
-    def _inpaint(self, image: np.ndarray, mask: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
+    def inpaint(
+        self, image: np.ndarray, mask: np.ndarray, *, progress: ProgressFn | None = None
+    ) -> np.ndarray:
+        # diffusion_fill already returns a new array whose pixels outside the mask are the
+        # image's and whose fill is in [0, 1]: the base class's clip-and-copy pass is not needed.
+        return diffusion_fill(np.asarray(image, np.float32), np.asarray(mask, bool), self.flag,
+                              self.radius)
+
+    def _inpaint(self, image: np.ndarray, mask: np.ndarray,
+                 progress: ProgressFn | None) -> np.ndarray:
         return diffusion_fill(image, mask, self.flag, self.radius)
 
 
