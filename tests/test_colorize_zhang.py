@@ -13,10 +13,12 @@ import io
 import math
 import struct
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from photomend import zoo
 from photomend.cli import main
@@ -128,10 +130,37 @@ def test_auto_without_weights_says_how_to_get_them(models_dir, capsys):
     with pytest.raises(ModelMissingError) as err:
         colorize(grey, method="auto")
     message = str(err.value)
-    for name in ("siggraph17-df00044c.pth", "colorization_release_v2-9b330a0b.pth"):
-        assert f"photomend models import {name}" in message
-        assert f"https://colorizers.s3.us-east-2.amazonaws.com/{name}" in message
+    assert "photomend models fetch zhang-siggraph17" in message and "zhang-eccv16" in message
+    assert "onnx" not in message and "--" not in message and len(message) < 200
     assert main(["colorize", "x.png", "-o", "y.png", "--method", "auto"]) == 2
+    for name in zhang.MODELS:
+        assert "models fetch" in zoo.get_model(name).instructions()
+
+
+def test_no_hints_no_reference_no_network_is_one_short_line(models_dir, tmp_path, capsys):
+    """The first thing a user tries: `photomend colorize old.jpg -o out.jpg`."""
+    Image.fromarray(np.full((32, 32), 128, np.uint8)).save(tmp_path / "old.png")
+    assert main(["colorize", str(tmp_path / "old.png"), "-o", str(tmp_path / "out.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and len(err) < 200, err
+    assert err.startswith("photomend: error: nothing to take colours from")
+    for needle in ("--hints FILE", "--reference FILE", "photomend models fetch zhang-siggraph17"):
+        assert needle in err
+    assert "onnx" not in err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_fetch_downloads_the_published_file(models_dir, tmp_path, monkeypatch):
+    """`models fetch zhang-*` downloads the source URL (here a file:// URL) and converts it."""
+    monkeypatch.setattr(zhang, "NET_SIZE", 64)
+    state, _ = known_answer_state("eccv16")
+    spec = zoo.get_model("zhang-eccv16")
+    source = tmp_path / spec.published_filename
+    write_torch_zip(state, source)
+    monkeypatch.setattr(zoo, "_REGISTRY", dict(zoo._REGISTRY))
+    zoo._REGISTRY[spec.name] = replace(spec, source=source.as_uri())
+    assert main(["models", "fetch", "zhang-eccv16", "-q"]) == 0
+    assert zoo.installed_path("zhang-eccv16") is not None
 
 
 @pytest.mark.parametrize("arch", ARCHES)

@@ -165,7 +165,24 @@ def test_colorize_with_json_hints(client):
     assert out[60, 20, 2] - out[60, 20, 0] > 20  # blue where the hint is
     body = _assert_error(client.post("/v1/colorize", files={"image": ("g.png", _png(grey))},
                                      data={"method": "hints"}), 422)
-    assert "hints" in body["message"]
+    assert "hints" in body["message"] and "--" not in body["message"]
+
+
+def test_colorize_with_nothing_to_colour_from(client, tmp_path, monkeypatch):
+    """No hints, no reference, no network: 422 at once, naming the request's parts, no flags."""
+    if "colorize" not in client.get("/healthz").json()["operations"]:
+        pytest.skip("photomend.colorize is not in this build")
+    monkeypatch.setenv("PHOTOMEND_MODELS", str(tmp_path / "no-models"))
+    grey = np.full((40, 60), 128, np.uint8)
+    body = _assert_error(client.post("/v1/colorize", files={"image": ("g.png", _png(grey))}),
+                         422)
+    message = body["message"]
+    assert message.startswith("nothing to take colours from") and "--" not in message
+    assert "'hints'" in message and "'reference'" in message
+    assert "photomend models fetch zhang-siggraph17" in message and "onnx" not in message
+    body = _assert_error(client.post("/v1/colorize", files={"image": ("g.png", _png(grey))},
+                                     data={"method": "auto"}), 422)
+    assert "models fetch zhang-siggraph17" in body["message"] and "--" not in body["message"]
 
 
 # --- malformed requests: each a 4xx with a JSON body, and the server stays healthy -------------

@@ -242,6 +242,32 @@ def guess_model(source: Path) -> ModelSpec:
     raise ModelError(f"cannot tell which model {source.name} is; pass --name (one of: {names})")
 
 
+def download_source(spec: ModelSpec, workdir: Path) -> Path:
+    """A :data:`FetchFn` for entries published at a plain URL: download ``spec.source`` into
+    ``workdir`` (under its published file name) and return the file.
+
+    >>> import tempfile
+    >>> src = Path(tempfile.mkdtemp()) / "w.bin"; _ = src.write_bytes(b"weights")
+    >>> spec = ModelSpec("m", "test", src.as_uri(), "MIT", "m.onnx", published_filename="w.bin")
+    >>> download_source(spec, Path(tempfile.mkdtemp())).read_bytes()
+    b'weights'
+    """
+    import shutil
+    import urllib.error
+    import urllib.request
+
+    dest = Path(workdir) / (spec.published_filename or spec.source.rsplit("/", 1)[-1])
+    try:
+        with urllib.request.urlopen(spec.source, timeout=60) as response, open(dest, "wb") as out:
+            shutil.copyfileobj(response, out, length=1 << 20)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise ModelError(f"cannot download {spec.name} from {spec.source}: {reason}; download "
+                         f"it yourself and run `photomend models import FILE --name "
+                         f"{spec.name}`") from None
+    return dest
+
+
 def fetch_model(name: str) -> Path:
     """Download model ``name`` with its entry's ``fetch`` function and install it."""
     spec = get_model(name)

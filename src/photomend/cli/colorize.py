@@ -23,8 +23,9 @@ from photomend.cli.common import (
 )
 from photomend.colorization.api import read_reference
 from photomend.colorization.core import METHODS, colorize_array, resolve_method
+from photomend.colorization.zhang import find_model, installed_model, no_colour_source
 from photomend.colorization.hints import read_hints
-from photomend.errors import HintsError, InputError
+from photomend.errors import ColorizeError, HintsError, InputError
 from photomend.files import find_hints
 from photomend.io import read_image, write_image
 
@@ -47,6 +48,10 @@ IMAGE may be a folder: then --hints is a folder holding, per photo, STEM_hints.p
 STEM_hints.json, else STEM.png or STEM.json (.webp/.tif too), and -o is an output folder.
 --reference is one photo for all.
 """
+
+
+#: How the errors name the hints and the reference input.
+CLI_NAMES = ("--hints FILE", "--reference FILE")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -81,9 +86,13 @@ def _saturation(text: str) -> float:
 
 
 def _run(args: argparse.Namespace) -> int:
-    # Fail on a missing hints argument before reading anything.
-    resolve_method(args.method, hints=args.hints is not None,
-                   reference=args.reference is not None)
+    # Fail on a missing hints argument, or on nothing to take colours from, before reading.
+    method = resolve_method(args.method, hints=args.hints is not None,
+                            reference=args.reference is not None, names=CLI_NAMES)
+    if method == "auto" and args.model is None and installed_model() is None:
+        if args.method is None:  # nothing given at all: say every way there is
+            raise ColorizeError(no_colour_source(*CLI_NAMES))
+        find_model()  # --method auto: says which network to fetch
     reference = None
     if args.reference is not None:
         reference = read_reference(args.reference, max_pixels=args.max_pixels)

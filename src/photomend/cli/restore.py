@@ -94,7 +94,8 @@ def _run_restore(args: argparse.Namespace) -> int:
         from photomend.colorization.core import resolve_method
 
         method = resolve_method(args.colorize, hints=args.hints is not None,
-                                reference=args.reference is not None)
+                                reference=args.reference is not None,
+                                names=("--hints FILE", "--reference FILE"))
         if method == "auto":
             from photomend.colorization.zhang import find_model
 

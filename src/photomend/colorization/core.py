@@ -49,19 +49,25 @@ class ColorizeResult:
     notes: list[str] = field(default_factory=list)
 
 
-def resolve_method(method: str | None, *, hints: bool, reference: bool) -> str:
+def resolve_method(method: str | None, *, hints: bool, reference: bool,
+                   names: tuple[str, str] = ("hints=", "reference=")) -> str:
     """The method to run: ``method`` checked against what was given, or the default (hints if
-    any, else reference if any, else auto)."""
+    any, else reference if any, else auto). ``names``: how the front end calls the hints and
+    the reference input (Python keywords by default; CLI flags, HTTP parts), for the errors.
+
+    >>> resolve_method(None, hints=False, reference=True)
+    'reference'
+    """
     if method is None:
         return "hints" if hints else "reference" if reference else "auto"
     if method not in METHODS:
         raise ColorizeError(f"unknown colorize method {method!r}; choose from "
                             f"{', '.join(METHODS)}")
     if method == "hints" and not hints:
-        raise ColorizeError("method 'hints' needs colour hints (--hints FILE): an image of "
+        raise ColorizeError(f"method 'hints' needs colour hints ({names[0]}): an image of "
                             "strokes on a transparent background, or JSON points/strokes")
     if method == "reference" and not reference:
-        raise ColorizeError("method 'reference' needs a reference photo (--reference FILE)")
+        raise ColorizeError(f"method 'reference' needs a reference photo ({names[1]})")
     return method
 
 

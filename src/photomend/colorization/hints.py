@@ -180,7 +180,7 @@ def _from_json(data, size: tuple[int, int], name: str) -> Hints:
             cv2.polylines(weight, [pts], False, 1, thickness)
     except (KeyError, TypeError, ValueError) as exc:
         raise HintsError(f"{name}: malformed point or stroke ({type(exc).__name__}: {exc}); "
-                         "see `photomend colorize --help`") from None
+                         "the format is in docs/colorize.md") from None
     mask = weight.astype(np.float32)
     cbcr = np.where(mask[..., None] > 0, chroma(canvas), 0).astype(np.float32)
     return Hints(mask, cbcr)

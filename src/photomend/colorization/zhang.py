@@ -303,13 +303,29 @@ def find_model(name: str | None = None) -> tuple[str, Path]:
             raise ModelError(f"unknown colorization model {name!r}; choose from "
                              f"{', '.join(MODELS)}")
         return name, zoo.model_path(name)
-    for candidate in MODELS:
-        if zoo.installed_path(candidate) is not None:
-            return candidate, zoo.model_path(candidate)
-    ways = "; or ".join(zoo.get_model(m).instructions() for m in MODELS)
-    raise ModelMissingError(f"--method auto needs the weights of a published colorization "
-                            f"network, and none is installed: {ways}. Or colorize with "
-                            "--hints FILE or --reference FILE, which need no weights")
+    name = installed_model()
+    if name is None:
+        raise ModelMissingError(
+            "automatic colour needs a colorization network, and none is installed: run "
+            f"`photomend models fetch {MODELS[0]}` (or {', '.join(MODELS[1:])}); colour hints "
+            "or a reference photo need none")
+    return name, zoo.model_path(name)
+
+
+def installed_model() -> str | None:
+    """The first installed network of :data:`MODELS`, or None."""
+    return next((m for m in MODELS if zoo.installed_path(m) is not None), None)
+
+
+def no_colour_source(hints: str, reference: str) -> str:
+    """What to say when there are no hints, no reference and no network: ``hints`` and
+    ``reference`` name the inputs in the front end's words (CLI flags, HTTP parts).
+
+    >>> no_colour_source("--hints FILE", "--reference FILE")  # doctest: +ELLIPSIS
+    'nothing to take colours from: give --hints FILE or --reference FILE, or ...'
+    """
+    return (f"nothing to take colours from: give {hints} or {reference}, or install a network "
+            f"for automatic colour: photomend models fetch {MODELS[0]}")
 
 
 def run_network(path: Path, lightness: np.ndarray, *, size: int | None = None,

@@ -1,8 +1,9 @@
 """Zoo entries of the published colorization networks (see :mod:`photomend.zoo`).
 
 The official PyTorch state dicts of Zhang et al. are published on the authors' S3 bucket
-(linked from github.com/richzhang/colorization, BSD-2-Clause). The user downloads the file
-and runs ``photomend models import FILE``; :func:`photomend.colorization.zhang.convert` checks
+(linked from github.com/richzhang/colorization, BSD-2-Clause). ``photomend models fetch NAME``
+downloads one (or the user downloads it and runs ``photomend models import FILE``);
+:func:`photomend.colorization.zhang.convert` checks
 every key and shape against the published architecture and writes an ONNX file. The file
 names carry the first 8 hex digits of the published file's SHA-256 (torch.hub convention);
 the full hash is not published, so photomend records the hash of what was imported.
@@ -28,7 +29,5 @@ for _name, (_arch, _file, _description) in PUBLISHED.items():
     zoo.register_model(zoo.ModelSpec(
         name=_name, task="colorize", source=f"{_BUCKET}/{_file}", license="BSD-2-Clause",
         filename=f"{_name}.onnx", description=_description, convert=zhang.convert,
-        published_filename=_file, extra={"arch": _arch},
-        how_to_get=(f"download {_BUCKET}/{_file} and run `photomend models import {_file}` "
-                    "(pip install onnx first if it is missing)"),
+        published_filename=_file, extra={"arch": _arch}, fetch=zoo.download_source,
     ))

@@ -21,7 +21,7 @@ from photomend.api import check_engine
 from photomend.engines import ProgressFn
 import numpy as np
 
-from photomend.errors import InputError, MaskError
+from photomend.errors import ColorizeError, InputError, MaskError
 from photomend.hd import STRATEGIES
 from photomend.io import DEFAULT_PNG_COMPRESSION, encode_image, read_image, read_mask
 from photomend.removal import DEFAULT_ENGINE, DEFAULT_HD_STRATEGY, remove_array
@@ -274,19 +274,30 @@ def _colorize_inputs(files, opts: ColorizeOptions, max_pixels: int):
                                                          max_pixels=max_pixels)
     ref = None if "reference" not in files else read_reference(files["reference"],
                                                                max_pixels=max_pixels)
-    resolve_method(opts.method, hints=hints is not None, reference=ref is not None)
-    return loaded, hints, ref
+    method = resolve_method(opts.method, hints=hints is not None, reference=ref is not None,
+                            names=_COLORIZE_PARTS)
+    return loaded, hints, ref, method
+
+
+#: How the errors name the hints and the reference input: the request's file parts.
+_COLORIZE_PARTS = ("a 'hints' file part", "a 'reference' file part")
 
 
 def _check_colorize(files: dict[str, bytes], opts: ColorizeOptions, max_pixels: int) -> None:
-    _colorize_inputs(files, opts, max_pixels)
+    from photomend.colorization.zhang import find_model, installed_model, no_colour_source
+
+    _, _, _, method = _colorize_inputs(files, opts, max_pixels)
+    if method == "auto" and opts.model is None and installed_model() is None:
+        if opts.method is None:  # nothing given at all: say every way there is
+            raise ColorizeError(no_colour_source(*_COLORIZE_PARTS))
+        find_model()  # method=auto: says which network to fetch
 
 
 def _run_colorize(files: dict[str, bytes], opts: ColorizeOptions, max_pixels: int,
                   progress: ProgressFn) -> Outputs:
     from photomend.colorization.core import colorize_array
 
-    loaded, hints, ref = _colorize_inputs(files, opts, max_pixels)
+    loaded, hints, ref, _ = _colorize_inputs(files, opts, max_pixels)
     result = colorize_array(loaded.rgb, hints=hints, reference=ref, method=opts.method,
                             model=opts.model, saturation=opts.saturation, progress=progress)
     return {"image": _encode(loaded.with_rgb(result.rgb), opts)}

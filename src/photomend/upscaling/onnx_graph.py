@@ -35,8 +35,9 @@ def _onnx():
         import onnx
         from onnx import helper, numpy_helper
     except ImportError as exc:
-        raise ModelError("converting published weights needs the `onnx` package: "
-                         "pip install onnx") from exc
+        raise ModelError("converting published weights needs the `onnx` package, a "
+                         f"dependency of photomend that does not import here ({exc}): "
+                         "reinstall photomend") from exc
     return onnx, helper, numpy_helper
 
 

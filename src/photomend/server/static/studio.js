@@ -419,6 +419,12 @@ async function run({ detectOnly = false } = {}) {
   if (!state.image || state.busy) return;
   const cfg = OPS[state.op];
   if (cfg.required && !hasStrokes()) { say("Paint over what should go first.", true); return; }
+  const method = $("options").querySelector("[name=method]");
+  if (state.op === "colorize" && !hasStrokes() && method && method.value === "hints") {
+    say("Scribble colours where you know them first, or choose Method: auto (it needs a " +
+        "colorization network on the server: photomend models fetch zhang-siggraph17).", true);
+    return;
+  }
   const form = new FormData();
   form.append("image", state.image.blob, "image");
   if (cfg.strokes && hasStrokes() && !detectOnly) {
