@@ -109,7 +109,7 @@ def test_colorize_options(tmp_path, capsys):
     Image.fromarray(_scan(scratch=False)).save(ref)
     # no network installed (PHOTOMEND_MODELS is an empty folder): refused before any work
     assert main(["restore", str(src), "-o", str(tmp_path / "a.png"), "--colorize"]) == 2
-    assert "weights" in capsys.readouterr().err and not (tmp_path / "a.png").exists()
+    assert "models fetch" in capsys.readouterr().err and not (tmp_path / "a.png").exists()
     assert main(["restore", str(src), "-o", str(tmp_path / "b.png"), "--colorize", "hints"]) == 2
     out = tmp_path / "c.png"
     assert main(["restore", str(src), "-o", str(out), "--detector", "classical",
