@@ -202,8 +202,12 @@ def machine() -> str:
 
 
 def commit() -> str:
+    """The commit of the photomend being measured (its source folder's checkout)."""
+    import photomend
+
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], text=True,
+                              cwd=Path(photomend.__file__).parent,
                               capture_output=True).stdout.strip() or "unknown"
     except OSError:
         return "unknown"

@@ -42,6 +42,7 @@ from photomend.restoration.detect import (
     check_detector,
     check_threshold,
 )
+from photomend.removal import prewarm
 from photomend.restoration.pipeline import NO_DEFECTS_MESSAGE, restore_loaded
 from photomend.restoration.sheet import three_way
 
@@ -182,6 +183,9 @@ def _restore_one(scan: Path, out: Path, args: argparse.Namespace, *, extra: Path
     if args.colorize:
         colorize = {"method": args.colorize, "reference": args.reference, "hints": args.hints}
     with reported_warnings(out.name, quiet=args.quiet):
+        # The repair's PatchMatch kernels load in the background while the scan decodes and
+        # the detector runs (numba compiles and loads under its own lock: safe if they meet).
+        prewarm("patchmatch")
         before = read_image(scan, max_pixels=args.max_pixels)
         extra_mask = None
         if extra is not None:
