@@ -406,3 +406,14 @@ def test_uploads_never_touch_the_disk(client, monkeypatch):
     r = client.post("/v1/remove?wait=true", files=_files(image=data, mask=_png(mask)),
                     data={"engine": "telea", "format": "jpeg"})
     assert r.status_code == 200, r.text
+
+
+def test_docs_page_is_the_api_reference_served_offline(client):
+    r = client.get("/docs")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = r.text
+    for route in ("/v1/remove", "/v1/jobs/{job_id}", "/healthz"):
+        assert f"<code>{route}</code>" in page, route
+    assert "<td>image</td><td>file part</td><td>yes</td>" in page
+    assert "/openapi.json" in page
+    assert "<script" not in page and "https://" not in page  # nothing loaded from elsewhere

@@ -13,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve", help=summary("serve"),
         description="Serve the photomend web studio at http://HOST:PORT/ and its HTTP API under "
-        "/v1 (OpenAPI schema at /openapi.json). Binds 127.0.0.1 unless told otherwise; any other "
+        "/v1 (reference at /docs, OpenAPI schema at /openapi.json). Binds 127.0.0.1 unless told otherwise; any other "
         "address needs an API token.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -76,7 +76,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     app = create_app(settings)
     shown = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"photomend studio: http://{shown}:{args.port}/  (API: /v1, schema: /openapi.json;"
+    print(f"photomend studio: http://{shown}:{args.port}/  (API: /v1, reference: /docs;"
           f" {settings.workers} worker(s); Ctrl-C stops)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 timeout_graceful_shutdown=5)

@@ -95,6 +95,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for path in pages:
         app.add_api_route(path, page(path), methods=["GET"], include_in_schema=False)
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        """The API reference, from the OpenAPI schema, served offline (no CDN)."""
+        from photomend.server.reference import reference_page
+
+        return Response(reference_page(app.openapi()), media_type="text/html; charset=utf-8",
+                        headers={**_PAGE_HEADERS, "Content-Security-Policy":
+                                 "default-src 'none'; style-src 'unsafe-inline'; "
+                                 "frame-ancestors 'none'"})
+
     # --- information --------------------------------------------------------------------------
 
     @app.get("/healthz", response_model=Health, tags=["info"])
