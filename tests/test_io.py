@@ -448,3 +448,30 @@ def test_compression_level_is_lossless_and_sized(photo, bits, fmt):
     assert sizes[0] > sizes[1] >= sizes[9]
     with pytest.raises(InputError, match="compression"):
         encode_image(img, fmt, compression=10)
+
+
+def _lying_png(width: int, height: int) -> bytes:
+    """A PNG header claiming ``width`` x ``height`` pixels, with no pixel data behind it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("width,height", [(15_000, 15_000), (30_000, 30_000)])
+def test_one_pixel_limit_message_even_past_pillows_guard(width, height):
+    """Just over the limit (our check) and past twice it (Pillow's own bomb guard fires first):
+    the same words, naming our limit and how to raise it, never Pillow's number."""
+    with pytest.raises(ImageTooLargeError) as exc:
+        read_image(_lying_png(width, height))
+    message = str(exc.value)
+    assert f"{width * height:,} pixels, over the limit of 200,000,000 pixels" in message
+    assert "--max-pixels N, max_pixels=N or $PHOTOMEND_MAX_PIXELS" in message
+    assert "400000000" not in message and "decompression bomb DOS" not in message
+    assert exc.value.core in message and exc.value.limit == 200_000_000

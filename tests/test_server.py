@@ -417,3 +417,14 @@ def test_docs_page_is_the_api_reference_served_offline(client):
     assert "<td>image</td><td>file part</td><td>yes</td>" in page
     assert "/openapi.json" in page
     assert "<script" not in page and "https://" not in page  # nothing loaded from elsewhere
+
+
+@pytest.mark.parametrize("part", ["image", "mask"])
+def test_bomb_413_names_the_servers_limit_not_pillows(client, part):
+    """10 gigapixels is past twice Pillow's own guard: the answer still names this server's
+    limit (4,000,000 in this fixture), in HTTP words, with no CLI flag."""
+    body = _assert_error(client.post("/v1/remove", files=_files(**{part: _bomb_png()})), 413)
+    message = body["message"]
+    assert "10,000,000,000 pixels, over the limit of 4,000,000 pixels" in message
+    assert message.endswith("(this server's limit)") and "--" not in message
+    assert "178956970" not in message and "DOS" not in message

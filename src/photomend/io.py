@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io as _io
 import os
+import re
 import secrets
 import struct
 import warnings
@@ -25,17 +26,18 @@ from PIL import Image, ImageCms
 
 from photomend.errors import (
     ImageReadError,
-    ImageTooLargeError,
     InputError,
     MaskError,
     OutputError,
 )
 from photomend.formats import FORMATS_BY_SUFFIX
+from photomend.limits import (  # the limit's constants are also importable from here
+    DEFAULT_MAX_PIXELS,  # noqa: F401
+    MAX_PIXELS_ENV,  # noqa: F401
+    max_pixels_limit,
+    too_large,
+)
 
-#: Largest image (width x height) read unless told otherwise; guards against decompression bombs.
-DEFAULT_MAX_PIXELS = 200_000_000
-#: Environment variable that overrides :data:`DEFAULT_MAX_PIXELS`.
-MAX_PIXELS_ENV = "PHOTOMEND_MAX_PIXELS"
 
 #: What a reader accepts: a path, encoded bytes, a PIL image or an array.
 ImageSource = Union[str, "os.PathLike[str]", bytes, Image.Image, np.ndarray]
@@ -109,25 +111,6 @@ class _Pixels:
 # ---------------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------------
-
-
-def max_pixels_limit(max_pixels: int | None = None) -> int:
-    """Resolve the pixel limit: ``max_pixels``, else ``$PHOTOMEND_MAX_PIXELS``, else the default.
-
-    >>> max_pixels_limit(1000)
-    1000
-    """
-    if max_pixels is None:
-        raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
-        if not raw:
-            return DEFAULT_MAX_PIXELS
-        try:
-            max_pixels = int(raw.replace("_", ""))
-        except ValueError:
-            raise InputError(f"{MAX_PIXELS_ENV} must be a positive integer, got {raw!r}") from None
-    if max_pixels <= 0:
-        raise InputError(f"the pixel limit must be positive, got {max_pixels}")
-    return int(max_pixels)
 
 
 def read_image(source: ImageSource, *, max_pixels: int | None = None) -> LoadedImage:
@@ -269,8 +252,9 @@ def _open_pil(data: bytes, limit: int, name: str) -> Image.Image:
         Image.MAX_IMAGE_PIXELS = limit
     try:
         return Image.open(_io.BytesIO(data))
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"{name} is too large: {_one_line(exc)}") from None
+    except Image.DecompressionBombError as exc:  # more than twice Pillow's own limit
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise too_large(name, limit, pixels=int(found.group(1)) if found else None) from None
     except Image.UnidentifiedImageError:
         raise ImageReadError(
             f"cannot read {name}: not an image file (or a format Pillow cannot decode)"
@@ -281,10 +265,7 @@ def _open_pil(data: bytes, limit: int, name: str) -> Image.Image:
 
 def _check_size(width: int, height: int, limit: int, what: str, name: str | None = None) -> None:
     if width * height > limit:
-        raise ImageTooLargeError(
-            f"{name or what} is {width}x{height} = {width * height:,} pixels, over the limit of "
-            f"{limit:,} (raise it with --max-pixels or ${MAX_PIXELS_ENV})"
-        )
+        raise too_large(name or what, limit, width=width, height=height)
 
 
 def _pixels_from_array(arr: np.ndarray, what: str) -> _Pixels:

@@ -35,8 +35,9 @@ def classify(exc: BaseException) -> ApiError:
     message = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, ApiError):
         return exc
-    if isinstance(exc, ImageTooLargeError):
-        return ApiError(413, error_code(exc), message)
+    if isinstance(exc, ImageTooLargeError):  # the server's limit: the client cannot raise it
+        core = getattr(exc, "core", None)
+        return ApiError(413, error_code(exc), f"{core} (this server's limit)" if core else message)
     if isinstance(exc, InputError):
         return ApiError(422, error_code(exc), message)
     if isinstance(exc, OutputError):

@@ -10,8 +10,9 @@ import numpy as np
 from PIL import Image
 
 from photomend.api import as_given
-from photomend.errors import ImageTooLargeError, InputError
-from photomend.io import MAX_PIXELS_ENV, ImageSource, LoadedImage, max_pixels_limit, read_image
+from photomend.errors import InputError
+from photomend.io import ImageSource, LoadedImage, read_image
+from photomend.limits import max_pixels_limit, too_large
 from photomend.upscaling.base import ProgressFn, check_upscaler, create_upscaler
 from photomend.upscaling.tiling import store, upscale_tiled
 
@@ -141,7 +142,4 @@ def check_output_size(size: tuple[int, int], scale: int, max_pixels: int | None 
     limit = max_pixels_limit(max_pixels)
     w, h = size[0] * int(scale), size[1] * int(scale)
     if w * h > limit:
-        raise ImageTooLargeError(
-            f"the x{scale} output would be {w}x{h} = {w * h:,} pixels, over the limit of "
-            f"{limit:,} (raise it with --max-pixels or ${MAX_PIXELS_ENV})"
-        )
+        raise too_large(f"the x{scale} output", limit, width=w, height=h, verb="would be")
