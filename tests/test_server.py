@@ -428,3 +428,10 @@ def test_bomb_413_names_the_servers_limit_not_pillows(client, part):
     assert "10,000,000,000 pixels, over the limit of 4,000,000 pixels" in message
     assert message.endswith("(this server's limit)") and "--" not in message
     assert "178956970" not in message and "DOS" not in message
+
+
+def test_mask_of_another_size_names_no_cli_flag(client):
+    small = _png(np.zeros((10, 10), np.uint8) + 255)
+    body = _assert_error(client.post("/v1/remove", files=_files(mask=small)), 422)
+    assert body["message"].startswith("mask is 10x10 but the image is ")
+    assert "--" not in body["message"] and "resize_mask" not in body["message"]

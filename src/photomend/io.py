@@ -183,10 +183,11 @@ def read_mask(
     width, height = size
     if mask.shape != (height, width):
         if not resize:
-            raise MaskError(
-                f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is {width}x{height} "
-                "(width x height); pass --resize-mask (resize_mask=True) to scale it"
-            )
+            core = (f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is {width}x{height} "
+                    "(width x height)")
+            error = MaskError(f"{core}; pass --resize-mask (resize_mask=True) to scale it")
+            error.core = core  # without the CLI/Python advice, for the server
+            raise error
         mask = resize_mask(mask, (width, height))
     return mask
 

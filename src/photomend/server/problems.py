@@ -38,8 +38,8 @@ def classify(exc: BaseException) -> ApiError:
     if isinstance(exc, ImageTooLargeError):  # the server's limit: the client cannot raise it
         core = getattr(exc, "core", None)
         return ApiError(413, error_code(exc), f"{core} (this server's limit)" if core else message)
-    if isinstance(exc, InputError):
-        return ApiError(422, error_code(exc), message)
+    if isinstance(exc, InputError):  # ``core``: the message without CLI or Python advice
+        return ApiError(422, error_code(exc), getattr(exc, "core", None) or message)
     if isinstance(exc, OutputError):
         return ApiError(500, "output", message)
     if isinstance(exc, MemoryError):
