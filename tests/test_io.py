@@ -475,3 +475,11 @@ def test_one_pixel_limit_message_even_past_pillows_guard(width, height):
     assert "--max-pixels N, max_pixels=N or $PHOTOMEND_MAX_PIXELS" in message
     assert "400000000" not in message and "decompression bomb DOS" not in message
     assert exc.value.core in message and exc.value.limit == 200_000_000
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_to_uint8_rounds_like_rint_of_clip(dtype):
+    rng = np.random.default_rng(0)
+    a = (rng.random((60, 70, 3)) * 1.4 - 0.2).astype(dtype)
+    a.flat[:256] = (np.arange(256) + 0.5) / 255.0  # ties
+    np.testing.assert_array_equal(to_uint8(a), np.rint(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8))

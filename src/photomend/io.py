@@ -428,7 +428,9 @@ def to_uint8(a: np.ndarray) -> np.ndarray:
     """
     if a.dtype == np.uint8:  # already 8-bit (e.g. a large upscaled image kept compact)
         return a
-    return np.rint(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8)
+    scaled = np.multiply(a, 255.0, dtype=np.result_type(a.dtype, np.float32))  # one new array,
+    np.clip(scaled, 0.0, 255.0, out=scaled)  # then in place: the same values as
+    return np.rint(scaled, out=scaled).astype(np.uint8)  # rint(clip(a, 0, 1) * 255)
 
 
 def to_uint16(a: np.ndarray) -> np.ndarray:
