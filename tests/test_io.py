@@ -482,4 +482,5 @@ def test_to_uint8_rounds_like_rint_of_clip(dtype):
     rng = np.random.default_rng(0)
     a = (rng.random((60, 70, 3)) * 1.4 - 0.2).astype(dtype)
     a.flat[:256] = (np.arange(256) + 0.5) / 255.0  # ties
-    np.testing.assert_array_equal(to_uint8(a), np.rint(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8))
+    expected = np.rint(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8)
+    np.testing.assert_array_equal(to_uint8(a), expected)
