@@ -5,8 +5,6 @@ def test_prewarm_loads_compiled_engines_once(monkeypatch):
     from photomend import removal
 
     monkeypatch.setattr(removal, "_WARMED", set())
-    import photomend.engines.opencv  # noqa: F401  (imported: nothing left to load)
-
     assert removal.prewarm("telea") is None  # OpenCV: nothing to load
     assert removal.prewarm("no-such-engine") is None  # the real call reports the name
     warm = removal.prewarm("patchmatch")

@@ -78,3 +78,44 @@ def test_unknown_command_is_a_usage_error(argv, capsys):
 
     assert main(argv) == 2
     assert "invalid choice: 'bogus'" in capsys.readouterr().err
+
+
+def test_engines_command_loads_no_numba():
+    """``photomend engines`` lists the built-in engines from their declared traits."""
+    code = ("import contextlib, io\nfrom photomend.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()): assert main(['engines']) == 0")
+    assert not _imported_after(code) & {"numba", "torch"}
+
+
+def test_declared_traits_are_the_engines_own():
+    """BUILTIN_TRAITS (read without importing an engine) says what each engine class says."""
+    from photomend.engines.base import _REGISTRY, BUILTIN_TRAITS, _engine_class
+
+    for name, declared in BUILTIN_TRAITS.items():
+        cls = _engine_class(name)
+        assert _REGISTRY[name] is cls
+        own = cls.traits
+        assert (own.description, own.max_pixels, own.synthesises_texture,
+                own.compiled_kernels) == (declared.description, declared.max_pixels,
+                                          declared.synthesises_texture,
+                                          declared.compiled_kernels), name
+        assert (own.readiness is None) == (declared.readiness is None), name
+
+
+def test_numba_starts_without_scipy_linalg():
+    """photomend.jit: numba's BLAS probe does not import scipy.linalg, a PatchMatch fill works
+    and a kernel that uses BLAS still does."""
+    code = ("import sys, numpy as np\nfrom photomend.jit import import_numba\nimport_numba()\n"
+            "from photomend import remove_array\n"
+            "img = np.random.default_rng(0).random((48, 64, 3), dtype=np.float32)\n"
+            "hole = np.zeros((48, 64), bool); hole[20:28, 20:30] = True\n"
+            "remove_array(img, hole, engine='patchmatch')\n"
+            "import numba.np.arraymath as am\nassert am._HAVE_BLAS\n"
+            "assert 'scipy.linalg' not in sys.modules and "
+            "'scipy.linalg.cython_blas' not in sys.modules\n"
+            "import numba\nf = numba.njit(lambda a, b: np.dot(a, b))\n"
+            "assert f(np.ones((2, 2)), np.ones((2, 2)))[0, 0] == 2.0\n"
+            "import scipy.linalg.cython_blas\nprint('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"

@@ -22,7 +22,7 @@ from typing import Union
 
 import cv2
 import numpy as np
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageFile
 
 from photomend.errors import (
     ImageReadError,
@@ -313,6 +313,11 @@ def _decode(im: Image.Image, data: bytes | None, icc: bytes | None):
             color = arr[:, :, 2::-1] if arr.shape[2] >= 3 else arr[:, :, :1]
             alpha = arr[:, :, 3] if arr.shape[2] == 4 else None
             return np.ascontiguousarray(color), alpha, _rgb_profile(icc), False
+    if data is not None:
+        # One decoder call for the whole file instead of one per 64 kB block: Pillow releases
+        # the GIL inside each call, so a thread loading kernels meanwhile (removal.prewarm)
+        # no longer makes every block wait for the GIL (4K JPEG beside it: 1.1-1.8 s -> 0.7 s).
+        im.decodermaxblock = max(len(data), ImageFile.MAXBLOCK)
     im.load()
     mode = im.mode
     if mode.startswith("I;16") or mode == "I":

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import numpy as np
 
-from photomend.engines import BUILTIN_ENGINES, ProgressFn, create_engine, engine_traits
+from photomend.engines import ProgressFn, create_engine, engine_traits
 from photomend.errors import MaskError
 
 DEFAULT_ENGINE = "patchmatch"
@@ -66,13 +65,13 @@ def prewarm(engine: str = DEFAULT_ENGINE) -> threading.Thread | None:
     """Import ``engine`` and load its compiled kernels in a background thread; None if there
     is nothing to do.
 
-    A fresh process spends about 0.4 s importing numba and 0.7 s loading the kernels from the
-    cache on its first ``patchmatch`` fill. Started before a photo is decoded (which releases
+    A fresh process spends about 0.4 s importing numba and 0.4 s loading the kernels from the
+    cache on its first ``patchmatch`` fill (see :mod:`photomend.jit`). Started before a photo is decoded (which releases
     the GIL), that time overlaps the decode. ``join()`` the thread before the real fill. It is
     not a daemon thread: a process leaving early (bad input) waits for it at exit, since numba
     aborts the process if the interpreter shuts down under a loading thread. Errors are left
-    to the real call to report. Only the first call per engine in a process starts a thread;
-    an engine whose module is already imported and has no compiled kernels needs none.
+    to the real call to report. Only the first call per engine in a process starts a thread,
+    and only for an engine with compiled kernels.
 
     >>> warm = prewarm("patchmatch")  # a Thread; None once this process has loaded them
     >>> if warm is not None:
@@ -80,11 +79,9 @@ def prewarm(engine: str = DEFAULT_ENGINE) -> threading.Thread | None:
     """
     if engine in _WARMED:
         return None
-    module = BUILTIN_ENGINES.get(engine)
-    if module is None or module in sys.modules:  # registered, or its module already imported
-        traits = engine_traits(engine)
-        if traits is None or not traits.compiled_kernels:
-            return None  # (an unknown name: the real call says so)
+    traits = engine_traits(engine)  # (no import: the built-in engines' traits are declared)
+    if traits is None or not traits.compiled_kernels:
+        return None  # (an unknown name: the real call says so)
     _WARMED.add(engine)
 
     def run() -> None:
@@ -92,9 +89,7 @@ def prewarm(engine: str = DEFAULT_ENGINE) -> threading.Thread | None:
         hole = np.zeros((96, 128), bool)
         hole[40:56, 50:74] = True
         try:  # cra at a tiny working size runs the engine's and the aggregation's kernels
-            traits = engine_traits(engine)  # imports its module (numba): off the main thread
-            if traits is not None and traits.compiled_kernels:
-                remove_array(rgb, hole, engine=engine, hd_strategy="cra", working_size=64)
+            remove_array(rgb, hole, engine=engine, hd_strategy="cra", working_size=64)
         except Exception:  # noqa: BLE001, S110  (an optimisation, never a failure)
             pass
 

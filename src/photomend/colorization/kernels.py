@@ -14,7 +14,12 @@ no full-size temporaries), each with a NumPy twin that the tests compare against
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+
+from photomend.jit import import_numba
+
+import_numba()  # (before numba loads a kernel: see photomend.jit)
+
+from numba import njit, prange  # noqa: E402
 
 from photomend.colorization.colorspace import GAMUT_TOLERANCE
 

@@ -102,6 +102,43 @@ BUILTIN_ENGINES = {
 }
 
 
+def _readiness_in(module: str, function: str) -> Callable[[], str | None]:
+    """A readiness check that imports ``module`` only when it is asked."""
+
+    def readiness() -> str | None:
+        return getattr(importlib.import_module(module), function)()
+
+    return readiness
+
+
+#: The traits of the built-in engines, known without importing their modules (numba, torch):
+#: ``photomend engines``, :func:`engine_traits` and the CLI's engine check read them here. Each
+#: engine class declares the same traits (tests/test_engines.py checks that they agree).
+BUILTIN_TRAITS = {
+    "patchmatch": EngineTraits(
+        description="multi-scale PatchMatch exemplar fill (default): sharp texture, no download",
+        max_pixels=1_000_000,
+        compiled_kernels=True,
+    ),
+    "telea": EngineTraits(
+        description="OpenCV fast marching (Telea): very fast, smooth, no texture",
+        max_pixels=400_000_000,
+        synthesises_texture=False,
+    ),
+    "ns": EngineTraits(
+        description="OpenCV Navier-Stokes diffusion: fast, smooth, no texture",
+        max_pixels=400_000_000,
+        synthesises_texture=False,
+    ),
+    "lama": EngineTraits(
+        description="Big-LaMa learned inpainting (Fourier convolutions): large holes, "
+        "structure; needs the weights and torch (or an ONNX export)",
+        max_pixels=1_000_000,
+        readiness=_readiness_in("photomend.engines.lama", "_readiness"),
+    ),
+}
+
+
 def register_engine(cls: type[Engine]) -> type[Engine]:
     """Class decorator: make ``cls`` available under ``cls.name``."""
     _REGISTRY[cls.name] = cls
@@ -111,6 +148,10 @@ def register_engine(cls: type[Engine]) -> type[Engine]:
 def _engine_class(name: str) -> type[Engine] | None:
     """The class registered as ``name``, importing its built-in module if need be."""
     if name not in _REGISTRY and name in BUILTIN_ENGINES:
+        if BUILTIN_TRAITS[name].compiled_kernels:
+            from photomend.jit import import_numba
+
+            import_numba()  # (numba's start-up without its 0.4 s probe of scipy.linalg)
         importlib.import_module(BUILTIN_ENGINES[name])
     return _REGISTRY.get(name)
 
@@ -125,21 +166,23 @@ def engine_names() -> list[str]:
 
 
 def engine_traits(name: str) -> EngineTraits | None:
-    """The traits of engine ``name`` (importing only its module), or None for an unknown name.
+    """The traits of engine ``name``, or None for an unknown name. A built-in engine's module is
+    not imported (its traits are in :data:`BUILTIN_TRAITS`).
 
-    >>> engine_traits("telea").compiled_kernels
-    False
+    >>> engine_traits("patchmatch").compiled_kernels
+    True
     """
-    cls = _engine_class(name)
-    return None if cls is None else cls.traits
+    cls = _REGISTRY.get(name)
+    if cls is not None:
+        return cls.traits
+    return BUILTIN_TRAITS.get(name)
 
 
 def available_engines() -> dict[str, EngineTraits]:
     """Names of all engines and their traits: the built-in ones first, in their order, then the
-    registered ones. Imports every engine module (numba included); to check one name, use
-    :func:`engine_traits`."""
-    return {name: cls.traits for name in engine_names()
-            if (cls := _engine_class(name)) is not None}
+    registered ones. Imports no built-in engine's module."""
+    return {name: traits for name in engine_names()
+            if (traits := engine_traits(name)) is not None}
 
 
 def engine_readiness(name: str) -> str | None:

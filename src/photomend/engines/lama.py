@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from photomend import zoo
-from photomend.engines.base import Engine, EngineTraits, ProgressFn, register_engine
+from photomend.engines.base import BUILTIN_TRAITS, Engine, ProgressFn, register_engine
 from photomend.errors import InputError
 
 MODEL_NAME = "big-lama"
@@ -53,12 +53,7 @@ class LamaEngine(Engine):
     """
 
     name = "lama"
-    traits = EngineTraits(
-        description="Big-LaMa learned inpainting (Fourier convolutions): large holes, "
-        "structure; needs the weights and torch (or an ONNX export)",
-        max_pixels=1_000_000,
-        readiness=_readiness,
-    )
+    traits = BUILTIN_TRAITS["lama"]  # (its readiness imports this module and calls _readiness)
 
     def __init__(self, *, seed: int = 0, attention: str | None = None,
                  weights: str | Path | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from photomend.engines.base import Engine, EngineTraits, ProgressFn, register_engine
+from photomend.engines.base import BUILTIN_TRAITS, Engine, ProgressFn, register_engine
 
 
 def diffusion_fill(image: np.ndarray, mask: np.ndarray, flag: int, radius: int) -> np.ndarray:
@@ -60,19 +60,11 @@ class _OpenCVEngine(Engine):
 class TeleaEngine(_OpenCVEngine):
     name = "telea"
     flag = cv2.INPAINT_TELEA
-    traits = EngineTraits(
-        description="OpenCV fast marching (Telea): very fast, smooth, no texture",
-        max_pixels=400_000_000,
-        synthesises_texture=False,
-    )
+    traits = BUILTIN_TRAITS["telea"]
 
 
 @register_engine
 class NavierStokesEngine(_OpenCVEngine):
     name = "ns"
     flag = cv2.INPAINT_NS
-    traits = EngineTraits(
-        description="OpenCV Navier-Stokes diffusion: fast, smooth, no texture",
-        max_pixels=400_000_000,
-        synthesises_texture=False,
-    )
+    traits = BUILTIN_TRAITS["ns"]
