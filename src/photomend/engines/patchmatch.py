@@ -122,7 +122,7 @@ class PatchMatchEngine(Engine):
     #: EM iterations at the coarsest and at the finest level (linear in between).
     em_coarse, em_fine = 6, 2
     #: Extra EM iterations with sharp weights at the finest level, for the texture.
-    em_sharp = 3
+    em_sharp = 1
     #: PatchMatch scans per EM iteration.
     pm_iters = 2
     #: Weight of the structure-line guidance channels in the patch distance (0: off).
@@ -341,7 +341,7 @@ class PatchMatchEngine(Engine):
     texture_gain_max = 3.0
     #: Mean squared patch error (per pixel and channel) at which the matches lose most trust.
     trust_error = 3e-6
-    locality = 0.0
+    locality = 0.03
 
     def _weights(
         self, cost: np.ndarray, npix: np.float32, percentile: float | None = None
