@@ -128,6 +128,10 @@ def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior):
     Sources are fully known, so writing hole pixels in place never changes what is read.
     """
     h, w = tindex.shape
+    # One weight per patch, not one per (patch, pixel): each patch covers (2r+1)^2 pixels.
+    weight = np.empty(cost.shape[0], np.float32)
+    for k in range(cost.shape[0]):
+        weight[k] = np.exp(-(cost[k] / npix) * inv_two_sigma2) * prior[k]
     for m in range(hole_yx.shape[0]):
         y = hole_yx[m, 0]
         x = hole_yx[m, 1]
@@ -146,7 +150,7 @@ def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior):
                 k = tindex[ty, tx]
                 if k < 0:
                     continue
-                wt = np.exp(-(cost[k] / npix) * inv_two_sigma2) * prior[k]
+                wt = weight[k]
                 sy = nnf[k, 0] + dy
                 sx = nnf[k, 1] + dx
                 a0 += wt * img[sy, sx, 0]
