@@ -18,7 +18,7 @@ from photomend.engines.base import Engine, EngineTraits, ProgressFn, register_en
 from photomend.engines.opencv import diffusion_fill
 from photomend.errors import MaskError
 from photomend.ops import patchmatch_kernels as k
-from photomend.ops import structure_lines
+from photomend.ops import colour_guard, structure_lines
 from photomend.ops.spread import spread
 
 
@@ -127,6 +127,8 @@ class PatchMatchEngine(Engine):
     pm_iters = 2
     #: Weight of the structure-line guidance channels in the patch distance (0: off).
     line_weight = 0.5
+    #: Refill voted pixels whose colour occurs nowhere around the hole (ops.colour_guard).
+    colour_guard = True
     #: Width (px, finest level) of the band around the hole that sources may not touch.
     halo = 3
 
@@ -238,7 +240,10 @@ class PatchMatchEngine(Engine):
             k.patchmatch(sharp, targets, tindex, valid, nnf, cost, r, self.pm_iters, max_radius, lam)
             k.vote(sharp, hole_yx, tindex, nnf, cost, r,
                    *self._weights(cost, npix, self.sharp_percentile), prior)
-        return img[..., :3], sharp[..., :3], trust
+        voted = np.ascontiguousarray(img[..., :3])
+        if self.colour_guard:
+            voted = colour_guard.replace_foreign(voted, mask)
+        return voted, sharp[..., :3], trust
 
     def _guidance(self, image: np.ndarray, mask: np.ndarray):
         """``guide(level, scale) -> HxWx2``: the structure-line map of
