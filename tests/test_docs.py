@@ -65,23 +65,3 @@ def test_bundled_example_is_small_and_licensed():
         assert m.size == im.size
     notes = (data / "README.md").read_text(encoding="utf-8")
     assert "public domain" in notes and "skimage.data.rocket" in notes
-
-
-@needs_checkout
-def test_readme_batch_example_runs_as_written(tmp_path, monkeypatch):
-    """`photomend batch examples/archive_restore.toml` (README, Batch jobs) with what ships in
-    examples/: the manifest and its scan. Run on a copy, so the checkout stays clean."""
-    import shutil
-
-    from photomend.cli import main
-
-    text = README.read_text(encoding="utf-8")
-    assert "photomend batch examples/archive_restore.toml\n" in text
-    shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    monkeypatch.chdir(tmp_path)
-    assert main(["batch", "examples/archive_restore.toml", "--workers", "1", "-q"]) == 0
-    outputs = sorted(p.name for p in (tmp_path / "examples" / "restored").glob("*.png"))
-    assert outputs == ["rocket_scan_restored.png"]
-    with Image.open(tmp_path / "examples" / "restored" / outputs[0]) as im:
-        with Image.open(ROOT / "examples" / "scans" / "rocket_scan.jpg") as scan:
-            assert im.size == (2 * scan.size[0], 2 * scan.size[1])  # restore, then upscale x2

@@ -116,3 +116,8 @@ def test_colorize_options(tmp_path, capsys):
                  "--reference", str(ref), "-q"]) == 0
     rgb = np.asarray(Image.open(out).convert("RGB")).astype(int)
     assert np.abs(rgb[:, :, 0] - rgb[:, :, 2]).mean() > 3  # it has colour now
+    # a bare --colorize takes colorize's default: the reference given (README's example)
+    bare = tmp_path / "d.png"
+    assert main(["restore", str(src), "-o", str(bare), "--detector", "classical",
+                 "--colorize", "--reference", str(ref), "-q"]) == 0
+    assert np.array_equal(np.asarray(Image.open(bare)), np.asarray(Image.open(out)))

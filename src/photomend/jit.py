@@ -51,7 +51,7 @@ def import_numba() -> None:
     with _LOCK:
         if "numba.np.arraymath" in sys.modules:
             return
-        import numba  # noqa: F401
+        import numba  # (first: the registry below needs it)
 
         placeholder = None
         if _PROBE not in sys.modules and _has_cython_blas():

@@ -50,6 +50,9 @@ from photomend.restoration.sheet import three_way
 COMPARE_MAX_SIDE = 1600
 
 
+#: ``--colorize`` without a METHOD: the default of ``photomend colorize``.
+_DEFAULT_METHOD = "default"
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "restore",
@@ -73,9 +76,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compare", type=Path, default=None, metavar="FILE",
                    help="also write a sheet: scan | defects found | restored "
                    f"(each panel at most {COMPARE_MAX_SIDE} px)")
-    p.add_argument("--colorize", nargs="?", const="auto", default=None, metavar="METHOD",
+    p.add_argument("--colorize", nargs="?", const=_DEFAULT_METHOD, default=None,
+                   metavar="METHOD",
                    help="also colorize the result: 'auto' (a zoo network; see 'photomend "
-                   "models'), 'reference' (with --reference) or 'hints' (with --hints)")
+                   "models'), 'reference' (with --reference) or 'hints' (with --hints); "
+                   "without METHOD: hints if --hints, else reference if --reference, else auto")
     p.add_argument("--reference", type=Path, default=None, metavar="FILE",
                    help="reference colour photo for --colorize")
     p.add_argument("--hints", type=Path, default=None, metavar="FILE",
@@ -89,8 +94,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _run_restore(args: argparse.Namespace) -> int:
     check_detector(args.detector)
     check_threshold(args.threshold)
-    if (args.reference or args.hints) and not args.colorize:
-        args.colorize = "reference" if args.reference and not args.hints else "hints"
+    if args.colorize == _DEFAULT_METHOD or (not args.colorize and (args.reference or args.hints)):
+        # colorize's own default (photomend.colorization.core.resolve_method(None, ...))
+        args.colorize = "hints" if args.hints else "reference" if args.reference else "auto"
     if args.colorize:  # an unknown method, missing hints or a missing model: fail first
         from photomend.colorization.core import resolve_method
 
