@@ -3,6 +3,8 @@ the same work in a warm process and against a minimal OpenCV script.
 
     python benchmarks/bench_cli.py [--repeats N] [--out benchmarks/results_cli.md]
 
+(the figures also go to ``results_cli.json``, which ``benchmarks/readme_table.py`` reads)
+
 For each row, in one run on the same machine:
 
 - **CLI**: the ``photomend ...`` command in a fresh process (wall clock of the whole process:
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import platform
 import statistics
@@ -264,13 +267,28 @@ def report(rows: list[dict], engines: list[dict], repeats: int) -> str:
     return "\n".join(lines)
 
 
+def environment(repeats: int) -> dict:
+    """The conditions of the run, for results_cli.json (and the README's table)."""
+    return {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit(), "machine": machine(),
+            "cores": os.cpu_count(), "python": platform.python_version(),
+            "load": round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None,
+            "repeats": repeats}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3, help="runs per figure (median; default 3)")
-    ap.add_argument("--out", type=Path, default=HERE / "results_cli.md")
+    ap.add_argument("--out", type=Path, default=HERE / "results_cli.md",
+                    help="the report; the figures also go to the same name with .json")
     args = ap.parse_args(argv)
-    text = report(*run(args.repeats), args.repeats)
+    rows, engines = run(args.repeats)
+    text = report(rows, engines, args.repeats)
     args.out.write_text(text)
+    args.out.with_suffix(".json").write_text(json.dumps(
+        {"environment": environment(args.repeats), "targets": {
+            "help_s": HELP_TARGET_S, "overhead_s": OVERHEAD_TARGET_S,
+            "telea_vs_opencv_script_x": TELEA_TARGET_X, "engine_vs_cv2_x": ENGINE_TARGET_X},
+         "jobs": rows, "engines": engines}, indent=1) + "\n")
     print(text)
     return 0
 
