@@ -127,10 +127,6 @@ class PatchMatchEngine(Engine):
     pm_iters = 2
     #: Weight of the structure-line guidance channels in the patch distance (0: off).
     line_weight = 0.5
-    #: Completeness votes (bidirectional similarity): known patches within this many times
-    #: the hole's depth of it also vote into the hole patch they match best (0: off).
-    completeness = True
-    completeness_band = 0.5
     #: Refill voted pixels whose colour occurs nowhere around the hole (ops.colour_guard).
     colour_guard = True
     #: Width (px, finest level) of the band around the hole that sources may not touch.
@@ -215,39 +211,20 @@ class PatchMatchEngine(Engine):
             # Locality prior: a far source must beat a near one by this much (per px², scaled so
             # the prior weighs the same at every level).
             lam = np.float32(self.locality * npix / max(level.hole.shape) ** 2)
-            rev = self._reverse(level.hole, valid, targets, r)
-            acc = np.zeros((h, w, 3), np.float32)
-            wsum = np.zeros((h, w), np.float32)
-
-            def em(img, search=True, percentile=None, pm_iters=self.pm_iters, max_radius=0):
-                """One EM iteration: search (both directions) and vote, in place."""
-                if search:
-                    k.compute_costs(img, targets, nnf, cost, r, lam)
-                    k.patchmatch(img, targets, tindex, valid, nnf, cost, r, pm_iters, max_radius, lam)
-                inv, npx = self._weights(cost, npix, percentile)
-                acc.fill(0.0)
-                wsum.fill(0.0)
-                if rev is not None:
-                    sources, sindex, svalid, snnf, scost = rev
-                    k.compute_costs(img, sources, snnf, scost, r, lam)
-                    if search:
-                        k.patchmatch(img, sources, sindex, svalid, snnf, scost, r, pm_iters,
-                                     max_radius, lam)
-                    k.completeness_votes(img, level.hole, sources, snnf, scost, r, inv, npx, acc, wsum)
-                k.vote(img, hole_yx, tindex, nnf, cost, r, inv, npx, prior, acc, wsum)
-
             if prev_nnf is None:
                 k.random_init(targets, valid_yx, nnf)
             else:
                 k.upsample_nnf(prev_tindex, prev_nnf, targets, valid, valid_yx, nnf)
                 # The doubled matches give this level its first estimate of the hole.
                 k.compute_costs(img, targets, nnf, cost, r, lam)
-                em(img, search=False)
+                k.vote(img, hole_yx, tindex, nnf, cost, r, *self._weights(cost, npix), prior)
             frac = li / max(1, n - 1)
             n_em = round(self.em_coarse + (self.em_fine - self.em_coarse) * frac)
             max_radius = max(level.hole.shape)
             for _ in range(n_em):
-                em(img, max_radius=max_radius)
+                k.compute_costs(img, targets, nnf, cost, r, lam)
+                k.patchmatch(img, targets, tindex, valid, nnf, cost, r, self.pm_iters, max_radius, lam)
+                k.vote(img, hole_yx, tindex, nnf, cost, r, *self._weights(cost, npix), prior)
             prev_tindex, prev_nnf = tindex, nnf
             if progress is not None:
                 progress("patchmatch levels", li + 1, n)
@@ -259,35 +236,14 @@ class PatchMatchEngine(Engine):
         # textured sources (soft votes make soft images, which then match soft sources).
         sharp = img.copy()
         for _ in range(self.em_sharp):
-            em(sharp, percentile=self.sharp_percentile, max_radius=max_radius)
+            k.compute_costs(sharp, targets, nnf, cost, r, lam)
+            k.patchmatch(sharp, targets, tindex, valid, nnf, cost, r, self.pm_iters, max_radius, lam)
+            k.vote(sharp, hole_yx, tindex, nnf, cost, r,
+                   *self._weights(cost, npix, self.sharp_percentile), prior)
         voted = np.ascontiguousarray(img[..., :3])
         if self.colour_guard:
             voted = colour_guard.replace_foreign(voted, mask)
         return voted, sharp[..., :3], trust
-
-    def _reverse(self, hole: np.ndarray, valid: np.ndarray, targets: np.ndarray, r: int):
-        """For the completeness votes: the known patches within ``completeness_band`` x the
-        hole's depth (at least 2r + 1 px) of the hole, their index map, the hole patches they
-        may match (inside the image), and random first matches with their costs; None when
-        ``completeness`` is off."""
-        if not self.completeness:
-            return None
-        h, w = hole.shape
-        depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3).max()
-        near = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3)
-        band = max(2 * r + 1, self.completeness_band * depth)
-        sources = np.argwhere(valid & (near <= band)).astype(np.int32)
-        candidates = np.zeros((h, w), bool)
-        candidates[targets[:, 0], targets[:, 1]] = True
-        candidates[:r] = candidates[h - r :] = False
-        candidates[:, :r] = candidates[:, w - r :] = False
-        if len(sources) == 0 or not candidates.any():
-            return None
-        sindex = np.full((h, w), -1, np.int32)
-        sindex[sources[:, 0], sources[:, 1]] = np.arange(len(sources), dtype=np.int32)
-        snnf = np.empty_like(sources)
-        k.random_init(sources, np.argwhere(candidates).astype(np.int32), snnf)
-        return sources, sindex, candidates, snnf, np.empty(len(sources), np.float32)
 
     def _guidance(self, image: np.ndarray, mask: np.ndarray):
         """``guide(level, scale) -> HxWx2``: the structure-line map of

@@ -120,12 +120,10 @@ def patchmatch(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, lam
 
 
 @njit(cache=True)
-def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior, acc, wsum):
+def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior):
     """Wexler voting, in place: each hole pixel becomes the weighted mean of the source pixels
     that the patches covering it propose; weight = exp(-mean SSD / (2 sigma^2)) * ``prior[k]``
     (float32 N, a per-target confidence: Wexler et al.'s gamma^-distance to the known region).
-    ``acc`` (HxWx3) and ``wsum`` (HxW) hold further weighted votes to add (the completeness
-    votes of :func:`completeness_votes`; zeros for none).
 
     Sources are fully known, so writing hole pixels in place never changes what is read.
     """
@@ -137,10 +135,10 @@ def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior, acc, w
     for m in range(hole_yx.shape[0]):
         y = hole_yx[m, 0]
         x = hole_yx[m, 1]
-        a0 = np.float64(acc[y, x, 0])
-        a1 = np.float64(acc[y, x, 1])
-        a2 = np.float64(acc[y, x, 2])
-        ws = np.float64(wsum[y, x])
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        ws = 0.0
         for dy in range(-r, r + 1):
             ty = y - dy
             if ty < 0 or ty >= h:
@@ -163,30 +161,6 @@ def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior, acc, w
             img[y, x, 0] = a0 / ws
             img[y, x, 1] = a1 / ws
             img[y, x, 2] = a2 / ws
-
-
-@njit(cache=True)
-def completeness_votes(img, hole, sources, snnf, scost, r, inv_two_sigma2, npix, acc, wsum):
-    """Bidirectional similarity (Simakov et al. 2008): every known patch near the hole
-    (``sources``, Nx2 centres) votes its pixels into the hole patch it matches best (``snnf``),
-    weighted like :func:`vote`; the votes are added to ``acc`` (HxWx3) and ``wsum`` (HxW) at
-    hole pixels only. So the photo's content around the hole must appear in it, busy textures
-    included, not only what the hole's current (smooth) estimate resembles."""
-    for i in range(sources.shape[0]):
-        wt = np.exp(-(scost[i] / npix) * inv_two_sigma2)
-        sy0 = sources[i, 0]
-        sx0 = sources[i, 1]
-        ty0 = snnf[i, 0]
-        tx0 = snnf[i, 1]
-        for dy in range(-r, r + 1):
-            for dx in range(-r, r + 1):
-                y = ty0 + dy
-                x = tx0 + dx
-                if hole[y, x]:
-                    acc[y, x, 0] += wt * img[sy0 + dy, sx0 + dx, 0]
-                    acc[y, x, 1] += wt * img[sy0 + dy, sx0 + dx, 1]
-                    acc[y, x, 2] += wt * img[sy0 + dy, sx0 + dx, 2]
-                    wsum[y, x] += wt
 
 
 @njit(cache=True)

@@ -22,12 +22,12 @@ def patch_ssd(img: np.ndarray, ty: int, tx: int, sy: int, sx: int, r: int) -> fl
     return d
 
 
-def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior, acc, wsum) -> np.ndarray:
+def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior) -> np.ndarray:
     """Weighted Wexler vote of every hole pixel; returns a new image."""
     out = img.copy()
     h, w = tindex.shape
     for y, x in hole_yx:
-        total, ws = acc[y, x].astype(np.float64), float(wsum[y, x])
+        acc, ws = np.zeros(3), 0.0
         for dy in range(-r, r + 1):
             for dx in range(-r, r + 1):
                 ty, tx = y - dy, x - dx
@@ -35,23 +35,8 @@ def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior, acc, w
                     continue
                 k = tindex[ty, tx]
                 wt = np.exp(-(cost[k] / npix) * inv_two_sigma2) * prior[k]
-                total += wt * img[nnf[k, 0] + dy, nnf[k, 1] + dx, :3]
+                acc += wt * img[nnf[k, 0] + dy, nnf[k, 1] + dx, :3]
                 ws += wt
         if ws > 0:
-            out[y, x, :3] = total / ws
+            out[y, x, :3] = acc / ws
     return out
-
-
-def completeness_votes(img, hole, sources, snnf, scost, r, inv_two_sigma2, npix):
-    """Completeness votes: (acc HxWx3, wsum HxW) of every source patch voting its pixels into
-    the hole pixels of the patch it matched."""
-    acc = np.zeros(hole.shape + (3,))
-    wsum = np.zeros(hole.shape)
-    for (sy, sx), (ty, tx), c in zip(sources, snnf, scost):
-        wt = np.exp(-(c / npix) * inv_two_sigma2)
-        for dy in range(-r, r + 1):
-            for dx in range(-r, r + 1):
-                if hole[ty + dy, tx + dx]:
-                    acc[ty + dy, tx + dx] += wt * img[sy + dy, sx + dx, :3]
-                    wsum[ty + dy, tx + dx] += wt
-    return acc, wsum
