@@ -3,6 +3,7 @@
     python benchmarks/bench_restore_families.py                  # held-out photos, 4 families
     python benchmarks/bench_restore_families.py --split tune     # the photos for choosing constants
     python benchmarks/bench_restore_families.py --quick          # 2 photos per split, no repair
+    python benchmarks/bench_restore_families.py --pictures docs --detectors learned top-hat
 
 Damage: the four families of :mod:`photomend.restoration.damage_families` (``degrade``, the
 generator the learned detector was trained and tuned on, and ``strokes``, ``folds``,
@@ -142,6 +143,37 @@ def run(imgs: dict, families, detectors, *, with_repair: bool, log) -> list[dict
     return records
 
 
+def picture(d, preds: dict[str, np.ndarray], path: Path, width: int = 1600) -> None:
+    """The scan, then per detector its mask against the truth: hits white, misses red, false
+    marks cyan (a found pixel within the tolerance of a true one is a hit)."""
+    from photomend.metrics import _dilated
+
+    panels = [d.image]
+    for pred in preds.values():
+        near_pred, near_truth = _dilated(pred, TOL), _dilated(d.mask, TOL)
+        v = np.zeros(d.image.shape, np.float32)
+        v[d.mask & near_pred] = (1, 1, 1)
+        v[d.mask & ~near_pred] = (1, 0.15, 0.15)
+        v[pred & ~near_truth] = (0.1, 0.9, 1)
+        panels.append(v)
+    sheet = np.concatenate(panels, axis=1)
+    h, w = sheet.shape[:2]
+    sheet = cv2.resize(sheet, (width, round(h * width / w)), interpolation=cv2.INTER_AREA)
+    Image.fromarray(np.round(np.clip(sheet, 0, 1) * 255).astype(np.uint8)).save(path, quality=88)
+
+
+def pictures(folder: Path, detectors) -> None:
+    """Truth vs found for two held-out scans (families ``folds`` and ``surface``, the first
+    HELDOUT photo with structure) per detector: ``folder/restore_families_<family>.jpg``."""
+    name = SPLITS["heldout"][2]
+    rgb = load_structure_photo(name, SIDE)
+    folder.mkdir(parents=True, exist_ok=True)
+    for family in ("folds", "surface"):
+        d = damage(rgb, family, seed=20_000 + 100 * FAMILIES.index(family) + 2)
+        picture(d, {det: DETECTORS[det](d.image) for det in detectors},
+                folder / f"restore_families_{family}.jpg")
+
+
 def summary(records: list[dict]) -> dict:
     """(family, detector) -> pooled precision, recall, F1, per-type recall, gain, clean %."""
     out = {}
@@ -195,7 +227,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-repair", action="store_true")
     ap.add_argument("--out", type=Path, default=None,
                     help="markdown file (default results_restore_families[_tune].md)")
+    ap.add_argument("--pictures", type=Path, default=None,
+                    help="only draw truth vs found for two held-out scans into this folder")
     args = ap.parse_args(argv)
+    if args.pictures:
+        pictures(args.pictures, args.detectors)
+        return 0
     out = args.out or HERE / ("results_restore_families"
                               + ("_tune" if args.split == "tune" else "") + ".md")
     started = time.perf_counter()

@@ -100,8 +100,8 @@ def defect_score(
     look like photo content (:func:`~photomend.restoration.detect_regions.drop_content`;
     judged at that threshold, whatever the caller's, so the map does not depend on it), raised
     along the faint stretches of the scratches found (:func:`add_lines`), then set to 1 on
-    the stains (:func:`add_stains`), torn corners (:func:`add_tears`) and the obvious lines
-    and specks of a gated top-hat (:func:`add_floor`) that the network misses.
+    the stains (:func:`add_stains`) and torn corners (:func:`add_tears`) that the network
+    misses.
     """
     check_detector(detector)
     h, w = rgb.shape[:2]
@@ -131,18 +131,7 @@ def defect_score(
     threshold = default_threshold()
     score = drop_content(score, small, prob, classical, threshold)
     score = add_lines(score, prob, small, threshold)
-    score = add_tears(add_stains(score, small), small)
-    return add_floor(score, small), threshold, hysteresis_margin()
-
-
-def add_floor(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    """``score`` set to 1 on the obvious high-contrast lines and specks of ``rgb`` that a
-    gated multi-scale top-hat finds (:func:`photomend.restoration.detect_tophat.
-    tophat_defects`): the ``learned`` detector's last step since issue 21, so that a scan
-    unlike its training data still has its obvious scratches, creases and dust found."""
-    from photomend.restoration.detect_tophat import tophat_defects
-
-    return _certain(score, tophat_defects(rgb))
+    return add_tears(add_stains(score, small), small), threshold, hysteresis_margin()
 
 
 def add_lines(score: np.ndarray, prob: np.ndarray, rgb: np.ndarray,
@@ -179,10 +168,7 @@ def inherit(score: np.ndarray, regions: np.ndarray) -> np.ndarray:
 def add_tears(score: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     """``score`` set to 1 on the torn corners of ``rgb`` (:func:`photomend.restoration.
     detect_tears.corner_tears`: uniform paper or scanner-bed patches in a corner, behind a
-    sharp edge), which the network misses: a step of the ``learned`` detector. (On the TUNE
-    photos of ``training/tune_restore_floor.py`` leaving it out raised F1 by 0.01 on both tuned
-    families, but those scans hold one or two tears: it stays for the torn corners the issue
-    asks to find, ``tests/test_restore.py``.)"""
+    sharp edge), which the network misses: the ``learned`` detector's last step."""
     from photomend.restoration.detect_tears import corner_tears
 
     return _certain(score, corner_tears(rgb))

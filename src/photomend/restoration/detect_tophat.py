@@ -1,9 +1,16 @@
 """Obvious high-contrast defects by a multi-scale top-hat, gated against photo structure.
 
-The floor under the ``learned`` detector (issue 21): a scan unlike anything it was trained on
-must still have its obvious scratches, creases and specks found. A plain top-hat finds them
-but also every thin bright or dark detail of the photo (on busy photos a 9x9 top-hat at 30/255
-flags a quarter of the pixels), so its detections are kept only when
+Tried as a floor under the ``learned`` detector (issue 21: a scan unlike anything it was
+trained on must still have its obvious scratches, creases and specks found) and **not in its
+chain**: added to it, it raised F1 on the TUNE photos (0.666 -> 0.710, below) but lowered it on
+every family of the held-out photos (degrade 0.792 -> 0.760, strokes 0.629 -> 0.610, folds
+0.805 -> 0.745, surface 0.222 -> 0.204; ``benchmarks/results_restore_families_75c1306.md`` vs
+``_17e6d17.md``): its lines take real thin structure (window ledges, graffiti outlines) for
+scratches. Kept for ``training/tune_restore_floor.py`` and as a starting point.
+
+A plain top-hat finds obvious defects but also every thin bright or dark detail of the photo
+(on busy photos a 9x9 top-hat at 30/255 flags a quarter of the pixels), so its detections are
+kept only when
 
 * they stand out from the top-hat response of their neighbourhood (``LEVEL_K`` times its local
   mean: texture responds everywhere, a defect where texture is quiet), and
@@ -15,7 +22,8 @@ Two structuring elements (``SIZES``) cover hairlines to creases of ~8 px at the 
 size. Constants chosen with ``training/tune_restore_floor.py`` on the TUNE photos with the
 ``degrade`` and ``strokes`` families only (the ``folds`` and ``surface`` families and the
 held-out photos judge them, ``benchmarks/bench_restore_families.py``): there, added to the
-learned detector, mean F1 0.676 -> 0.720; every constant's neighbours scored within 0.01 except
+learned detector without its tear rule, mean F1 0.676 -> 0.720 (with it, 0.666 -> 0.710);
+every constant's neighbours scored within 0.01 except
 ``LEVEL_K`` 6+ and ``LEVEL_WINDOW`` 21 (the floor stops finding wide scratches) and ``SPECK_K``
 6 (specks of texture). Specks add no recall there; they are kept for dust the network misses.
 A 9-only element scored the same (+0.003); the 17 stays for creases wider than 8 px.
