@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from photomend.engines.base import Engine, EngineTraits, ProgressFn, register_engine
+from photomend.engines.base import BUILTIN_TRAITS, Engine, ProgressFn, register_engine
 from photomend.engines.opencv import diffusion_fill
 from photomend.errors import MaskError
 from photomend.ops import patchmatch_kernels as k
@@ -107,11 +107,7 @@ class PatchMatchEngine(Engine):
     """
 
     name = "patchmatch"
-    traits = EngineTraits(
-        description="multi-scale PatchMatch exemplar fill (default): sharp texture, no download",
-        max_pixels=1_000_000,
-        compiled_kernels=True,
-    )
+    traits = BUILTIN_TRAITS["patchmatch"]
 
     #: Patch radius (7x7 patches).
     radius = 3

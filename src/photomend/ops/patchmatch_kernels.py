@@ -17,7 +17,11 @@ compare against. ``cache=True`` keeps the compile (a few seconds) to the first r
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from photomend.jit import import_numba
+
+import_numba()  # before numba itself: skips its slow scipy.linalg probe (photomend.jit)
+from numba import njit  # noqa: E402
 
 INF = np.float32(3.0e38)
 
