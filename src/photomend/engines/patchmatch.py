@@ -227,7 +227,10 @@ class PatchMatchEngine(Engine):
         # Trust comes from the soft estimate: averaged votes reproduce a source exactly only
         # where the photo repeats itself. After the sharp votes below, every copied patch
         # matches its own source, so their costs say nothing about regularity.
-        trust = self._match_trust(mask, targets, cost / npix)
+        # (The patch distance alone: the costs also hold the locality penalty.)
+        plain = np.empty_like(cost)
+        k.compute_costs(img, targets, nnf, plain, r, np.float32(0.0))
+        trust = self._match_trust(mask, targets, plain / npix)
         # Sharp-weight EM at the finest level: the estimate and its matches converge to
         # textured sources (soft votes make soft images, which then match soft sources).
         sharp = img.copy()
