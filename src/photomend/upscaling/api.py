@@ -28,6 +28,7 @@ def upscale(
     tile: int | None = None,
     tile_pad: int | None = None,
     max_pixels: int | None = None,
+    options: dict | None = None,
     progress: ProgressFn | None = None,
 ) -> np.ndarray | Image.Image:
     """Upscale ``image`` by ``scale`` (2, 3 or 4; 8 for models that have it).
@@ -43,6 +44,8 @@ def upscale(
     tile_pad : context read around each tile, in input pixels (None: the model's need).
     max_pixels : refuse inputs *and outputs* larger than this (default
         ``$PHOTOMEND_MAX_PIXELS`` or 200 megapixels); checked before any upscaling.
+    options : the model's own settings, e.g. ``{"noise": 5}`` for ``srmd`` (see its
+        ``options``); an option the model lacks raises InputError.
     progress : ``progress(stage, done, total)``, called after each tile.
 
     Returns
@@ -68,10 +71,11 @@ def upscale(
     """
     name = model or DEFAULT_UPSCALER
     check_upscaler(name, scale)
+    create_upscaler(name, None, **(options or {}))  # bad options fail before reading
     loaded = read_image(image, max_pixels=max_pixels)
     check_output_size(loaded.size, scale, max_pixels)
     result = upscale_loaded(loaded, scale, model=name, tile=tile, tile_pad=tile_pad,
-                            out_dtype=np.float32, progress=progress)
+                            out_dtype=np.float32, options=options, progress=progress)
     return as_given(result, image)
 
 
@@ -83,6 +87,7 @@ def upscale_loaded(
     tile: int | None = None,
     tile_pad: int | None = None,
     out_dtype: np.dtype | type = np.float32,
+    options: dict | None = None,
     progress: ProgressFn | None = None,
 ) -> LoadedImage:
     """``loaded`` upscaled, metadata kept, alpha upscaled by bicubic interpolation.
@@ -91,7 +96,7 @@ def upscale_loaded(
     :func:`photomend.io.write_image` writes such pixels as they are.
     """
     rgb = upscale_array(loaded.rgb, scale, model=model, tile=tile, tile_pad=tile_pad,
-                        out_dtype=out_dtype, progress=progress)
+                        out_dtype=out_dtype, options=options, progress=progress)
     alpha = None if loaded.alpha is None else upscale_alpha(loaded.alpha, scale, out_dtype)
     return replace(loaded, rgb=rgb, alpha=alpha)
 
@@ -104,14 +109,16 @@ def upscale_array(
     tile: int | None = None,
     tile_pad: int | None = None,
     out_dtype: np.dtype | type = np.float32,
+    options: dict | None = None,
     progress: ProgressFn | None = None,
 ) -> np.ndarray:
     """Upscale float32 HxWx3 RGB in [0, 1] by ``scale``; returns (sH)x(sW)x3 of ``out_dtype``.
+    ``options``: the model's own settings (:func:`upscale`).
 
     >>> upscale_array(np.zeros((4, 6, 3), np.float32), 2, model="lanczos").shape
     (8, 12, 3)
     """
-    up = create_upscaler(model or DEFAULT_UPSCALER, scale)
+    up = create_upscaler(model or DEFAULT_UPSCALER, scale, **(options or {}))
     tile = up.traits.tile if tile is None else int(tile)
     tile_pad = up.traits.context if tile_pad is None else int(tile_pad)
     if tile < 0 or tile_pad < 0:
@@ -119,6 +126,7 @@ def upscale_array(
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise InputError(f"expected an HxWx3 RGB array, got shape {rgb.shape}")
     scale = int(scale)
+    up = up.prepare(np.asarray(rgb, np.float32))
     return upscale_tiled(
         np.asarray(rgb, np.float32), scale, lambda t: up.upscale_tile(t, scale),
         tile=tile, tile_pad=tile_pad, out_dtype=out_dtype, progress=progress,

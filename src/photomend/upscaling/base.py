@@ -69,6 +69,21 @@ class Upscaler:
 
     name: ClassVar[str]
     traits: ClassVar[UpscalerTraits]
+    #: Keyword options the model takes (``create_upscaler(name, noise=5)``; SRMD's noise).
+    options: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **options) -> None:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            takes = ", ".join(self.options) or "no options"
+            raise InputError(f"upscaler {self.name!r} has no option {unknown[0]!r} "
+                             f"(it takes {takes})")
+
+    def prepare(self, rgb: np.ndarray) -> "Upscaler":
+        """The instance that upscales the tiles of the whole image ``rgb`` (float32 HxWx3):
+        ``self``, or a copy whose automatic settings (SRMD's noise level) are measured on the
+        whole image once, so that every tile gets the same."""
+        return self
 
     @classmethod
     def zoo_models(cls, scale: int) -> tuple[str, ...]:
@@ -184,14 +199,15 @@ def check_upscaler(name: str, scale: int) -> type[Upscaler]:
     return cls
 
 
-def create_upscaler(name: str, scale: int | None = None) -> Upscaler:
-    """Instantiate the upscaler called ``name``; with ``scale``, also :func:`check_upscaler`.
+def create_upscaler(name: str, scale: int | None = None, **options) -> Upscaler:
+    """Instantiate the upscaler called ``name`` with its ``options``; with ``scale``, also
+    :func:`check_upscaler`.
 
     >>> create_upscaler("lanczos").name
     'lanczos'
     """
     cls = check_upscaler(name, scale) if scale is not None else upscaler_class(name)
-    return cls()
+    return cls(**options)
 
 
 def _as_scale(scale: int) -> int:

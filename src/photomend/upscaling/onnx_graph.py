@@ -51,6 +51,8 @@ class GraphBuilder:
         self._count = 0
         self.input = "image"
         self._output: str | None = None
+        #: Further graph inputs besides ``image``: (name, shape), e.g. SRMD's degradation.
+        self.extra_inputs: list[tuple[str, list]] = []
 
     def _name(self, hint: str) -> str:
         self._count += 1
@@ -132,6 +134,21 @@ class GraphBuilder:
         return self.node("Resize", [x, "", scales], "upsample", mode="nearest",
                          coordinate_transformation_mode="asymmetric", nearest_mode="floor")
 
+    def add_input(self, name: str, shape: list) -> str:
+        """Declare a further float32 graph input ``name`` of ``shape``; returns its name."""
+        self.extra_inputs.append((name, list(shape)))
+        return name
+
+    def resize(self, x: str, scale_h: float, scale_w: float, mode: str) -> str:
+        """Resize by factors: ``mode`` 'cubic' (a = -0.75, half-pixel, edge pixels repeated)
+        or 'nearest' (out[y] = in[floor(y / scale)])."""
+        scales = self.const(np.array([1, 1, scale_h, scale_w], np.float32), "scales")
+        if mode == "nearest":
+            return self.node("Resize", [x, "", scales], "resize", mode="nearest",
+                             coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+        return self.node("Resize", [x, "", scales], "resize", mode="cubic",
+                         cubic_coeff_a=-0.75, coordinate_transformation_mode="half_pixel")
+
     # --- output -------------------------------------------------------------------------
     def output_name(self, x: str) -> None:
         self._output = x
@@ -145,7 +162,9 @@ class GraphBuilder:
         graph = helper.make_graph(
             nodes, "photomend_upscaler",
             [helper.make_tensor_value_info(self.input, onnx.TensorProto.FLOAT,
-                                           [1, 3, "height", "width"])],
+                                           [1, 3, "height", "width"])]
+            + [helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, shape)
+               for name, shape in self.extra_inputs],
             [helper.make_tensor_value_info(out, onnx.TensorProto.FLOAT,
                                            [1, 3, "out_height", "out_width"])],
             initializer=self.initializers,

