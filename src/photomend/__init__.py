@@ -31,6 +31,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "remove": "photomend.api",
     "colorize": "photomend.colorization.api",
+    "auto_mask": "photomend.objects.api",
+    "find_objects": "photomend.objects.api",
+    "select_mask": "photomend.objects.api",
     "LoadedImage": "photomend.io",
     "read_image": "photomend.io",
     "read_mask": "photomend.io",
@@ -45,6 +48,7 @@ _LAZY = {
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from photomend.api import remove
     from photomend.colorization.api import colorize
+    from photomend.objects.api import auto_mask, find_objects, select_mask
     from photomend.io import LoadedImage, read_image, read_mask, write_image
     from photomend.removal import remove_array
     from photomend.restoration.pipeline import RestoreResult, restore

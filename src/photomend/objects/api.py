@@ -1,0 +1,232 @@
+"""Find people and objects in a photo and turn them into removal masks.
+
+``find_objects`` runs NanoDet (:mod:`photomend.objects.detect`); each person's box is checked
+and segmented by the pose model on a crop around it (:mod:`photomend.objects.segment`), every
+other class is cut out of its box by GrabCut (:mod:`photomend.objects.regions`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from photomend.errors import InputError
+from photomend.objects.classes import COCO_CLASSES, parse_classes
+
+#: Default minimum detector score of an instance.
+DEFAULT_MIN_SCORE = 0.35
+#: A person box whose crop the pose model scores below this is dropped, unless the detector
+#: itself is at least SURE_SCORE confident.
+MIN_PRESENCE, SURE_SCORE = 0.5, 0.6
+#: Boxes scored between 0.15 and min_score are checked by the pose model (at most
+#: MAX_WEAK_PEOPLE of them, best first, and none lying mostly inside a kept person's box) and
+#: kept when it is WEAK_PRESENCE sure of a person.
+MAX_WEAK_PEOPLE, WEAK_PRESENCE = 6, 0.9
+#: A person's mask stays within its box grown by this fraction of its size each side.
+BOX_PAD = 0.15
+#: Person probability above which a pixel belongs to the person.
+PERSON_THRESHOLD = 0.3
+#: Default growth (px) of :func:`auto_mask`, as a fraction of each person's box height
+#: (at least 3 px): segmentation edges, hair and motion blur sit just outside the mask.
+DEFAULT_GROW_FRACTION = 0.04
+
+
+class SelectError(InputError):
+    """A --select / --keep point outside the photo."""
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """One object found in a photo.
+
+    Attributes
+    ----------
+    label : COCO class name ("person", "car", ...).
+    score : the detector's confidence, 0-1.
+    box : (x0, y0, x1, y1) in pixels of the photo, as given (EXIF-rotated photos: as shown).
+    mask : bool HxW at the photo's size, True on the object.
+    """
+
+    label: str
+    score: float
+    box: tuple[float, float, float, float]
+    mask: np.ndarray
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (no mask): label, score, box, area in pixels."""
+        return {"label": self.label, "score": round(self.score, 4),
+                "box": [round(v, 1) for v in self.box], "area": int(self.mask.sum())}
+
+
+def _as_rgb(image) -> np.ndarray:
+    """float32 HxWx3 in [0, 1] from a LoadedImage or an array (grey, RGBA, uint8/16, float)."""
+    from photomend.io import LoadedImage, read_image
+
+    if not isinstance(image, LoadedImage):
+        image = read_image(image)
+    return image.rgb
+
+
+def find_objects(image, classes: str | Sequence[str] = ("person",), *,
+                 min_score: float = DEFAULT_MIN_SCORE) -> list[Instance]:
+    """The instances of ``classes`` in ``image``, best first.
+
+    Parameters
+    ----------
+    image : a :class:`photomend.LoadedImage`, a path, bytes or an array (grey, RGB or RGBA;
+        uint8, uint16 or float in [0, 1]). Masks and boxes are in the photo's own orientation
+        (EXIF rotation applied, as :func:`photomend.read_image` does).
+    classes : COCO class names, a sequence or "person,car"; see
+        :data:`photomend.objects.COCO_CLASSES`.
+    min_score : detector score below which a box is ignored.
+
+    Raises
+    ------
+    UnknownClassError (an :class:`photomend.InputError`) for a name not in COCO.
+
+    Examples
+    --------
+    >>> import numpy as np, photomend
+    >>> photomend.find_objects(np.zeros((64, 64, 3), np.uint8))
+    []
+    """
+    names = parse_classes(classes)
+    if not 0.0 <= min_score <= 1.0:
+        raise InputError(f"min_score must be in [0, 1], got {min_score}")
+    rgb = _as_rgb(image)
+    from photomend.objects.detect import detect
+    from photomend.objects.regions import grabcut_box
+    from photomend.objects.segment import segment_person
+
+    ids = [COCO_CLASSES.index(n) for n in names]
+    floor = min(min_score, 0.15) if "person" in names else min_score
+    h, w = rgb.shape[:2]
+    found: list[Instance] = []
+    covered = np.zeros((h, w), bool)  # the boxes of the people kept so far
+    weak_left = MAX_WEAK_PEOPLE
+    for det in detect(rgb, ids, min_score=floor):
+        label = COCO_CLASSES[det.class_id]
+        if label == "person":
+            weak = det.score < min_score
+            if weak:
+                if weak_left == 0 or _covered_fraction(covered, det.box) > 0.6:
+                    continue
+                weak_left -= 1
+            pm = segment_person(rgb, det.box)
+            if weak and pm.presence < WEAK_PRESENCE:
+                continue  # a weak box: kept only when the pose model is sure of a person
+            if pm.presence < MIN_PRESENCE and det.score < SURE_SCORE:
+                continue
+            mask = np.zeros((h, w), bool)
+            x0, y0, x1, y1 = pm.window
+            mask[y0:y1, x0:x1] = pm.prob > PERSON_THRESHOLD
+            mask &= _box_region(det.box, (h, w), pad=BOX_PAD)
+            if not mask.any():
+                continue
+            covered |= _box_region(det.box, (h, w), pad=0.0)
+        else:
+            mask = grabcut_box(rgb, det.box)
+        score = det.score
+        found.append(Instance(label, score, det.box, mask))
+    return found
+
+
+def _covered_fraction(covered: np.ndarray, box) -> float:
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    part = covered[y0:y1, x0:x1]
+    return float(part.mean()) if part.size else 1.0
+
+
+def _box_region(box, shape, pad: float) -> np.ndarray:
+    """The box grown by ``pad`` x its size each side, as a bool mask."""
+    h, w = shape
+    x0, y0, x1, y1 = box
+    bw, bh = x1 - x0, y1 - y0
+    out = np.zeros((h, w), bool)
+    out[int(max(0, y0 - pad * bh)):int(min(h, np.ceil(y1 + pad * bh))),
+        int(max(0, x0 - pad * bw)):int(min(w, np.ceil(x1 + pad * bw)))] = True
+    return out
+
+
+def _check_points(points, shape) -> list[tuple[float, float]]:
+    h, w = shape
+    out = []
+    for p in points or ():
+        x, y = float(p[0]), float(p[1])
+        if not (0 <= x < w and 0 <= y < h):
+            raise SelectError(f"point {x:g},{y:g} is outside the {w}x{h} image")
+        out.append((x, y))
+    return out
+
+
+def grow_mask(mask: np.ndarray, px: int) -> np.ndarray:
+    """``mask`` dilated by a disc of radius ``px`` (a copy)."""
+    import cv2
+
+    if px <= 0 or not mask.any():
+        return mask.copy()
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+    return cv2.dilate(mask.astype(np.uint8), k).astype(bool)
+
+
+def instance_masks(instances: Sequence[Instance], grow: int | None, shape) -> np.ndarray:
+    """Union of the instances' masks, each grown by ``grow`` px (None: by
+    DEFAULT_GROW_FRACTION of its box height, at least 3 px)."""
+    out = np.zeros(shape, bool)
+    for inst in instances:
+        px = grow if grow is not None else max(
+            3, int(round(DEFAULT_GROW_FRACTION * (inst.box[3] - inst.box[1]))))
+        out |= grow_mask(inst.mask, int(px))
+    return out
+
+
+def auto_mask(image, classes: str | Sequence[str] = "person", *, grow: int | None = None,
+              min_score: float = DEFAULT_MIN_SCORE, keep: Sequence[tuple[float, float]] = (),
+              select: Sequence[tuple[float, float]] = (),
+              instances: Sequence[Instance] | None = None) -> np.ndarray:
+    """One bool HxW mask, ready for :func:`photomend.remove`: every instance of ``classes``,
+    except those under a ``keep`` point (x, y), plus the object under each ``select`` point
+    (see :func:`select_mask`). ``grow`` widens each instance's mask by that many px (default:
+    4 % of its height). ``classes`` may be empty when only ``select`` is used.
+
+    >>> import numpy as np
+    >>> int(auto_mask(np.zeros((32, 32, 3), np.float32)).sum())
+    0
+    """
+    rgb = _as_rgb(image)
+    shape = rgb.shape[:2]
+    keep = _check_points(keep, shape)
+    select = _check_points(select, shape)
+    if instances is None:
+        instances = find_objects(rgb, classes, min_score=min_score) if classes else []
+    chosen = [i for i in instances
+              if not any(i.mask[int(y), int(x)] for x, y in keep)]
+    mask = instance_masks(chosen, grow, shape)
+    for point in select:
+        mask |= grow_mask(select_mask(rgb, point), 2 if grow is None else int(grow))
+    return mask
+
+
+def select_mask(image, point: tuple[float, float], *,
+                instances: Sequence[Instance] | None = None) -> np.ndarray:
+    """Bool HxW mask of the object under ``point`` (x, y): the smallest detected instance (any
+    COCO class) whose mask holds the point, else a region grown from the point that stops at
+    edges and leaves out the people found.
+
+    Raises SelectError when the point is outside the image.
+    """
+    rgb = _as_rgb(image)
+    (x, y), = _check_points([point], rgb.shape[:2])
+    if instances is None:
+        instances = find_objects(rgb, COCO_CLASSES, min_score=DEFAULT_MIN_SCORE)
+    hits = [i for i in instances if i.mask[int(y), int(x)]]
+    if hits:
+        return min(hits, key=lambda i: int(i.mask.sum())).mask.copy()
+    from photomend.objects.regions import grow_from_point
+
+    region = grow_from_point(rgb, (x, y))
+    for inst in instances:
+        region &= ~inst.mask
+    return region
