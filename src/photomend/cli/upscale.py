@@ -31,6 +31,7 @@ from photomend.upscaling.base import (
     Upscaler,
     available_upscalers,
     check_upscaler,
+    create_upscaler,
     upscaler_class,
 )
 
@@ -48,10 +49,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     up.add_argument("image", metavar="IMAGE", type=Path, nargs="?",
                     help="image file or folder of images")
     up.add_argument("-o", "--output", type=Path, help="output file or folder")
-    up.add_argument("-s", "--scale", type=int, default=2, metavar="{2,3,4}",
-                    help="upscaling factor (default: 2; 8 for models that have it)")
-    up.add_argument("--model", default=DEFAULT_UPSCALER, metavar="NAME",
+    up.add_argument("-s", "--scale", type=int, default=None, metavar="{2,3,4}",
+                    help="upscaling factor (default: the model's only one, else 2; 8 for "
+                    "models that have it)")
+    up.add_argument("-m", "--model", default=DEFAULT_UPSCALER, metavar="NAME",
                     help=f"upscaler (default: {DEFAULT_UPSCALER}; see --list-models)")
+    up.add_argument("--noise", type=_noise, default=None, metavar="N",
+                    help="srmd: the photo's noise level, sigma in 8-bit units (0-75; default: "
+                    "estimated from the photo)")
     up.add_argument("--tile", type=_non_negative, default=None, metavar="N",
                     help="largest tile side in input pixels (default: the model's; 0 = no tiling)")
     up.add_argument("--tile-pad", type=_non_negative, default=None, metavar="N",
@@ -75,7 +80,12 @@ def _run_upscale(args: argparse.Namespace) -> int:
         return _list_models()
     if args.image is None or args.output is None:
         raise InputError("photomend upscale needs IMAGE and -o OUT (or --list-models)")
+    if args.scale is None:  # a model of one scale (realesrgan-x4plus) needs no -s
+        scales = upscaler_class(args.model).traits.scales
+        args.scale = scales[0] if len(scales) == 1 else 2
+    args.options = {} if args.noise is None else {"noise": args.noise}
     check_upscaler(args.model, args.scale)  # unknown model, scale, missing weights: fail first
+    create_upscaler(args.model, None, **args.options)  # an option the model lacks: fail first
     if args.image.is_dir():
         return _upscale_folder(args)
     if not args.image.exists():
@@ -135,7 +145,8 @@ def _upscale_one(image: Path, out: Path, args: argparse.Namespace, *, progress) 
         keep16 = loaded.bit_depth == 16 and format_for_path(out) in ("PNG", "TIFF")
         result = upscale_loaded(
             loaded, args.scale, model=args.model, tile=args.tile, tile_pad=args.tile_pad,
-            out_dtype=np.uint16 if keep16 else np.uint8, progress=progress,
+            out_dtype=np.uint16 if keep16 else np.uint8, options=args.options,
+            progress=progress,
         )
         del loaded  # free the input's pixels before encoding
         write_image(result, out, quality=args.quality, compression=args.compression,
@@ -156,6 +167,16 @@ def _peek_size(path: Path) -> tuple[int, int] | None:
                 return im.size
     except Exception:  # noqa: BLE001
         return None
+
+
+def _noise(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value <= 75:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 75, got {value:g}")
+    return value
 
 
 def _non_negative(text: str) -> int:
