@@ -27,7 +27,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 #: ``photomend.cli`` that defines it, its one-line help). Only the module of the command being
 #: run is imported, so ``photomend --help`` loads no image library at all.
 COMMANDS = {
-    "remove": ("remove", "remove objects marked by a mask"),
+    "remove": ("remove", "remove objects marked by a mask, or people found automatically"),
+    "objects": ("objects", "find people and objects in a photo (JSON, overlay, masks)"),
     "example": ("example", "run the bundled example photo"),
     "engines": ("engines", "list the inpainting engines and whether they are ready"),
     "models": ("models", "list, fetch and import model weights"),

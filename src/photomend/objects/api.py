@@ -95,7 +95,12 @@ def find_objects(image, classes: str | Sequence[str] = ("person",), *,
     names = parse_classes(classes)
     if not 0.0 <= min_score <= 1.0:
         raise InputError(f"min_score must be in [0, 1], got {min_score}")
-    rgb = _as_rgb(image)
+    return _find(_as_rgb(image), names, min_score)
+
+
+def _find(rgb: np.ndarray, names: tuple[str, ...], min_score: float,
+          at: tuple[float, float] | None = None) -> list[Instance]:
+    """:func:`find_objects` on float RGB; with ``at``, only the boxes holding that point."""
     from photomend.objects.detect import detect
     from photomend.objects.regions import grabcut_box
     from photomend.objects.segment import segment_person
@@ -108,6 +113,9 @@ def find_objects(image, classes: str | Sequence[str] = ("person",), *,
     weak_left = MAX_WEAK_PEOPLE
     for det in detect(rgb, ids, min_score=floor):
         label = COCO_CLASSES[det.class_id]
+        if at is not None and not (det.box[0] <= at[0] <= det.box[2]
+                                   and det.box[1] <= at[1] <= det.box[3]):
+            continue
         if label == "person":
             weak = det.score < min_score
             if weak:
@@ -127,6 +135,8 @@ def find_objects(image, classes: str | Sequence[str] = ("person",), *,
                 continue
             covered |= _box_region(det.box, (h, w), pad=0.0)
         else:
+            if det.score < min_score:
+                continue
             mask = grabcut_box(rgb, det.box)
         score = det.score
         found.append(Instance(label, score, det.box, mask))
@@ -205,22 +215,23 @@ def auto_mask(image, classes: str | Sequence[str] = "person", *, grow: int | Non
               if not any(i.mask[int(y), int(x)] for x, y in keep)]
     mask = instance_masks(chosen, grow, shape)
     for point in select:
-        mask |= grow_mask(select_mask(rgb, point), 2 if grow is None else int(grow))
+        mask |= grow_mask(select_mask(rgb, point, instances=instances),
+                          2 if grow is None else int(grow))
     return mask
 
 
 def select_mask(image, point: tuple[float, float], *,
                 instances: Sequence[Instance] | None = None) -> np.ndarray:
-    """Bool HxW mask of the object under ``point`` (x, y): the smallest detected instance (any
-    COCO class) whose mask holds the point, else a region grown from the point that stops at
-    edges and leaves out the people found.
+    """Bool HxW mask of the object under ``point`` (x, y): the smallest instance (of any COCO
+    class, or of ``instances`` already found) whose mask holds the point, else a region grown
+    from the point that stops at edges and leaves out the instances found.
 
     Raises SelectError when the point is outside the image.
     """
     rgb = _as_rgb(image)
     (x, y), = _check_points([point], rgb.shape[:2])
-    if instances is None:
-        instances = find_objects(rgb, COCO_CLASSES, min_score=DEFAULT_MIN_SCORE)
+    found = _find(rgb, COCO_CLASSES, DEFAULT_MIN_SCORE, at=(x, y))
+    instances = list(instances or ()) + found
     hits = [i for i in instances if i.mask[int(y), int(x)]]
     if hits:
         return min(hits, key=lambda i: int(i.mask.sum())).mask.copy()

@@ -9,6 +9,8 @@ import numpy as np
 #: GrabCut and region growing run at most this size (long side, px).
 WORK_SIDE = 320
 GRABCUT_ITERATIONS = 4
+#: When GrabCut keeps less than this fraction of the box, the box itself is the mask.
+MIN_FILL = 0.1
 #: Colour tolerance of the region grown from a point (8-bit levels between neighbours).
 GROW_TOLERANCE = 4
 
@@ -48,8 +50,10 @@ def grabcut_box(rgb: np.ndarray, box: tuple[float, float, float, float], *,
     try:
         cv2.grabCut(small, gc, rect, bgd, fgd, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_RECT)
         fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.uint8)
-    except cv2.error:  # a box too thin to model: take the box itself
+    except cv2.error:  # a box too thin to model
         fg = np.zeros((sh, sw), np.uint8)
+    if fg[rect[1]:rect[1] + rect[3], rect[0]:rect[0] + rect[2]].mean() < MIN_FILL:
+        fg[:] = 0  # GrabCut found nothing that stands out: the box itself
         fg[rect[1]:rect[1] + rect[3], rect[0]:rect[0] + rect[2]] = 1
     fg = cv2.resize(fg, (wx1 - wx0, wy1 - wy0), interpolation=cv2.INTER_NEAREST)
     out = np.zeros((h, w), bool)
