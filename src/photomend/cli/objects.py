@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from photomend.cli.common import EXIT_OK, add_quiet_option, report, summary
+from photomend.cli.common import EXIT_OK, add_quiet_option, summary
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask-out", type=Path, default=None, metavar="FILE",
                    help="also write the union of the instances' masks")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    # (stdout holds only the JSON; the "wrote ..." lines go to stderr)
     add_quiet_option(p)
     p.set_defaults(run=_run_objects)
 
@@ -57,7 +58,7 @@ def _run_objects(args: argparse.Namespace) -> int:
         write_image(LoadedImage(draw_overlay(image.rgb, found)), args.overlay,
                     overwrite=args.overwrite, protect=protect)
         if not args.quiet:
-            report(f"wrote {args.overlay} ({len(found)} instances)")
+            print(f"wrote {args.overlay} ({len(found)} instances)", file=sys.stderr)
     if args.mask_out is not None:
         union = np.zeros(image.rgb.shape[:2], bool)
         for inst in found:
@@ -65,5 +66,5 @@ def _run_objects(args: argparse.Namespace) -> int:
         m = np.repeat(union[:, :, None].astype(np.float32), 3, axis=2)
         write_image(LoadedImage(m), args.mask_out, overwrite=args.overwrite, protect=protect)
         if not args.quiet:
-            report(f"wrote {args.mask_out} (the instances' mask)")
+            print(f"wrote {args.mask_out} (the instances' mask)", file=sys.stderr)
     return EXIT_OK

@@ -129,10 +129,10 @@ def _automatic(args: argparse.Namespace) -> bool:
 
 def _check_auto_options(args: argparse.Namespace) -> None:
     """Fail on bad --auto/--keep/--select options before reading anything."""
-    if args.mask is None and not _automatic(args):
-        raise InputError("nothing to remove: give --mask, --auto CLASSES or --select X,Y")
     if args.keep and not args.auto:
         raise InputError("--keep needs --auto (it keeps some of the instances --auto finds)")
+    if args.mask is None and not _automatic(args):
+        raise InputError("nothing to remove: give --mask, --auto CLASSES or --select X,Y")
     if args.auto:
         from photomend.objects.classes import parse_classes
 
@@ -258,12 +258,12 @@ def _remove_one(
     started = time.perf_counter()
     inputs = (image,) if mask is None else (image, mask)
     protect = claim_output(out, inputs, overwrite=args.overwrite)
-    for option, extra in (("--compare", compare), ("--mask-out", mask_out)):
+    for option, extra, what in (("--compare", compare, "sheet"), ("--mask-out", mask_out, "mask")):
         if extra is None:
             continue
         format_for_path(extra)
         if extra.absolute() == out.absolute() or same_file(extra, out):
-            raise OutputError(f"{option} and -o both name {out}; give it a name of its own")
+            raise OutputError(f"{option} and -o both name {out}; give the {what} its own name")
         check_destination(extra, overwrite=args.overwrite, protect=inputs)
     with reported_warnings(out.name, quiet=args.quiet):
         warm = prewarm(args.engine)  # loads the kernels while the photo decodes

@@ -1,0 +1,103 @@
+"""``photomend remove --auto/--select/--keep`` and ``photomend objects``: happy paths and
+every bad input named in the issue (no people: unchanged + note, exit 0; unknown class and
+--select outside the image: one line, exit 2)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from photomend.cli import main
+
+skimage_data = pytest.importorskip("skimage.data")
+COAT, SKY = (100, 300), (100, 40)
+
+
+@pytest.fixture(scope="module")
+def camera_png(tmp_path_factory):
+    path = tmp_path_factory.mktemp("photos") / "camera.png"
+    Image.fromarray(skimage_data.camera()).save(path)
+    return path
+
+
+def _error_line(err: str, *needles: str) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_remove_auto_person_writes_result_and_mask(camera_png, tmp_path, capsys):
+    out, mask_out = tmp_path / "out.png", tmp_path / "mask.png"
+    argv = ["remove", str(camera_png), "--auto", "person", "-o", str(out), "--mask-out",
+            str(mask_out), "--engine", "telea"]
+    assert main(argv) == 0
+    mask = np.asarray(Image.open(mask_out).convert("L")) > 127
+    assert mask[COAT[1], COAT[0]] and not mask[SKY[1], SKY[0]]
+    before = skimage_data.camera()
+    after = np.asarray(Image.open(out).convert("L"))
+    assert np.array_equal(after[~mask], before[~mask])
+    assert np.abs(after[mask].astype(int) - before[mask]).mean() > 10
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_keep_and_select(camera_png, tmp_path):
+    mask_out = tmp_path / "mask.png"
+    argv = ["remove", str(camera_png), "--auto", "person", "--keep", "100,300", "-o",
+            str(tmp_path / "out.png"), "--mask-out", str(mask_out), "--engine", "telea", "-q"]
+    assert main(argv) == 0
+    assert not np.asarray(Image.open(mask_out)).any()  # the only person is kept
+    argv = ["remove", str(camera_png), "--select", "100,40", "-o", str(tmp_path / "sky.png"),
+            "--mask-out", str(mask_out), "--engine", "telea", "-q", "--overwrite"]
+    assert main(argv) == 0
+    mask = np.asarray(Image.open(mask_out).convert("L")) > 127
+    assert mask[SKY[1], SKY[0]] and not mask[COAT[1], COAT[0]]
+
+
+def test_no_people_leaves_the_image_unchanged(tmp_path, capsys):
+    src = tmp_path / "grass.png"
+    pixels = (np.random.default_rng(0).random((80, 100, 3)) * 60 + 80).astype(np.uint8)
+    Image.fromarray(pixels).save(src)
+    out = tmp_path / "out.png"
+    assert main(["remove", str(src), "--auto", "person", "-o", str(out)]) == 0
+    assert np.array_equal(np.asarray(Image.open(out)), pixels)
+    assert "no person found" in capsys.readouterr().err
+
+
+def test_folder_with_auto_and_no_masks(camera_png, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(camera_png.read_bytes())
+    assert main(["remove", str(folder), "--auto", "person", "-o", str(tmp_path / "out"),
+                 "--mask-out", str(tmp_path / "masks"), "--engine", "telea", "-q"]) == 0
+    assert (tmp_path / "out" / "a.png").is_file()
+    assert np.asarray(Image.open(tmp_path / "masks" / "a_mask.png")).any()
+
+
+@pytest.mark.parametrize("argv, needles", [
+    (["--auto", "person,unicorn"], ("unknown class 'unicorn'", "valid classes: person")),
+    (["--select", "600,10"], ("outside the 512x512 image",)),
+    (["--keep", "5,5"], ("--keep needs --auto",)),
+    ([], ("give --mask, --auto CLASSES or --select",)),
+    (["--auto", "person", "--min-score", "2"], ("--min-score",)),
+])
+def test_bad_input_is_one_line_and_exit_2(camera_png, tmp_path, capsys, argv, needles):
+    out = tmp_path / "out.png"
+    assert main(["remove", str(camera_png), "-o", str(out), *argv]) == 2
+    _error_line(capsys.readouterr().err, *needles)
+    assert not out.exists()
+
+
+def test_objects_json_and_overlay(camera_png, tmp_path, capsys):
+    overlay = tmp_path / "overlay.png"
+    assert main(["objects", str(camera_png), "--overlay", str(overlay)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["width"], report["height"]) == (512, 512)
+    assert [i["label"] for i in report["instances"]] == ["person"]
+    x0, y0, x1, y1 = report["instances"][0]["box"]
+    assert x0 < COAT[0] < x1 and y0 < COAT[1] < y1
+    assert Image.open(overlay).size == (512, 512)
+    assert main(["objects", str(camera_png), "--classes", "sky"]) == 2
