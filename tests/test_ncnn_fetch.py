@@ -193,3 +193,11 @@ def test_every_wheel_model_has_an_entry_with_hashes():
         assert wheel.sha256 in spec.known_sha256()
         assert len(model.param_sha256) == len(model.bin_sha256) == 64
         assert model.member.startswith(wheel.package.replace("-", "_") + "/")
+
+
+def test_scans_use_srmd_once_installed(fake_wheel, cache):
+    from photomend.upscaling.api import scan_upscaler
+
+    assert scan_upscaler(2) == "compact"
+    assert main(["models", "fetch", "srmd-x2", "-q"]) == 0
+    assert scan_upscaler(2) == "srmd" and scan_upscaler(3) == "compact"

@@ -18,6 +18,22 @@ from photomend.upscaling.tiling import store, upscale_tiled
 
 #: The model used when none is named: photomend's own compact CNN (x2, x3, x4).
 DEFAULT_UPSCALER = "compact"
+#: Preferred for old photos (noise and blur) when installed: SRMD, noise level estimated.
+SCAN_UPSCALER = "srmd"
+
+
+def scan_upscaler(scale: int) -> str:
+    """The upscaler for a restored scan: :data:`SCAN_UPSCALER` when its ``scale`` is installed
+    (``photomend models fetch srmd``), else :data:`DEFAULT_UPSCALER`.
+
+    >>> scan_upscaler(2) in (SCAN_UPSCALER, DEFAULT_UPSCALER)
+    True
+    """
+    from photomend.upscaling.base import upscaler_class
+
+    if int(scale) in upscaler_class(SCAN_UPSCALER).installed_scales():
+        return SCAN_UPSCALER
+    return DEFAULT_UPSCALER
 
 
 def upscale(
