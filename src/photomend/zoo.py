@@ -23,6 +23,7 @@ modules listed in :data:`CATALOG_MODULES` are imported on first use of the zoo.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import importlib
 import json
@@ -265,7 +266,10 @@ def guess_model(source: Path) -> ModelSpec:
 
 def download_source(spec: ModelSpec, workdir: Path) -> Path:
     """A :data:`FetchFn` for entries published at a plain URL: download ``spec.source`` into
-    ``workdir`` (under its published file name) and return the file.
+    ``workdir`` (under its published file name) with :func:`photomend.http_download.download`
+    (resumed after a dropped connection, proxies from the environment, ``PHOTOMEND_OFFLINE=1``
+    refused) and check it against the entry's SHA-256, else the publisher's MD5
+    (``spec.extra["md5"][file name]``), before returning it.
 
     >>> import tempfile
     >>> src = Path(tempfile.mkdtemp()) / "w.bin"; _ = src.write_bytes(b"weights")
@@ -273,31 +277,36 @@ def download_source(spec: ModelSpec, workdir: Path) -> Path:
     >>> download_source(spec, Path(tempfile.mkdtemp())).read_bytes()
     b'weights'
     """
-    import shutil
-    import urllib.error
-    import urllib.request
+    from photomend.http_download import download
 
-    dest = Path(workdir) / (spec.published_filename or spec.source.rsplit("/", 1)[-1])
+    filename = spec.published_filename or spec.source.rsplit("/", 1)[-1]
+    md5 = (spec.extra.get("md5") or {}).get(filename)
     try:
-        with urllib.request.urlopen(spec.source, timeout=60) as response, open(dest, "wb") as out:
-            shutil.copyfileobj(response, out, length=1 << 20)
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise ModelError(f"cannot download {spec.name} from {spec.source}: {reason}; download "
-                         f"it yourself and run `photomend models import FILE --name "
-                         f"{spec.name}`") from None
-    return dest
+        return download(spec.source, Path(workdir) / filename, sha256=spec.sha256, md5=md5,
+                        progress=_FETCH_PROGRESS.get(), label=f"{spec.name} ({filename})")
+    except ModelError as exc:
+        raise ModelError(f"{exc}; or download it yourself and run `photomend models import "
+                         f"FILE --name {spec.name}`") from None
 
 
-def fetch_model(name: str) -> Path:
-    """Download model ``name`` with its entry's ``fetch`` function and install it."""
+_FETCH_PROGRESS: contextvars.ContextVar = contextvars.ContextVar("fetch_progress", default=None)
+
+
+def fetch_model(name: str, *, progress=None) -> Path:
+    """Download model ``name`` with its entry's ``fetch`` function and install it;
+    ``progress(stage, done, total)`` hears about downloads in bytes. A failure leaves the
+    cache as it was."""
     spec = get_model(name)
     if spec.fetch is None:
         raise ModelError(f"model {name!r} cannot be fetched automatically; "
                          f"{spec.instructions()}")
-    with tempfile.TemporaryDirectory(prefix="photomend-fetch-") as work:
-        downloaded = spec.fetch(spec, Path(work))
-        return install_file(name, downloaded)
+    token = _FETCH_PROGRESS.set(progress)
+    try:
+        with tempfile.TemporaryDirectory(prefix="photomend-fetch-") as work:
+            downloaded = spec.fetch(spec, Path(work))
+            return install_file(name, downloaded)
+    finally:
+        _FETCH_PROGRESS.reset(token)
 
 
 def remove_model(name: str) -> bool:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from photomend import zoo
-from photomend.cli.common import EXIT_OK, add_quiet_option, report, summary
+from photomend.cli.common import EXIT_OK, StageBars, add_quiet_option, report, summary
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -70,10 +70,15 @@ def _run_path(args: argparse.Namespace) -> int:
 
 
 def _run_fetch(args: argparse.Namespace) -> int:
-    for name in zoo.model_group(args.name):  # a family name fetches every scale
-        path = zoo.fetch_model(name)
-        if not args.quiet:
-            report(f"installed {name} at {path}")
+    bars = StageBars.for_args(args)
+    try:
+        for name in zoo.model_group(args.name):  # a family name fetches every scale
+            path = zoo.fetch_model(name, progress=bars)
+            bars.close()
+            if not args.quiet:
+                report(f"installed {name} at {path}")
+    finally:
+        bars.close()
     return EXIT_OK
 
 
