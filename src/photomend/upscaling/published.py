@@ -94,7 +94,9 @@ class SRMDUpscaler(PublishedUpscaler):
 
     def _forward(self, rgb: np.ndarray, scale: int) -> np.ndarray:
         sess = nn_onnx.session(_verified_path(self.entries[scale]))
-        noise = 0.0 if self.noise is None else self.noise  # a tile upscaled on its own
+        noise = self.noise
+        if noise is None and not self.noise_free:  # a tile upscaled without prepare()
+            noise = srmd.estimate_noise(rgb) if min(rgb.shape[:2]) >= 3 else 0.0
         x = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], np.float32)
         feeds = {"image": x,
                  "degradation": srmd.degradation_vector(noise, noise_free=self.noise_free)}
