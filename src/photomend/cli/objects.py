@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classes", default="person", metavar="CLASSES",
                    help="comma-separated COCO classes, or 'all' (default: person)")
     p.add_argument("--min-score", type=float, default=None, metavar="S",
-                   help="detector confidence 0-1 an instance needs (default: 0.35)")
+                   help="detector confidence 0-1 an instance needs (default: 0.25)")
     p.add_argument("--overlay", type=Path, default=None, metavar="FILE",
                    help="also write the photo with each instance tinted and boxed")
     p.add_argument("--mask-out", type=Path, default=None, metavar="FILE",

@@ -97,10 +97,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       metavar="X,Y", help="remove the object under each point: the instance "
                       "found there, else the region around it bounded by edges")
     auto.add_argument("--grow", type=nonnegative_int, default=None, metavar="PX",
-                      help="widen each found mask by PX pixels (default: 4%% of each "
+                      help="widen each found mask by PX pixels (default: 8%% of each "
                       "person's height, at least 3)")
     auto.add_argument("--min-score", type=float, default=None, metavar="S",
-                      help="detector confidence 0-1 an instance needs (default: 0.35)")
+                      help="detector confidence 0-1 an instance needs (default: 0.25)")
     auto.add_argument("--mask-out", type=Path, default=None, metavar="FILE",
                       help="also write the mask used (a folder when IMAGE is a folder)")
     add_output_options(rm)

@@ -16,13 +16,13 @@ from photomend.errors import InputError
 from photomend.objects.classes import COCO_CLASSES, parse_classes
 
 #: Default minimum detector score of an instance.
-DEFAULT_MIN_SCORE = 0.35
-#: A person box whose crop the pose model scores below this is dropped, unless the detector
-#: itself is at least SURE_SCORE confident.
-MIN_PRESENCE, SURE_SCORE = 0.5, 0.6
-#: Boxes scored between 0.15 and min_score are checked by the pose model (at most
+DEFAULT_MIN_SCORE = 0.25
+#: Boxes scored between WEAK_FLOOR and min_score are checked by the pose model (at most
 #: MAX_WEAK_PEOPLE of them, best first, and none lying mostly inside a kept person's box) and
-#: kept when it is WEAK_PRESENCE sure of a person.
+#: kept when it is WEAK_PRESENCE sure of a person. (Boxes above min_score are not checked:
+#: on the development frames the pose model's presence score is low for people half hidden
+#: or cut by the frame's edge, and rejecting those lost more people than it saved.)
+WEAK_FLOOR = 0.15
 MAX_WEAK_PEOPLE, WEAK_PRESENCE = 6, 0.9
 #: A person's mask stays within its box grown by this fraction of its size each side.
 BOX_PAD = 0.15
@@ -30,7 +30,7 @@ BOX_PAD = 0.15
 PERSON_THRESHOLD = 0.3
 #: Default growth (px) of :func:`auto_mask`, as a fraction of each person's box height
 #: (at least 3 px): segmentation edges, hair and motion blur sit just outside the mask.
-DEFAULT_GROW_FRACTION = 0.04
+DEFAULT_GROW_FRACTION = 0.08
 
 
 class SelectError(InputError):
@@ -106,7 +106,7 @@ def _find(rgb: np.ndarray, names: tuple[str, ...], min_score: float,
     from photomend.objects.segment import segment_person
 
     ids = [COCO_CLASSES.index(n) for n in names]
-    floor = min(min_score, 0.15) if "person" in names else min_score
+    floor = min(min_score, WEAK_FLOOR) if "person" in names else min_score
     h, w = rgb.shape[:2]
     found: list[Instance] = []
     covered = np.zeros((h, w), bool)  # the boxes of the people kept so far
@@ -125,8 +125,6 @@ def _find(rgb: np.ndarray, names: tuple[str, ...], min_score: float,
             pm = segment_person(rgb, det.box)
             if weak and pm.presence < WEAK_PRESENCE:
                 continue  # a weak box: kept only when the pose model is sure of a person
-            if pm.presence < MIN_PRESENCE and det.score < SURE_SCORE:
-                continue
             mask = np.zeros((h, w), bool)
             x0, y0, x1, y1 = pm.window
             mask[y0:y1, x0:x1] = pm.prob > PERSON_THRESHOLD
@@ -141,6 +139,15 @@ def _find(rgb: np.ndarray, names: tuple[str, ...], min_score: float,
         score = det.score
         found.append(Instance(label, score, det.box, mask))
     return found
+
+
+def _part_of(box, whole) -> bool:
+    """Whether ``box`` is under a quarter of ``whole``'s area and 40 % or more inside it."""
+    w = max(0.0, min(box[2], whole[2]) - max(box[0], whole[0]))
+    h = max(0.0, min(box[3], whole[3]) - max(box[1], whole[1]))
+    area = max((box[2] - box[0]) * (box[3] - box[1]), 1e-6)
+    whole_area = (whole[2] - whole[0]) * (whole[3] - whole[1])
+    return area < 0.25 * whole_area and w * h >= 0.4 * area
 
 
 def _covered_fraction(covered: np.ndarray, box) -> float:
@@ -197,9 +204,9 @@ def auto_mask(image, classes: str | Sequence[str] = "person", *, grow: int | Non
               select: Sequence[tuple[float, float]] = (),
               instances: Sequence[Instance] | None = None) -> np.ndarray:
     """One bool HxW mask, ready for :func:`photomend.remove`: every instance of ``classes``,
-    except those under a ``keep`` point (x, y), plus the object under each ``select`` point
+    except those under a ``keep`` point (x, y) and the small ones lying largely on them, plus the object under each ``select`` point
     (see :func:`select_mask`). ``grow`` widens each instance's mask by that many px (default:
-    4 % of its height). ``classes`` may be empty when only ``select`` is used.
+    8 % of its height). ``classes`` may be empty when only ``select`` is used.
 
     >>> import numpy as np
     >>> int(auto_mask(np.zeros((32, 32, 3), np.float32)).sum())
@@ -211,8 +218,10 @@ def auto_mask(image, classes: str | Sequence[str] = "person", *, grow: int | Non
     select = _check_points(select, shape)
     if instances is None:
         instances = find_objects(rgb, classes, min_score=min_score) if classes else []
-    chosen = [i for i in instances
-              if not any(i.mask[int(y), int(x)] for x, y in keep)]
+    kept = [i for i in instances if any(i.mask[int(y), int(x)] for x, y in keep)]
+    # a small box lying largely on a kept one (his hand, her bag) goes with it
+    kept += [i for i in instances if any(_part_of(i.box, k.box) for k in kept)]
+    chosen = [i for i in instances if not any(i is k for k in kept)]
     mask = instance_masks(chosen, grow, shape)
     for point in select:
         mask |= grow_mask(select_mask(rgb, point, instances=instances),
