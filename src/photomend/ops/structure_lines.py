@@ -83,45 +83,73 @@ def find_segments(grey: np.ndarray, hole: np.ndarray, *, min_length: float = MIN
 
 
 def _longest_run(ok: np.ndarray) -> tuple[int, int]:
-    """(start, stop) of the longest run of True in a bool vector ((0, 0) if none)."""
-    best, start = (0, 0), None
-    for i, v in enumerate(np.append(ok, False)):
-        if v and start is None:
-            start = i
-        elif not v and start is not None:
-            if i - start > best[1] - best[0]:
-                best = (start, i)
-            start = None
-    return best
+    """(start, stop) of the longest run of True in a bool vector ((0, 0) if none).
+
+    >>> _longest_run(np.array([1, 1, 0, 1, 1, 1, 0], bool)), _longest_run(np.zeros(3, bool))
+    ((3, 6), (0, 0))
+    """
+    edges = np.diff(np.concatenate([[0], ok.astype(np.int8), [0]]))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if not len(starts):
+        return (0, 0)
+    i = int(np.argmax(stops - starts))  # the first of the longest, as before
+    return (int(starts[i]), int(stops[i]))
 
 
 def rays(segments: np.ndarray, hole: np.ndarray) -> list[Ray]:
     """The segment ends that point into the hole within :data:`REACH` px, with where their
-    line enters and leaves it (a line that runs out of the image inside the hole never leaves)."""
+    line enters and leaves it (a line that runs out of the image inside the hole never leaves).
+
+    Every end is marched at once, in steps of 0.5 px from 1 px ahead (a Python loop over the
+    steps of thousands of ends cost 0.3-0.8 s of a 4K removal): first as far as the hole may
+    start, then, for the ends that entered it, until the line leaves the hole or the image.
+
+    >>> hole = np.zeros((20, 40), bool); hole[:, 20:30] = True
+    >>> [(r.segment, float(r.t_in), float(r.t_out)) for r in rays(np.array([[5, 10, 17, 10]]), hole)]
+    [(0, 2.5, 12.5)]
+    """
     h, w = hole.shape
+    seg = np.asarray(segments, np.float64).reshape(-1, 4)
+    if not len(seg):
+        return []
+    # Ray 2i runs on from (x1, y1), ray 2i + 1 from (x0, y0): the order of the loop it replaced.
+    ends = seg[:, [2, 3, 0, 1]].reshape(-1, 2)
+    others = seg[:, [0, 1, 2, 3]].reshape(-1, 2)
+    u = ends - others
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    steps = int((REACH - 1.0) // 0.5) + 2  # t = 1 .. the first step beyond REACH
+    entered, t_in, i_in = _march(ends, u, hole, 1.0, steps, entering=True)
     out = []
-    for i, (x0, y0, x1, y1) in enumerate(segments):
-        for end, other in (((x1, y1), (x0, y0)), ((x0, y0), (x1, y1))):
-            e = np.array(end, np.float64)
-            u = e - np.array(other, np.float64)
-            u /= np.linalg.norm(u)
-            t_in = t_out = None
-            t = 1.0
-            while True:
-                x, y = int(round(e[0] + t * u[0])), int(round(e[1] + t * u[1]))
-                if not (0 <= x < w and 0 <= y < h):
-                    break
-                if hole[y, x] and t_in is None:
-                    t_in = t
-                elif not hole[y, x] and t_in is not None:
-                    t_out = t
-                    break
-                if t_in is None and t > REACH:
-                    break
-                t += 0.5
-            if t_in is not None:
-                out.append(Ray(i, float(np.hypot(x1 - x0, y1 - y0)), e, u, t_in, t if t_out is None else t_out))
+    if entered.any():
+        idx = np.flatnonzero(entered)
+        far = 2 * (h + w) + 4  # enough steps to leave any image
+        _, t_end, _ = _march(ends[idx], u[idx], hole, t_in[idx] + 0.5, far, entering=False)
+        lengths = np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1])
+        for j, r in enumerate(idx):
+            out.append(Ray(int(r // 2), float(lengths[r // 2]), ends[r].copy(), u[r].copy(),
+                           float(t_in[r]), float(t_end[j])))
     return out
+
+
+def _march(ends, u, hole, t0, steps: int, *, entering: bool):
+    """Walk rays from ``t0`` in 0.5 px steps; a step outside the image ends the walk. With
+    ``entering``: (found, t, index) of the first step in the hole; else of the first step out
+    of the hole or of the image (the walk ends there either way)."""
+    h, w = hole.shape
+    t0 = np.broadcast_to(np.asarray(t0, np.float64), (len(ends),))
+    ts = t0[:, None] + 0.5 * np.arange(steps)[None, :]
+    xs = np.rint(ends[:, :1] + ts * u[:, :1]).astype(np.int64)
+    ys = np.rint(ends[:, 1:] + ts * u[:, 1:]).astype(np.int64)
+    inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+    in_hole = inside & hole[np.clip(ys, 0, h - 1), np.clip(xs, 0, w - 1)]
+    if entering:
+        alive = np.cumprod(inside, axis=1).astype(bool)  # before the walk left the image
+        hit = in_hole & alive
+    else:
+        hit = ~in_hole  # out of the hole, or out of the image
+    found = hit.any(axis=1)
+    first = np.argmax(hit, axis=1)
+    return found, ts[np.arange(len(ends)), first], first
 
 
 def complete_lines(segments: np.ndarray, hole: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
