@@ -33,6 +33,7 @@ _LAZY = {
     "colorize": "photomend.colorization.api",
     "auto_mask": "photomend.objects.api",
     "find_objects": "photomend.objects.api",
+    "find_faces": "photomend.faces.api",
     "select_mask": "photomend.objects.api",
     "LoadedImage": "photomend.io",
     "read_image": "photomend.io",
@@ -48,6 +49,7 @@ _LAZY = {
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from photomend.api import remove
     from photomend.colorization.api import colorize
+    from photomend.faces.api import find_faces
     from photomend.objects.api import auto_mask, find_objects, select_mask
     from photomend.io import LoadedImage, read_image, read_mask, write_image
     from photomend.removal import remove_array

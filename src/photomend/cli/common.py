@@ -29,6 +29,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 COMMANDS = {
     "remove": ("remove", "remove objects marked by a mask, or people found automatically"),
     "objects": ("objects", "find people and objects in a photo (JSON, overlay, masks)"),
+    "faces": ("faces", "find and align faces in a photo (JSON, overlay, aligned crops)"),
     "example": ("example", "run the bundled example photo"),
     "engines": ("engines", "list the inpainting engines and whether they are ready"),
     "models": ("models", "list, fetch and import model weights"),

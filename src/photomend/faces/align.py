@@ -25,7 +25,7 @@ def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
     >>> src = np.array([[0, 0], [1, 0], [0, 1]], float)
     >>> m = similarity(src, 2 * src[:, ::-1] * [1, -1] + 5)  # rotate -90 deg, x2, shift 5
-    >>> np.round(m, 6).tolist()
+    >>> (np.round(m, 6) + 0.0).tolist()
     [[0.0, 2.0, 5.0], [-2.0, 0.0, 5.0]]
     """
     src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
