@@ -244,7 +244,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
              responses={200: {"content": {"image/png": {}}}, 409: {"model": ErrorBody},
                         **_ERRORS})
     async def job_result(job_id: str = _id_path(),
-                         output: str = Query("image", pattern=r"^[a-z_]{1,32}$",
+                         output: str = Query("image", pattern=r"^[a-z0-9_]{1,32}$",
                                              description="'image', or 'mask' for restore")):
         """The result (409 while the job is not done; the job's error if it failed)."""
         return _result(find(job_id), output)

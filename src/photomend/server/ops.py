@@ -327,6 +327,8 @@ def operations() -> dict[str, Operation]:
         ops["colorize"] = COLORIZE
     if _has("photomend.upscaling.api", "upscale_loaded"):
         ops["upscale"] = UPSCALE
+    if _has("photomend.objects.service", "OBJECTS"):
+        ops["objects"] = importlib.import_module("photomend.objects.service").OBJECTS
     return ops
 
 
