@@ -44,6 +44,7 @@ _LAZY = {
     "restore": "photomend.restoration.pipeline",
     "upscale": "photomend.upscaling.api",
     "upscale_array": "photomend.upscaling.api",
+    "upscale_video": "photomend.video.upscale",
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from photomend.removal import remove_array
     from photomend.restoration.pipeline import RestoreResult, restore
     from photomend.upscaling.api import upscale, upscale_array
+    from photomend.video.upscale import upscale_video
 
 
 def __getattr__(name: str) -> Any:
@@ -89,5 +91,6 @@ __all__ = [
     "restore",
     "upscale",
     "upscale_array",
+    "upscale_video",
     "write_image",
 ]

@@ -24,6 +24,7 @@ from photomend.cli.common import (
     reported_warnings,
     summary,
 )
+from photomend.cli.upscale_video import add_video_options, is_video, run_video
 from photomend.errors import InputError
 from photomend.io import format_for_path, read_image, write_image
 from photomend.upscaling.api import DEFAULT_UPSCALER, check_output_size, upscale_loaded
@@ -52,8 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     up.add_argument("-s", "--scale", type=int, default=None, metavar="{2,3,4}",
                     help="upscaling factor (default: the model's only one, else 2; 8 for "
                     "models that have it)")
-    up.add_argument("-m", "--model", default=DEFAULT_UPSCALER, metavar="NAME",
-                    help=f"upscaler (default: {DEFAULT_UPSCALER}; see --list-models)")
+    up.add_argument("-m", "--model", default=None, metavar="NAME",
+                    help=f"upscaler (default: {DEFAULT_UPSCALER}; see --list-models; videos "
+                    "also take compact-vsr, the multi-frame model)")
     up.add_argument("--noise", type=_noise, default=None, metavar="N",
                     help="srmd: the photo's noise level, sigma in 8-bit units (0-75; default: "
                     "estimated from the photo)")
@@ -64,6 +66,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--list-models", action="store_true",
                     help="list the upscalers, their scales and whether they are installed")
     add_output_options(up)
+    add_video_options(up)
     up.set_defaults(run=_run_upscale)
 
 
@@ -78,6 +81,9 @@ def _model_lines() -> list[str]:
 def _run_upscale(args: argparse.Namespace) -> int:
     if args.list_models:
         return _list_models()
+    if is_video(args.image):
+        return run_video(args)
+    args.model = args.model or DEFAULT_UPSCALER
     if args.image is None or args.output is None:
         raise InputError("photomend upscale needs IMAGE and -o OUT (or --list-models)")
     if args.scale is None:  # a model of one scale (realesrgan-x4plus) needs no -s

@@ -1,0 +1,163 @@
+"""Upscaling a video: :func:`upscale_video` (file in, file out, streaming).
+
+Any upscaler of the image registry (``photomend upscale --list-models``) runs frame by
+frame; ``compact-vsr`` (:mod:`photomend.video.vsr`) uses the neighbouring frames too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from photomend.errors import InputError
+from photomend.upscaling.base import ProgressFn, check_upscaler
+from photomend.video import vsr
+from photomend.video.reader import Frame, VideoInfo, probe, read_frames
+from photomend.video.writer import VideoWriter, check_output
+
+#: The model used for videos when none is named. The single-frame ``compact`` network: on
+#: our held-out clips the multi-frame model did not beat it by the margin we require (see
+#: benchmarks/results_video.md); name ``compact-vsr`` to use it.
+DEFAULT_VIDEO_UPSCALER = "compact"
+MULTI_FRAME = (vsr.NAME,)
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """What :func:`upscale_video` wrote."""
+
+    output: Path
+    frames: int
+    width: int
+    height: int
+    model: str
+    seconds: float
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else float("inf")
+
+
+def check_video_model(model: str, scale: int) -> None:
+    """Raise before any work for an unknown model, a scale it lacks or missing weights."""
+    if model in MULTI_FRAME:
+        vsr.check_scale(int(scale))
+    else:
+        check_upscaler(model, scale)
+
+
+def upscale_video(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    scale: int = 2,
+    *,
+    model: str | None = None,
+    start: float | None = None,
+    duration: float | None = None,
+    crf: int = 18,
+    preset: str = "medium",
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+) -> VideoResult:
+    """Upscale the video ``source`` by ``scale`` into ``output`` (.mp4/.mov/.mkv: H.264; a
+    name without suffix: a folder of PNG frames and ``timestamps.txt``).
+
+    Parameters
+    ----------
+    source : any video FFmpeg reads (mp4, mov, mkv, avi, webm, ...).
+    output : the result; written under a temporary name and renamed when complete, never
+        over ``source``.
+    scale : 2, 3 or 4 (what ``model`` supports; ``compact-vsr``: 2 and 4).
+    model : ``compact-vsr`` (multi-frame) or any image upscaler name (frame by frame);
+        None = :data:`DEFAULT_VIDEO_UPSCALER`.
+    start, duration : seconds; only that part of the clip (audio cut to match).
+    crf, preset : libx264's quality (lower = better, 18 = visually lossless) and speed.
+    overwrite : replace an existing ``output``.
+    progress : ``progress("frames", done, total)`` after each frame (``total`` estimated
+        from the header; 0 when unknown).
+
+    Frame timestamps, frame rate, rotation metadata and the audio streams (copied packet by
+    packet, bit-identical) are kept.
+
+    Raises
+    ------
+    VideoReadError (an InputError) for unreadable input or an undecodable frame (named);
+    InputError for a bad model or scale; OutputError for a bad or existing output.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from photomend.video.writer import write_video
+    >>> d = Path(tempfile.mkdtemp())
+    >>> write_video(d / "in.mp4", (np.full((16, 24, 3), 0.5, np.float32) for _ in range(4)), fps=8)
+    >>> r = upscale_video(d / "in.mp4", d / "out.mp4", 2, model="bicubic")
+    >>> (r.frames, r.width, r.height)
+    (4, 48, 32)
+    """
+    name = model or DEFAULT_VIDEO_UPSCALER
+    scale = int(scale)
+    check_video_model(name, scale)
+    source, output = Path(source), check_output(output, source, overwrite=overwrite)
+    info = probe(source)
+    total = _expected_frames(info, start, duration)
+    started = time.perf_counter()
+    frames = read_frames(source, start=start, duration=duration)
+    pts_queue: deque[int] = deque()
+
+    def lows() -> Iterator[np.ndarray]:
+        for frame in frames:
+            pts_queue.append(frame.pts)
+            yield frame.rgb
+
+    window = (float(start or 0.0), None if duration is None else float(start or 0.0) + duration)
+    count = 0
+    with VideoWriter(output, fps=info.fps, time_base=info.time_base, rotation=info.rotation,
+                     audio_from=source if info.audio else None, audio_window=window,
+                     crf=crf, preset=preset, overwrite=overwrite, source=source) as writer:
+        for up in _upscaled(lows(), scale, name):
+            writer.write(up, pts_queue.popleft())
+            count += 1
+            if progress is not None:
+                progress("frames", count, max(total, count))
+        if count == 0:
+            raise InputError(f"{source}: no frames in the requested time range")
+        size = writer.size
+    return VideoResult(output=output, frames=count, width=size[1], height=size[0], model=name,
+                       seconds=time.perf_counter() - started)
+
+
+def upscale_frames(frames, scale: int, model: str | None = None) -> Iterator[np.ndarray]:
+    """float32 HxWx3 frames -> upscaled float32 frames, one for one (streaming)."""
+    name = model or DEFAULT_VIDEO_UPSCALER
+    check_video_model(name, int(scale))
+    yield from _upscaled(iter(frames), int(scale), name)
+
+
+def _upscaled(lows: Iterator[np.ndarray], scale: int, model: str) -> Iterator[np.ndarray]:
+    if model in MULTI_FRAME:
+        yield from vsr.MultiFrameUpscaler(scale).upscale_frames(lows)
+        return
+    from photomend.upscaling.api import upscale_array
+
+    for rgb in lows:
+        yield upscale_array(rgb, scale, model=model)
+
+
+def _expected_frames(info: VideoInfo, start: float | None, duration: float | None) -> int:
+    if not info.frames:
+        return 0
+    left = max(0.0, info.duration - (start or 0.0)) if info.duration else None
+    if duration is not None:
+        left = duration if left is None else min(left, duration)
+    if left is None:
+        return info.frames
+    return max(1, round(left * float(info.fps)))
+
+
+__all__ = ["DEFAULT_VIDEO_UPSCALER", "Frame", "VideoResult", "upscale_frames", "upscale_video"]
