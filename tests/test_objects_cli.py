@@ -101,3 +101,18 @@ def test_objects_json_and_overlay(camera_png, tmp_path, capsys):
     assert x0 < COAT[0] < x1 and y0 < COAT[1] < y1
     assert Image.open(overlay).size == (512, 512)
     assert main(["objects", str(camera_png), "--classes", "sky"]) == 2
+
+
+def test_batch_job_with_remove_auto(camera_png, tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "camera.png").write_bytes(camera_png.read_bytes())
+    job = tmp_path / "job.toml"
+    job.write_text('steps = [{op = "remove_auto", auto = ["person"], engine = "telea"}]\n'
+                   '[input]\nfolder = "in"\n[output]\nfolder = "out"\nformat = "png"\n')
+    assert main(["batch", str(job), "--workers", "1", "--retries", "0"]) == 0
+    assert "1 done" in capsys.readouterr().out
+    before = skimage_data.camera()
+    after = np.asarray(Image.open(tmp_path / "out" / "camera.png").convert("L"))
+    assert abs(int(after[COAT[1], COAT[0]]) - int(before[COAT[1], COAT[0]])) > 0 or \
+        np.abs(after.astype(int) - before).sum() > 1000
+    assert after[SKY[1], SKY[0]] == before[SKY[1], SKY[0]]

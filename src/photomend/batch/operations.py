@@ -47,6 +47,12 @@ def _remove(image: LoadedImage, *, mask: str | None, hints: str | None,
     return image.with_rgb(remove_array(image.rgb, hole, **options))
 
 
+def _remove_auto(image: LoadedImage, **kwargs: Any) -> LoadedImage:
+    from photomend.objects.batch_step import remove_auto_step
+
+    return remove_auto_step(image, **kwargs)
+
+
 def _restore(image: LoadedImage, *, mask: str | None, hints: str | None,
              max_pixels: int | None, **options: Any) -> LoadedImage:
     if mask is not None and "extra_mask" not in options:
@@ -76,6 +82,11 @@ OPERATIONS: dict[str, Operation] = {
     "restore": Operation("restore", _restore, verb="restore"),
     "colorize": Operation("colorize", _colorize, verb="colorize", uses_hints=True),
     "upscale": Operation("upscale", _upscale, verb="upscale"),
+    # remove --auto: people (or other COCO classes) found and removed, no mask needed
+    "remove_auto": Operation(
+        "remove_auto", lambda image, **kw: _remove_auto(image, **kw), verb="auto_mask",
+        options=("auto", "grow", "min_score", "keep", "engine", "hd_strategy", "working_size",
+                 "seed")),
 }
 
 _NOT_OPTIONS = {"image", "progress", "max_pixels", "rgb", "mask"}

@@ -74,3 +74,4 @@ OBJECTS = Operation(
     check=_check,
     run=_run,
 )
+
