@@ -139,3 +139,16 @@ def test_decode_is_the_expectation_over_bins():
     cx = cy = 16.0  # cell (0, 0) of the stride-32 grid
     assert np.allclose(boxes[0], [cx - 80, cy - 80, cx + 80, cy + 80])
     assert scores.shape == (169, 80)
+
+
+def test_grow_mask_matches_a_full_frame_dilation():
+    import cv2
+
+    from photomend.objects.api import grow_mask
+
+    m = np.zeros((300, 400), bool)
+    m[50:120, 60:90] = True
+    m[0:10, 390:400] = True  # at the border
+    for px in (1, 7, 40):
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+        assert np.array_equal(grow_mask(m, px), cv2.dilate(m.astype(np.uint8), k).astype(bool))

@@ -179,13 +179,26 @@ def _check_points(points, shape) -> list[tuple[float, float]]:
 
 
 def grow_mask(mask: np.ndarray, px: int) -> np.ndarray:
-    """``mask`` dilated by a disc of radius ``px`` (a copy)."""
+    """``mask`` dilated by a disc of radius ``px`` (a copy).
+
+    >>> m = np.zeros((9, 9), bool); m[4, 4] = True
+    >>> int(grow_mask(m, 2).sum()), int(grow_mask(m, 0).sum())
+    (17, 1)
+    """
     import cv2
 
     if px <= 0 or not mask.any():
         return mask.copy()
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    y0, y1 = max(0, rows[0] - px), min(h, rows[-1] + px + 1)
+    x0, x1 = max(0, cols[0] - px), min(w, cols[-1] + px + 1)
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
-    return cv2.dilate(mask.astype(np.uint8), k).astype(bool)
+    out = np.zeros_like(mask, dtype=bool)
+    # only the mask's bounding box plus the radius: the rest cannot change
+    out[y0:y1, x0:x1] = cv2.dilate(mask[y0:y1, x0:x1].astype(np.uint8), k,
+                                   borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+    return out
 
 
 def instance_masks(instances: Sequence[Instance], grow: int | None, shape) -> np.ndarray:
