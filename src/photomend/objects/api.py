@@ -125,13 +125,19 @@ def _find(rgb: np.ndarray, names: tuple[str, ...], min_score: float,
             pm = segment_person(rgb, det.box)
             if weak and pm.presence < WEAK_PRESENCE:
                 continue  # a weak box: kept only when the pose model is sure of a person
-            mask = np.zeros((h, w), bool)
+            # the segmentation, within both the crop's window and the box grown by BOX_PAD
+            bx0, by0, bx1, by1 = _padded(det.box, (h, w), BOX_PAD)
             x0, y0, x1, y1 = pm.window
-            mask[y0:y1, x0:x1] = pm.prob > PERSON_THRESHOLD
-            mask &= _box_region(det.box, (h, w), pad=BOX_PAD)
-            if not mask.any():
+            wx0, wy0, wx1, wy1 = max(x0, bx0), max(y0, by0), min(x1, bx1), min(y1, by1)
+            if wx1 <= wx0 or wy1 <= wy0:
                 continue
-            covered |= _box_region(det.box, (h, w), pad=0.0)
+            part = pm.prob[wy0 - y0:wy1 - y0, wx0 - x0:wx1 - x0] > PERSON_THRESHOLD
+            if not part.any():
+                continue
+            mask = np.zeros((h, w), bool)
+            mask[wy0:wy1, wx0:wx1] = part
+            cx0, cy0, cx1, cy1 = _padded(det.box, (h, w), 0.0)
+            covered[cy0:cy1, cx0:cx1] = True
         else:
             if det.score < min_score:
                 continue
@@ -156,15 +162,13 @@ def _covered_fraction(covered: np.ndarray, box) -> float:
     return float(part.mean()) if part.size else 1.0
 
 
-def _box_region(box, shape, pad: float) -> np.ndarray:
-    """The box grown by ``pad`` x its size each side, as a bool mask."""
+def _padded(box, shape, pad: float) -> tuple[int, int, int, int]:
+    """The box grown by ``pad`` x its size each side, in whole pixels within the photo."""
     h, w = shape
     x0, y0, x1, y1 = box
     bw, bh = x1 - x0, y1 - y0
-    out = np.zeros((h, w), bool)
-    out[int(max(0, y0 - pad * bh)):int(min(h, np.ceil(y1 + pad * bh))),
-        int(max(0, x0 - pad * bw)):int(min(w, np.ceil(x1 + pad * bw)))] = True
-    return out
+    return (int(max(0, x0 - pad * bw)), int(max(0, y0 - pad * bh)),
+            int(min(w, np.ceil(x1 + pad * bw))), int(min(h, np.ceil(y1 + pad * bh))))
 
 
 def _check_points(points, shape) -> list[tuple[float, float]]:
