@@ -22,6 +22,10 @@ def add_video_options(parser: argparse.ArgumentParser) -> None:
                        help="upscale D seconds (default: to the end)")
     group.add_argument("--crf", type=int, default=18, metavar="Q",
                        help="H.264 quality, 0-51, lower is better (default: 18)")
+    group.add_argument("--segments", type=int, default=None, metavar="N",
+                       help="work in resumable segments of N frames (kept in OUT.parts/; "
+                       "rerun the same command after a crash to go on; joined without "
+                       "re-encoding)")
 
 
 def is_video(path: Path | None) -> bool:
@@ -48,9 +52,18 @@ def run_video(args: argparse.Namespace) -> int:
     bar = _FrameBar(enabled=not args.quiet and sys.stderr.isatty())
     with reported_warnings(args.image.name, quiet=args.quiet):
         try:
-            result = upscale_video(args.image, out, scale, model=model, start=args.start,
-                                   duration=args.duration, crf=args.crf,
-                                   overwrite=args.overwrite, progress=bar)
+            if args.segments is not None:
+                if args.start is not None or args.duration is not None:
+                    raise InputError("--segments works on whole clips (no --start/--duration)")
+                from photomend.video.segments import upscale_video_segments
+
+                result = upscale_video_segments(args.image, out, scale, model=model,
+                                                frames=args.segments, crf=args.crf,
+                                                overwrite=args.overwrite, progress=bar)
+            else:
+                result = upscale_video(args.image, out, scale, model=model, start=args.start,
+                                       duration=args.duration, crf=args.crf,
+                                       overwrite=args.overwrite, progress=bar)
         finally:
             bar.close()
     if not args.quiet:

@@ -139,14 +139,17 @@ def upscale_frames(frames, scale: int, model: str | None = None) -> Iterator[np.
     yield from _upscaled(iter(frames), int(scale), name)
 
 
-def _upscaled(lows: Iterator[np.ndarray], scale: int, model: str) -> Iterator[np.ndarray]:
+def _upscaled(lows: Iterator[np.ndarray], scale: int, model: str, *,
+              skip: int = 0) -> Iterator[np.ndarray]:
+    """Upscaled frames; the first ``skip`` frames are context only (not output)."""
     if model in MULTI_FRAME:
-        yield from vsr.MultiFrameUpscaler(scale).upscale_frames(lows)
+        yield from vsr.MultiFrameUpscaler(scale).upscale_frames(lows, skip=skip)
         return
     from photomend.upscaling.api import upscale_array
 
-    for rgb in lows:
-        yield upscale_array(rgb, scale, model=model)
+    for i, rgb in enumerate(lows):
+        if i >= skip:
+            yield upscale_array(rgb, scale, model=model)
 
 
 def _expected_frames(info: VideoInfo, start: float | None, duration: float | None) -> int:

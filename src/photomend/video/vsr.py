@@ -69,14 +69,21 @@ class MultiFrameUpscaler:
         inputs = self.sessions["backward"].get_inputs()
         self.channels = int(inputs[1].shape[1])
 
-    def upscale_frames(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """float32 HxWx3 frames in [0, 1] -> float32 (sH)x(sW)x3 frames, one for one, in order."""
+    def upscale_frames(self, frames: Iterable[np.ndarray], *,
+                       skip: int = 0) -> Iterator[np.ndarray]:
+        """float32 HxWx3 frames in [0, 1] -> float32 (sH)x(sW)x3 frames, one for one, in order.
+
+        ``skip``: the first ``skip`` frames are context only (not output), and the windows
+        start after them: a segment of a longer clip read with ``skip`` frames of context
+        before it gets exactly the frames the whole clip would give there, when it starts at
+        a multiple of ``window``.
+        """
         it = iter(frames)
         w, k = self.window, self.context
         lrs: list[np.ndarray] = []  # lrs[i] is frame base + i
         grays: list[np.ndarray] = []
         flows: dict[tuple[int, int], np.ndarray] = {}
-        base, start, done = 0, 0, False
+        base, start, done = 0, int(skip), False
         while True:
             while not done and base + len(lrs) < start + w + k:
                 try:

@@ -66,7 +66,8 @@ class VideoWriter:
                  audio_from: str | os.PathLike[str] | None = None,
                  audio_window: tuple[float, float | None] = (0.0, None),
                  crf: int = 18, preset: str = "medium", overwrite: bool = False,
-                 source: str | os.PathLike[str] | None = None) -> None:
+                 source: str | os.PathLike[str] | None = None,
+                 bframes: int | None = None) -> None:
         self.out = check_output(out, source if source is not None else audio_from,
                                 overwrite=overwrite)
         self.fps = Fraction(fps).limit_denominator(1_000_000)
@@ -74,6 +75,7 @@ class VideoWriter:
             raise InputError(f"fps must be positive, got {fps}")
         self.time_base = Fraction(time_base) if time_base else 1 / self.fps
         self.rotation, self.crf, self.preset = int(rotation), int(crf), preset
+        self.bframes = bframes
         self.audio_from, self.audio_window = audio_from, audio_window
         self.frames_folder = not self.out.suffix
         self.tmp = self.out.with_name(f".{self.out.name}.{secrets.token_hex(4)}.tmp"
@@ -149,6 +151,8 @@ class VideoWriter:
         stream.time_base = self.time_base
         stream.codec_context.time_base = self.time_base
         stream.options = {"crf": str(self.crf), "preset": self.preset}
+        if self.bframes is not None:  # 0: decode order = display order (segments join cleanly)
+            stream.codec_context.max_b_frames = int(self.bframes)
         if self.rotation:
             stream.set_display_rotation(self.rotation)
         self.stream = stream
