@@ -216,7 +216,9 @@ def run_timing(args) -> dict:
 def markdown(res: dict) -> str:
     lines = [f"# Automatic person masks ({res['split']})", "",
              f"photomend {res['commit']}, {res['machine']}, {res['threads']} threads, "
-             f"HOG: OpenCV {res.get('hog_opencv', 'n/a')}.", ""]
+             f"HOG: OpenCV {res.get('hog_opencv', 'n/a')}; load average "
+             f"{res['load_before']:.1f} at the start, {res['load_after']:.1f} at the end (other "
+             "jobs shared the CPUs: the times are upper bounds).", ""]
     v = res["video"]
     lines += [f"vtest.avi frames {v['frames'][0]}-{v['frames'][-1]} every {STEP}th "
               f"({len(v['frames'])} frames); truth = pixels off the median of the split's frames.",
@@ -252,13 +254,15 @@ def main(argv=None) -> int:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
                             capture_output=True).stdout.strip()
     res = {"split": args.split, "commit": commit, "threads": num_threads(),
-           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}
+           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+           "load_before": os.getloadavg()[0]}
     if args.split == "dev":
         res["video"] = run_video(args, DEV_FRAMES)
         res["photos"] = run_photos(args)
         res["timing"] = run_timing(args)
     else:
         res["video"] = run_video(args, HELDOUT_FRAMES)
+    res["load_after"] = os.getloadavg()[0]
     if args.hog_python:
         res["hog_opencv"] = subprocess.run(
             [args.hog_python, "-c", "import cv2; print(cv2.__version__)"],
