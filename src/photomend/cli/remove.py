@@ -275,14 +275,16 @@ def _remove_one(
             hole = np.zeros(before.rgb.shape[:2], bool)
         if _automatic(args):
             hole = hole | _auto_hole(before, args)
-        if warm is not None:
-            warm.join()
         loaded = before
         if hole.any():
+            # (Not joined first: the fill's own work before its first kernel overlaps the
+            # loading too; the engine waits for the kernels where it needs them.)
             loaded = before.with_rgb(remove_array(
                 before.rgb, hole, engine=args.engine, hd_strategy=args.hd_strategy,
                 working_size=args.working_size, seed=args.seed, progress=progress,
             ))
+        if warm is not None:
+            warm.join()
         elif not args.quiet and mask is None:
             what = " or ".join(args.auto) if getattr(args, "auto", None) else "object"
             say("note", f"no {what} found in {image.name}: nothing to remove, written unchanged")

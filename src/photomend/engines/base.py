@@ -148,10 +148,8 @@ def register_engine(cls: type[Engine]) -> type[Engine]:
 def _engine_class(name: str) -> type[Engine] | None:
     """The class registered as ``name``, importing its built-in module if need be."""
     if name not in _REGISTRY and name in BUILTIN_ENGINES:
-        if BUILTIN_TRAITS[name].compiled_kernels:
-            from photomend.jit import import_numba
-
-            import_numba()  # (numba's start-up without its 0.4 s probe of scipy.linalg)
+        # (An engine with compiled kernels imports numba when it first needs them, not here:
+        # a fresh process loads them in the background meanwhile, photomend.removal.prewarm.)
         importlib.import_module(BUILTIN_ENGINES[name])
     return _REGISTRY.get(name)
 

@@ -17,7 +17,6 @@ import numpy as np
 from photomend.engines.base import BUILTIN_TRAITS, Engine, ProgressFn, register_engine
 from photomend.engines.opencv import diffusion_fill
 from photomend.errors import MaskError
-from photomend.ops import patchmatch_kernels as k
 from photomend.ops import colour_guard, structure_lines
 from photomend.ops.spread import spread
 
@@ -177,9 +176,14 @@ class PatchMatchEngine(Engine):
             raise MaskError(
                 "the mask leaves no 7x7 area of known pixels: there is nothing to copy from"
             )
-        k.seed_rng(self.seed)
         levels = self._pyramid(image, mask)
         guide = self._guidance(image, mask)
+        # The kernels (numba) are imported only now: in a fresh process a background thread
+        # (photomend.removal.prewarm) loads them while this one builds the pyramid and finds
+        # the structure lines, instead of waiting for them at the engine's import.
+        from photomend.ops import patchmatch_kernels as k
+
+        k.seed_rng(self.seed)
         n = len(levels)
         npix = np.float32(3 * (2 * r + 1) ** 2)
         prev_tindex = prev_nnf = None
