@@ -59,3 +59,18 @@ def test_objects_route_rejects_unknown_class(client):
     r = client.post("/v1/objects", files=files, data={"classes": "unicorn"})
     assert r.status_code in (400, 422), r.text
     assert "valid classes" in r.json()["message"]
+
+
+def test_remove_route_accepts_auto_instead_of_a_mask(client):
+    camera = skimage_data.camera()
+    files = {"image": ("camera.png", _png(camera))}
+    r = client.post("/v1/remove?wait=true", files=files, data={"auto": "person",
+                                                               "engine": "telea"})
+    assert r.status_code == 200, r.text
+    out = np.asarray(Image.open(io.BytesIO(r.content)).convert("L"))
+    assert out[SKY[1], SKY[0]] == camera[SKY[1], SKY[0]]
+    assert np.abs(out.astype(int) - camera).sum() > 10_000
+    r = client.post("/v1/remove", files=files, data={"engine": "telea"})
+    assert r.status_code == 422 and "auto" in r.json()["message"]
+    r = client.post("/v1/remove", files=files, data={"auto": "unicorn"})
+    assert r.status_code == 422 and "valid classes" in r.json()["message"]

@@ -76,6 +76,8 @@ class RemoveOptions(Options):
         DEFAULT_HD_STRATEGY, description="how large photos are handled")
     working_size: int = Field(512, ge=32, le=8192, description="long side for resize/cra")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of randomised engines")
+    auto: str | None = Field(None, description="also remove every instance of these COCO "
+                             "classes, e.g. 'person' or 'person,car' (the mask is then optional)")
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,15 @@ def _encode(loaded, options: Options) -> tuple[bytes, str, str]:
 
 def _check_remove(files: dict[str, bytes], opts: RemoveOptions, max_pixels: int) -> None:
     check_engine(opts.engine)
+    if opts.auto:
+        from photomend.objects.classes import parse_classes
+
+        parse_classes(opts.auto)
+    elif "mask" not in files:
+        raise InputError("send a 'mask' part, or set 'auto' (e.g. auto=person)")
     loaded = read_image(files["image"], max_pixels=max_pixels)
+    if "mask" not in files:
+        return
     hole = read_mask(files["mask"], size=loaded.size, max_pixels=max_pixels)
     if hole.all():
         raise MaskError("the mask covers the whole image: there is nothing left to copy from")
@@ -113,7 +123,14 @@ def _check_remove(files: dict[str, bytes], opts: RemoveOptions, max_pixels: int)
 def _run_remove(files: dict[str, bytes], opts: RemoveOptions, max_pixels: int,
                 progress: ProgressFn) -> Outputs:
     loaded = read_image(files["image"], max_pixels=max_pixels)
-    hole = read_mask(files["mask"], size=loaded.size, max_pixels=max_pixels)
+    if "mask" in files:
+        hole = read_mask(files["mask"], size=loaded.size, max_pixels=max_pixels)
+    else:
+        hole = np.zeros(loaded.rgb.shape[:2], bool)
+    if opts.auto:
+        from photomend.objects.api import auto_mask
+
+        hole = hole | auto_mask(loaded, opts.auto)
     rgb = remove_array(loaded.rgb, hole, engine=opts.engine, hd_strategy=opts.hd_strategy,
                        working_size=opts.working_size, seed=opts.seed, progress=progress)
     return {"image": _encode(loaded.with_rgb(rgb), opts)}
@@ -123,7 +140,7 @@ REMOVE = Operation(
     name="remove",
     summary="Remove what the mask marks (any non-zero pixel or alpha) and fill the hole.",
     options=RemoveOptions,
-    files={"image": True, "mask": True},
+    files={"image": True, "mask": False},
     check=_check_remove,
     run=_run_remove,
 )
