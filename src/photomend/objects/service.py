@@ -3,7 +3,7 @@
 
 Outputs: ``instances`` (JSON: label, score, box, area and the name of each instance's mask
 output), ``mask`` (the union of the instances' masks, grown as ``auto_mask`` grows them, as
-an 8-bit PNG: 255 = remove) and ``mask_0``, ``mask_1``, ... (each instance's own mask).
+a PNG layer: white and opaque = remove) and ``mask_0``, ``mask_1``, ... (each instance's own mask).
 """
 
 from __future__ import annotations
@@ -40,8 +40,11 @@ def _check(files: dict[str, bytes], opts: ObjectsOptions, max_pixels: int) -> No
 
 
 def _png_mask(mask: np.ndarray) -> tuple[bytes, str, str]:
-    rgb = np.repeat(mask[:, :, None].astype(np.float32), 3, axis=2)
-    return encode_image(LoadedImage(rgb), "PNG"), "image/png", ".png"
+    """A PNG layer: white and opaque where True, transparent elsewhere (as restore's masks:
+    :func:`photomend.io.read_mask` reads back the same mask from its colour or its alpha)."""
+    m = mask.astype(np.float32)
+    layer = LoadedImage(np.repeat(m[:, :, None], 3, axis=2), alpha=m)
+    return encode_image(layer, "PNG"), "image/png", ".png"
 
 
 def _run(files: dict[str, bytes], opts: ObjectsOptions, max_pixels: int,
