@@ -63,7 +63,7 @@ def test_aligned_crop_puts_the_eyes_on_the_template(astronaut, astro_faces):
     face = astro_faces[0]
     m = face.matrix_for(256)
     eyes = face.points[:2] @ m[:, :2].T + m[:, 2]
-    assert np.abs(eyes - align.FFHQ_5[:2] / 2).max() < 3  # least squares over 5 points
+    assert np.abs(eyes - align.FFHQ_5[:2] / 2).max() < 4  # least squares over 5 points
     # the mesh found on the aligned crop agrees
     crop = align.warp_face(astronaut, m, 256)
     again = find_faces(crop, detector="short")

@@ -53,7 +53,8 @@ def _run_faces(args: argparse.Namespace) -> int:
                        min_size=min_size)
     width, height = image.size
     json.dump({"image": str(args.photo), "width": width, "height": height,
-               "faces": [f.to_dict() for f in faces], "skipped_small": faces.skipped_small},
+               "faces": [f.to_dict() for f in faces], "skipped_small": faces.skipped_small,
+               "rejected": faces.rejected},
               sys.stdout, indent=2)
     sys.stdout.write("\n")
     if not args.quiet:

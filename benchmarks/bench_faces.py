@@ -1,0 +1,260 @@
+"""Benchmark face detection and alignment (``photomend.find_faces``) against OpenCV's Haar
+cascade, in the same run, on photos with faces from packages.
+
+    python benchmarks/bench_faces.py --data DIR [--haar-python PY]
+
+DIR holds Debian opencv-doc's sample data (``messi5.jpg``, ``basketball1.png``, ``vtest.avi``;
+see bench_objects.py). Photos: scikit-image's ``astronaut`` (one frontal face, 100 px),
+``messi5.jpg`` (one, ~32 px; the blurred crowd's faces are < 24 px and not counted),
+``basketball1.png`` (one frontal face, ~33 px; the man on the right is in profile and not
+counted). Each face's eye centres were placed by hand (:data:`TRUTH_EYES`). Derived photos:
+each photo turned by +-20 degrees around its face, the astronaut scaled to face widths 50 and
+30 px, the two small faces scaled x1.5, and the astronaut pasted at face widths 24, 32 and 48 px
+into a 1920x1080 photo (coffee, tiled); truth eyes follow each transform. ``vtest.avi`` frames
+0-399 (every 20th; frames >= 400 are held out for every purpose and never read) hold only
+people whose faces are < 12 px: any face >= 24 px found there is a false positive.
+
+A detection finds a face when both truth eyes lie inside its box and its width is 1.2-5x the
+inter-ocular distance (so that boxes of either detector's style count); one detection finds at
+most one face. Reported per method: recall on faces >= 24 px wide, false positives >= 24 px,
+time per photo. For photomend also: the detector's eye keypoints against the face mesh's eye
+centres (fraction of the inter-ocular distance; the alignment uses the mesh's points when the
+mesh is confident). Haar runs under ``--haar-python`` (OpenCV 4.x; ``haar_faces.py``).
+Writes ``results_faces.md`` and ``.json`` next to this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from photomend.faces.api import find_faces  # noqa: E402
+
+#: (x, y) of the image-left and image-right eye of every counted face, by hand.
+TRUTH_EYES = {
+    "astronaut": [[(203.0, 102.5), (247.0, 105.0)]],
+    "messi5.jpg": [[(238.0, 107.0), (250.0, 106.0)]],
+    "basketball1.png": [[(84.5, 108.5), (97.0, 107.0)]],
+}
+#: Face width / inter-ocular distance (for "faces >= 24 px wide" from the truth eyes).
+FACE_PER_IOD = 2.3
+MIN_WIDTH = 24
+VIDEO_FRAMES = range(0, 400, 20)
+
+
+def load_photos(data: Path) -> dict[str, np.ndarray]:
+    import cv2
+    import skimage.data
+
+    out = {"astronaut": skimage.data.astronaut()}
+    for name in ("messi5.jpg", "basketball1.png"):
+        out[name] = cv2.imread(str(data / name))[:, :, ::-1]
+    return out
+
+
+def _affine(img, m, size):
+    import cv2
+
+    return cv2.warpAffine(img, m, size, flags=cv2.INTER_AREA if m[0, 0] < 1 else
+                          cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def _move(eyes, m):
+    return [[tuple(np.array([x, y, 1.0]) @ m.T) for x, y in face] for face in eyes]
+
+
+def cases(data: Path) -> list[tuple[str, np.ndarray, list]]:
+    """(name, uint8 RGB photo, truth eyes) of every photo and derived photo."""
+    import cv2
+    import skimage.data
+
+    photos = load_photos(data)
+    out = []
+    for name, img in photos.items():
+        eyes = TRUTH_EYES[name]
+        h, w = img.shape[:2]
+        out.append((name, img, eyes))
+        c = np.mean(eyes[0], axis=0)
+        for ang in (-20, 20):
+            m = cv2.getRotationMatrix2D(tuple(c), ang, 1.0)
+            out.append((f"{name} turned {ang:+d}", _affine(img, m, (w, h)), _move(eyes, m)))
+        scales = (0.5, 0.3) if name == "astronaut" else (1.5,)
+        for s in scales:
+            m = np.array([[s, 0, 0], [0, s, 0]], np.float64)
+            size = (round(w * s), round(h * s))
+            out.append((f"{name} x{s}", _affine(img, m, size), _move(eyes, m)))
+    coffee = skimage.data.coffee()
+    canvas0 = np.tile(coffee, (3, 4, 1))[:1080, :1920]
+    astro, eyes = photos["astronaut"], TRUTH_EYES["astronaut"]
+    iod = np.linalg.norm(np.subtract(*eyes[0]))
+    for width, (x, y) in ((24, (300, 200)), (32, (1200, 700)), (48, (1500, 150))):
+        s = width / (FACE_PER_IOD * iod)
+        m = np.array([[s, 0, x], [0, s, y]], np.float64)
+        small = _affine(astro, np.array([[s, 0, 0], [0, s, 0]]), (round(512 * s),) * 2)
+        canvas = canvas0.copy()
+        canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
+        out.append((f"astronaut {width} px in 1920x1080", canvas, _move(eyes, m)))
+    return out
+
+
+def read_frames(video: Path) -> dict[int, np.ndarray]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    out, i = {}, 0
+    while i <= VIDEO_FRAMES[-1]:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        if i in VIDEO_FRAMES:
+            out[i] = np.ascontiguousarray(bgr[:, :, ::-1])
+        i += 1
+    return out
+
+
+def match(boxes: list, eyes: list) -> tuple[list[bool], int]:
+    """Which truth faces are found, and how many detections >= MIN_WIDTH found none."""
+    used = set()
+    found = []
+    for (lx, ly), (rx, ry) in eyes:
+        iod = np.hypot(rx - lx, ry - ly)
+        hit = False
+        for k, (x0, y0, x1, y1) in enumerate(boxes):
+            inside = all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in ((lx, ly), (rx, ry)))
+            if k not in used and inside and 1.2 * iod <= x1 - x0 <= 5 * iod:
+                used.add(k)
+                hit = True
+                break
+        found.append(hit)
+    extra = sum(1 for k, b in enumerate(boxes) if k not in used and b[2] - b[0] >= MIN_WIDTH)
+    return found, extra
+
+
+def run_haar(python: str, paths: list[str]) -> dict:
+    req = json.dumps({"images": paths, "min_size": 20})
+    res = subprocess.run([python, str(HERE / "haar_faces.py")], input=req, text=True,
+                         capture_output=True, check=True)
+    return json.loads(res.stdout)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, required=True, help="opencv-doc examples/data folder")
+    p.add_argument("--haar-python", default=None, help="a Python with OpenCV 4.x (Haar peer)")
+    args = p.parse_args(argv)
+    from PIL import Image
+
+    from photomend.nn.onnx import num_threads
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
+                            capture_output=True).stdout.strip()
+    all_cases = cases(args.data)
+    frames = read_frames(args.data / "vtest.avi")
+    for i, f in frames.items():
+        all_cases.append((f"vtest frame {i}", f, []))
+    find_faces(all_cases[0][1])  # load the models once, outside the timing
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for k, (name, img, eyes) in enumerate(all_cases):
+            path = os.path.join(tmp, f"{k}.png")
+            Image.fromarray(img).save(path)
+            paths.append(path)
+        haar = run_haar(args.haar_python, paths) if args.haar_python else None
+        for k, (name, img, eyes) in enumerate(all_cases):
+            t = time.perf_counter()
+            faces = find_faces(img)
+            dt = time.perf_counter() - t
+            big = [e for e in eyes
+                   if FACE_PER_IOD * np.hypot(*np.subtract(e[1], e[0])) >= MIN_WIDTH - 0.5]
+            ours, extra = match([f.box for f in faces], big)
+            errs = [f.eye_error for f in faces if f.eye_error is not None
+                    and any(match([f.box], [e])[0][0] for e in big)]
+            row = {"photo": name, "size": list(img.shape[:2][::-1]), "faces": len(big),
+                   "photomend": {"found": sum(ours), "false": extra, "seconds": round(dt, 3),
+                                 "eye_error": [round(e, 4) for e in errs],
+                                 "skipped_small": faces.skipped_small,
+                                 "rejected": faces.rejected}}
+            if haar is not None:
+                hb = haar["boxes"][paths[k]]
+                hf, hx = match(hb, big)
+                row["haar"] = {"found": sum(hf), "false": hx,
+                               "seconds": round(haar["seconds"][paths[k]], 3)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    res = {"commit": commit, "threads": num_threads(), "date": time.strftime("%Y-%m-%d"),
+           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+           "haar_opencv": haar["opencv"] if haar else None, "rows": rows}
+    res["summary"] = summarise(rows)
+    (HERE / "results_faces.json").write_text(json.dumps(res, indent=1) + "\n")
+    (HERE / "results_faces.md").write_text(to_markdown(res))
+    print(to_markdown(res))
+    return 0
+
+
+def summarise(rows: list[dict]) -> dict:
+    out = {}
+    for method in ("photomend", "haar"):
+        if method not in rows[0]:
+            continue
+        faces = sum(r["faces"] for r in rows)
+        found = sum(r[method]["found"] for r in rows)
+        photo_rows = [r for r in rows if not r["photo"].startswith("vtest")]
+        video_rows = [r for r in rows if r["photo"].startswith("vtest")]
+        out[method] = {
+            "recall": round(found / max(faces, 1), 3), "found": found, "faces": faces,
+            "false_photos": sum(r[method]["false"] for r in photo_rows),
+            "false_video": sum(r[method]["false"] for r in video_rows),
+            "seconds_mean": round(float(np.mean([r[method]["seconds"] for r in rows])), 3),
+        }
+    errs = [e for r in rows for e in r["photomend"]["eye_error"]]
+    out["eye_error"] = {"mean": round(float(np.mean(errs)), 4) if errs else None,
+                        "max": round(float(np.max(errs)), 4) if errs else None,
+                        "within_3pct": sum(e <= 0.03 for e in errs), "n": len(errs)}
+    return out
+
+
+def to_markdown(res: dict) -> str:
+    s = res["summary"]
+    lines = [f"# Face detection: photomend vs OpenCV Haar cascade ({res['date']}, commit "
+             f"{res['commit']}, {res['machine']}, {res['threads']} ONNX Runtime threads; Haar "
+             f"under OpenCV {res['haar_opencv']})", "",
+             "Written by benchmarks/bench_faces.py. Recall on frontal faces >= 24 px wide; "
+             "false detections >= 24 px wide that match no truth face; vtest.avi frames "
+             "0-399 (every 20th) hold no face >= 24 px.", "",
+             "| method | recall | false (photos) | false (vtest, 20 frames) | s / photo |",
+             "|---|---|---|---|---|"]
+    for method in ("photomend", "haar"):
+        if method in s:
+            m = s[method]
+            lines.append(f"| {method} | {m['recall']:.3f} ({m['found']}/{m['faces']}) | "
+                         f"{m['false_photos']} | {m['false_video']} | {m['seconds_mean']} |")
+    e = s["eye_error"]
+    lines += ["", f"Detector eye keypoints vs the face mesh's eye centres (fraction of the "
+              f"inter-ocular distance), over {e['n']} found faces: mean {e['mean']}, max "
+              f"{e['max']}, {e['within_3pct']} within 3 %. (Alignment uses the mesh's points; "
+              f"detections it scores below 0.5 are dropped.)", "",
+              "| photo | size | faces | photomend found / false / s | haar found / false / s |",
+              "|---|---|---|---|---|"]
+    for r in res["rows"]:
+        p, h = r["photomend"], r.get("haar")
+        hs = f"{h['found']} / {h['false']} / {h['seconds']}" if h else "-"
+        lines.append(f"| {r['photo']} | {r['size'][0]}x{r['size'][1]} | {r['faces']} | "
+                     f"{p['found']} / {p['false']} / {p['seconds']} | {hs} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
