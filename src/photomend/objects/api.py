@@ -64,6 +64,9 @@ def _as_rgb(image) -> np.ndarray:
     """float32 HxWx3 in [0, 1] from a LoadedImage or an array (grey, RGBA, uint8/16, float)."""
     from photomend.io import LoadedImage, read_image
 
+    if isinstance(image, np.ndarray) and image.dtype == np.float32 and image.ndim == 3 \
+            and image.shape[2] == 3:
+        return image  # already the convention (read only, never modified)
     if not isinstance(image, LoadedImage):
         image = read_image(image)
     return image.rgb

@@ -10,6 +10,7 @@ instead rounds every side to a whole stride.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -40,6 +41,7 @@ class Detection:
     box: tuple[float, float, float, float]
 
 
+@functools.cache
 def weights_path() -> Path:
     """Path of the shipped NanoDet model."""
     return Path(str(files("photomend") / "data" / "weights" / WEIGHTS))
@@ -52,7 +54,7 @@ def preprocess(rgb: np.ndarray) -> np.ndarray:
 
     small = cv2.resize(np.asarray(rgb, np.float32), (INPUT_SIZE, INPUT_SIZE),
                        interpolation=cv2.INTER_AREA)
-    bgr = (small[:, :, ::-1] * 255.0 - _MEAN_BGR) / _STD_BGR
+    bgr = (np.clip(small[:, :, ::-1], 0, 1) * 255.0 - _MEAN_BGR) / _STD_BGR
     return np.ascontiguousarray(bgr.transpose(2, 0, 1)[None], np.float32)
 
 

@@ -9,6 +9,7 @@ MediaPipe feeds the model a crop in which the body fills about 80 % of the side
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -37,6 +38,7 @@ class PersonMask:
     presence: float
 
 
+@functools.cache
 def weights_path() -> Path:
     """Path of the shipped pose landmark model."""
     return Path(str(files("photomend") / "data" / "weights" / WEIGHTS))
@@ -90,7 +92,7 @@ def segment_person(rgb: np.ndarray, box: tuple[float, float, float, float], *,
                           flags=cv2.INTER_AREA if m[0, 0] < 1 else cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
     sess = nn_onnx.session(model or weights_path())
-    logits, flag = _outputs(sess, np.ascontiguousarray(crop[None]))
+    logits, flag = _outputs(sess, np.ascontiguousarray(np.clip(crop, 0, 1)[None]))
     if logits.shape[0] != INPUT_SIZE:
         logits = cv2.resize(logits, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
     presence = float(_sigmoid(np.float32(flag))) if not 0.0 <= flag <= 1.0 else flag
