@@ -242,7 +242,8 @@ def markdown(res: dict) -> str:
         cpu = (f" (CPU time, both threads: {t['find_objects_1080p_cpu_s']:.2f} s and "
                f"{t['remove_auto_4k_cpu_s']:.2f} s; load average {t['load']:.1f})"
                if "load" in t else "")
-        lines += ["", f"find_objects on 1920x1080 ({t['people_1080p']} people): "
+        at = f"At {t['commit']}: f" if "commit" in t else "F"
+        lines += ["", f"{at}ind_objects on 1920x1080 ({t['people_1080p']} people): "
                   f"{t['find_objects_1080p_s']:.2f} s; remove --auto person on 3840x2160 "
                   f"({t['people_4k']} people, detection + patchmatch): "
                   f"{t['remove_auto_4k_s']:.2f} s{cpu}."]
