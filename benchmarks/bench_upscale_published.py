@@ -135,6 +135,11 @@ def write_markdown(result: dict, path: Path) -> None:
             else:
                 lines.append(f"| {r['model']} | x{r['scale']} | {r['seconds']:.2f} | "
                              f"{r['out_mp_s']:.3f} | {r['peak_rss_mb']:.0f} |")
+    # keep the section bench_ncnn_speed.py writes between its markers
+    old = path.read_text() if path.exists() else ""
+    begin, end = "<!-- ncnn-speed -->", "<!-- /ncnn-speed -->"
+    if begin in old and end in old:
+        lines += ["", old[old.index(begin):old.index(end) + len(end)]]
     path.write_text("\n".join(lines) + "\n")
 
 
