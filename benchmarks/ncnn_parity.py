@@ -79,7 +79,8 @@ def parity_tiles(size: int, count: int = 2) -> np.ndarray:
 
 
 def run_ncnn(python: str, param: Path, weights: Path, blob_in: str, blob_out: str,
-             x: np.ndarray, work: Path, *, threads: int, precision: str) -> tuple[np.ndarray, float]:
+             x: np.ndarray, work: Path, *, threads: int,
+             precision: str) -> tuple[np.ndarray, float]:
     np.save(work / "in.npy", x.astype(np.float32))
     runner = work / "runner.py"
     runner.write_text(NCNN_RUNNER)
