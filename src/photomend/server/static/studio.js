@@ -47,6 +47,7 @@ const state = {
   tool: "brush", size: 40, color: "#3a7bd5",
   scale: 1, tx: 0, ty: 0, // view transform: screen = image * scale + t
   undo: [], redo: [], stroke: null, committed: null,
+  objects: null,          // {blob, list}: what /v1/objects found in the current image
   job: null, busy: false, token: sessionStorage.getItem("photomend-token") || "",
 };
 
@@ -133,6 +134,9 @@ function selectOp(op) {
   $("paint-tools").hidden = !cfg.paint;
   strokesCanvas.hidden = !cfg.paint;
   $("color-label").hidden = cfg.paint !== "color";
+  const objects = op === "remove" && state.available.includes("objects");
+  for (const id of ["select", "keep", "all-people"]) $(id).hidden = !objects;
+  if (!objects && (state.tool === "select" || state.tool === "keep")) setTool("brush");
   stage.classList.toggle("color-strokes", cfg.paint === "color");
   const box = $("options");
   box.replaceChildren();
@@ -409,6 +413,97 @@ function updateCursorSize() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Select: the objects the server finds (/v1/objects) go into the mask with a click
+
+async function findObjects() {
+  // Once per image: [{label, score, area, layer, selected}], layer a canvas the size of the
+  // image, opaque (in the stroke colour) on the instance.
+  if (state.objects && state.objects.blob === state.image.blob) return state.objects.list;
+  const form = new FormData();
+  form.append("image", state.image.blob, "image");
+  form.append("classes", "all");
+  setBusy(true);
+  $("status").textContent = "finding people and objects…";
+  try {
+    let job = await api("POST", "/v1/objects", form);
+    state.job = job.id;
+    while (!["done", "failed", "cancelled"].includes(job.state)) {
+      await sleep(200);
+      job = await api("GET", job.status_url);
+    }
+    if (job.state !== "done") throw new Error(job.error ? job.error.message : `the job is ${job.state}`);
+    const found = await api("GET", `${job.result_url}?output=instances`);
+    const list = [];
+    for (const inst of found.instances) {
+      if (!inst.mask) continue;
+      const blob = await api("GET", `${job.result_url}?output=${inst.mask}`, undefined, { raw: true });
+      const bitmap = await decode(blob);
+      const layer = document.createElement("canvas");
+      layer.width = strokesCanvas.width; layer.height = strokesCanvas.height;
+      const ctx = layer.getContext("2d", { willReadFrequently: true });
+      ctx.drawImage(bitmap, 0, 0, layer.width, layer.height);
+      bitmap.close();
+      ctx.globalCompositeOperation = "source-in";
+      ctx.fillStyle = "#ff2d6f";
+      ctx.fillRect(0, 0, layer.width, layer.height);
+      list.push({ label: inst.label, score: inst.score, area: inst.area, layer, selected: false });
+    }
+    state.objects = { blob: state.image.blob, list };
+    return list;
+  } finally {
+    state.job = null;
+    setBusy(false);
+  }
+}
+
+function applyLayer(layer, add) {
+  // Add ``layer`` to the strokes (or cut it out of them), as one undo step.
+  ensureCommitted();
+  const w = strokesCanvas.width, h = strokesCanvas.height;
+  const before = strokesCtx.getImageData(0, 0, w, h);
+  const mode = add ? "source-over" : "destination-out";
+  for (const ctx of [strokesCtx, state.committed.getContext("2d")]) {
+    ctx.globalCompositeOperation = mode;
+    ctx.drawImage(layer, 0, 0);
+    ctx.globalCompositeOperation = "source-over";
+  }
+  pushUndo({ x: 0, y: 0, before, after: strokesCtx.getImageData(0, 0, w, h) });
+  state.painted = true;
+  updateButtons();
+}
+
+async function selectAt(x, y, keep) {
+  // Select: the smallest object under (x, y) goes into the mask, or out if it is in already.
+  // Keep: it goes out of the mask.
+  const px = Math.floor(x), py = Math.floor(y);
+  if (px < 0 || py < 0 || px >= strokesCanvas.width || py >= strokesCanvas.height) return;
+  let list;
+  try { list = await findObjects(); } catch (e) { say(`Select failed: ${e.message}`, true); return; }
+  const hits = list.filter((o) => o.layer.getContext("2d").getImageData(px, py, 1, 1).data[3] > 0);
+  if (!hits.length) { say("Nothing found there: paint it with the brush.", true); return; }
+  const o = hits.reduce((a, b) => (a.area <= b.area ? a : b));
+  const add = keep ? false : !o.selected;
+  o.selected = add;
+  applyLayer(o.layer, add);
+  say(add ? `Added the ${o.label} to the mask; click it again to drop it, then press Remove.`
+    : `The ${o.label} stays (not in the mask).`);
+}
+
+async function selectAllPeople() {
+  if (!state.image || state.busy) return;
+  let list;
+  try { list = await findObjects(); } catch (e) { say(`All people failed: ${e.message}`, true); return; }
+  const people = list.filter((o) => o.label === "person" && !o.selected);
+  if (!people.length) { say("No (more) people found; paint them with the brush."); return; }
+  const all = document.createElement("canvas");
+  all.width = strokesCanvas.width; all.height = strokesCanvas.height;
+  for (const o of people) { all.getContext("2d").drawImage(o.layer, 0, 0); o.selected = true; }
+  applyLayer(all, true);
+  say(`Added ${people.length} ${people.length === 1 ? "person" : "people"}; Keep (K) and a ` +
+    "click spares someone, then press Remove.");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Running an operation as a job
 
 async function canvasBlob(canvas) {
@@ -536,7 +631,7 @@ function download() {
 
 function setTool(tool) {
   state.tool = tool;
-  for (const t of ["brush", "eraser"]) {
+  for (const t of ["brush", "eraser", "select", "keep"]) {
     $(t).classList.toggle("active", t === tool);
     $(t).setAttribute("aria-pressed", String(t === tool));
   }
@@ -557,6 +652,11 @@ view.addEventListener("pointerdown", (e) => {
   if (e.button === 1 || e.button === 2 || spaceDown || !OPS[state.op].paint || state.busy) {
     pan = { x: e.clientX, y: e.clientY, tx: state.tx, ty: state.ty };
     view.classList.add("panning");
+  } else if (e.button === 0 && (state.tool === "select" || state.tool === "keep")) {
+    const [x, y] = toImage(e);
+    selectAt(x, y, state.tool === "keep");
+    e.preventDefault();
+    return;
   } else if (e.button === 0) {
     beginStroke(e);
   } else return;
@@ -565,7 +665,7 @@ view.addEventListener("pointerdown", (e) => {
 });
 view.addEventListener("pointermove", (e) => {
   const c = $("cursor"), r = view.getBoundingClientRect();
-  c.hidden = !state.image || !OPS[state.op].paint;
+  c.hidden = !state.image || !OPS[state.op].paint || state.tool === "select" || state.tool === "keep";
   c.style.left = `${e.clientX - r.left}px`;
   c.style.top = `${e.clientY - r.top}px`;
   if (pan) {
@@ -606,6 +706,9 @@ document.addEventListener("drop", (e) => {
 $("file").addEventListener("change", (e) => { openFile(e.target.files[0]); e.target.value = ""; });
 $("brush").addEventListener("click", () => setTool("brush"));
 $("eraser").addEventListener("click", () => setTool("eraser"));
+$("select").addEventListener("click", () => setTool("select"));
+$("keep").addEventListener("click", () => setTool("keep"));
+$("all-people").addEventListener("click", () => selectAllPeople());
 $("size").addEventListener("input", (e) => setSize(Number(e.target.value)));
 $("color").addEventListener("input", (e) => { state.color = e.target.value; });
 $("undo").addEventListener("click", () => undoRedo(state.undo, state.redo, "before"));
@@ -636,6 +739,8 @@ document.addEventListener("keydown", (e) => {
   } else if (k === " ") { spaceDown = true; e.preventDefault(); }
   else if (k === "b") setTool("brush");
   else if (k === "e") setTool("eraser");
+  else if (k === "s" && !$("select").hidden) setTool("select");
+  else if (k === "k" && !$("keep").hidden) setTool("keep");
   else if (k === "[") setSize(state.size / 1.25);
   else if (k === "]") setSize(state.size * 1.25);
   else if (k === "f") fitView();
@@ -647,4 +752,4 @@ window.addEventListener("resize", () => { if (state.image) applyView(); });
 tokenFromHash();
 setSize(state.size);
 loadServerInfo();
-window.photomendStudio = { state, toClient, fitView, selectOp };
+window.photomendStudio = { state, toClient, fitView, selectOp, selectAt };
