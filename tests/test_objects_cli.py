@@ -116,3 +116,17 @@ def test_batch_job_with_remove_auto(camera_png, tmp_path, capsys):
     assert abs(int(after[COAT[1], COAT[0]]) - int(before[COAT[1], COAT[0]])) > 0 or \
         np.abs(after.astype(int) - before).sum() > 1000
     assert after[SKY[1], SKY[0]] == before[SKY[1], SKY[0]]
+
+
+def test_exif_rotated_photo_gets_a_mask_in_its_own_orientation(tmp_path):
+    upright = skimage_data.camera()[:, :400]  # 400 wide, 512 tall as shown
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored a quarter turn anticlockwise; viewers turn it back
+    src = tmp_path / "turned.jpg"
+    Image.fromarray(np.rot90(upright)).save(src, quality=95, exif=exif)
+    mask_out = tmp_path / "mask.png"
+    assert main(["remove", str(src), "--auto", "person", "-o", str(tmp_path / "out.png"),
+                 "--mask-out", str(mask_out), "--engine", "telea", "-q"]) == 0
+    mask = np.asarray(Image.open(mask_out).convert("L")) > 127
+    assert mask.shape == upright.shape
+    assert mask[COAT[1], COAT[0]] and not mask[SKY[1], SKY[0]]
