@@ -152,3 +152,14 @@ def test_grow_mask_matches_a_full_frame_dilation():
     for px in (1, 7, 40):
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
         assert np.array_equal(grow_mask(m, px), cv2.dilate(m.astype(np.uint8), k).astype(bool))
+
+
+@pytest.mark.parametrize("name", ["nanodet.onnx", "pose_landmark_full.onnx"])
+def test_shipped_weights_match_the_hashes_in_the_data_readme(name):
+    import hashlib
+    from importlib.resources import files
+
+    data = files("photomend") / "data"
+    digest = hashlib.sha256((data / "weights" / name).read_bytes()).hexdigest()
+    readme = (data / "README.md").read_text(encoding="utf-8")
+    assert f"| `weights/{name}` | `{digest}` |" in readme
