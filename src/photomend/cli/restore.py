@@ -192,6 +192,11 @@ def _restore_one(scan: Path, out: Path, args: argparse.Namespace, *, extra: Path
         # The repair's PatchMatch kernels load in the background while the scan decodes and
         # the detector runs (numba compiles and loads under its own lock: safe if they meet).
         prewarm("patchmatch")
+        if args.detector == "learned":  # and the detector's network, likewise
+            from photomend.nn import onnx as nn_onnx
+            from photomend.restoration.detect_learned import weights_path
+
+            nn_onnx.prewarm(weights_path())
         before = read_image(scan, max_pixels=args.max_pixels)
         extra_mask = None
         if extra is not None:

@@ -90,6 +90,31 @@ def run_image(sess, rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(y[0].transpose(1, 2, 0))
 
 
+def prewarm(*paths: str | Path, side: int = 64) -> threading.Thread:
+    """Create the sessions of ``paths`` and run each once on a small zero input, in a
+    background thread: a fresh process pays ONNX Runtime's import, the session set-up and the
+    first run's allocations while it decodes the photo, not after. ``join()`` is optional;
+    errors are left to the real call. Inputs with a fixed size keep it; free ones get ``side``.
+
+    >>> prewarm().join()  # (no paths: nothing to do)
+    """
+
+    def warm() -> None:
+        for path in paths:
+            try:
+                sess = session(path)
+                shape = sess.get_inputs()[0].shape
+                dims = [d if isinstance(d, int) else (1 if i == 0 else side)
+                        for i, d in enumerate(shape)]
+                run(sess, np.zeros(dims, np.float32))
+            except Exception:  # noqa: BLE001, S112  (an optimisation, never a failure)
+                continue
+
+    thread = threading.Thread(target=warm, name="prewarm-onnx")
+    thread.start()
+    return thread
+
+
 def metadata_float(path: str | Path, key: str, default: float | None) -> float | None:
     """``key`` of the model's ONNX metadata (``custom_metadata_map``) as a number; ``default``
     when it is missing or not a number (a calibration may write "none")."""
