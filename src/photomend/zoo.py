@@ -41,6 +41,7 @@ CATALOG_MODULES: list[str] = [
     "photomend.lama.catalog",
     "photomend.upscaling.zoo_entries",
     "photomend.colorization.zoo_entries",
+    "photomend.faces.zoo_entries",
 ]
 
 #: ``fetch(spec, workdir) -> Path``: download the published file into ``workdir``.
