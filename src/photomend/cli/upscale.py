@@ -65,6 +65,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     help="context read around each tile, in input pixels (default: the model's)")
     up.add_argument("--list-models", action="store_true",
                     help="list the upscalers, their scales and whether they are installed")
+    up.add_argument("--faces", choices=("pulse",), default=None,
+                    help="pulse: replace each face by one PULSE finds in StyleGAN (torch extra, "
+                    "pulse-stylegan-ffhq weights; an invented face, not the person's identity)")
+    up.add_argument("--face-steps", type=int, default=100, metavar="N",
+                    help="PULSE optimisation steps per face (default: 100)")
+    up.add_argument("--face-eps", type=float, default=2e-3, metavar="E",
+                    help="PULSE's L2 target for the face's downscale (default: 0.002)")
+    up.add_argument("--face-seed", type=int, default=None, metavar="S",
+                    help="PULSE's random seed (default: a random start)")
     add_output_options(up)
     add_video_options(up)
     up.set_defaults(run=_run_upscale)
@@ -82,7 +91,11 @@ def _run_upscale(args: argparse.Namespace) -> int:
     if args.list_models:
         return _list_models()
     if is_video(args.image):
+        if getattr(args, "faces", None):
+            raise InputError("--faces works on photos, not videos")
         return run_video(args)
+    if args.faces:
+        args.face_weights = _face_weights(args)
     args.model = args.model or DEFAULT_UPSCALER
     if args.image is None or args.output is None:
         raise InputError("photomend upscale needs IMAGE and -o OUT (or --list-models)")
@@ -154,6 +167,8 @@ def _upscale_one(image: Path, out: Path, args: argparse.Namespace, *, progress) 
             out_dtype=np.uint16 if keep16 else np.uint8, options=args.options,
             progress=progress,
         )
+        if args.faces:
+            result = _enhance_faces(loaded, result, args)
         del loaded  # free the input's pixels before encoding
         write_image(result, out, quality=args.quality, compression=args.compression,
                     overwrite=args.overwrite,
@@ -162,6 +177,46 @@ def _upscale_one(image: Path, out: Path, args: argparse.Namespace, *, progress) 
         width, height = result.size
         report(f"wrote {out} ({width}x{height}, x{args.scale} {args.model}, "
                f"{time.perf_counter() - started:.1f} s)")
+
+
+def _face_weights(args: argparse.Namespace) -> dict:
+    """PULSE's weights, loaded once (missing torch or weights: one line, exit 2)."""
+    from photomend.errors import OptionalDependencyError
+
+    if args.face_steps < 1:
+        raise InputError(f"--face-steps must be >= 1, got {args.face_steps}")
+    if not args.face_eps > 0:
+        raise InputError(f"--face-eps must be > 0, got {args.face_eps}")
+    try:
+        from photomend.faces.pulse import installed_weights
+    except ImportError as exc:
+        raise OptionalDependencyError(f"--faces pulse needs torch: pip install "
+                                      f"'photomend[torch]' ({exc})") from None
+    return installed_weights()
+
+
+def _enhance_faces(loaded, result, args: argparse.Namespace):
+    """``result`` with PULSE's faces pasted in; notes on stderr (unless --quiet)."""
+    from photomend.faces.enhance import pulse_faces
+    from photomend.faces.pulse import IDENTITY_NOTE
+
+    rgb = result.rgb
+    if rgb.dtype.kind in "ui":
+        rgb = rgb.astype(np.float32) / np.float32(np.iinfo(rgb.dtype).max)
+    out, reports, faces = pulse_faces(loaded.rgb, rgb, steps=args.face_steps, eps=args.face_eps,
+                                      seed=args.face_seed, weights=args.face_weights)
+    if not args.quiet:
+        if not faces:
+            report("note: no face found; the upscaled photo is unchanged")
+        if faces.skipped_small:
+            report(f"note: {faces.skipped_small} face(s) too small for PULSE skipped")
+        for k, r in enumerate(reports):
+            verdict = "matches" if r.matched else "does NOT match"
+            report(f"face {k}: PULSE from {r.lr_side} px, downscale {verdict} the input "
+                   f"(L2 {r.l2:.4f}, eps {args.face_eps:g}), {r.seconds:.0f} s")
+        if reports:
+            report(f"note: {IDENTITY_NOTE}")
+    return result.with_rgb(out) if reports else result
 
 
 def _peek_size(path: Path) -> tuple[int, int] | None:

@@ -118,7 +118,7 @@ def bicubic_kernel(factor: int, a: float = -0.5) -> torch.Tensor:
     ``(i - 2 factor + 0.5) / factor``, normalised.
 
     >>> [round(v, 4) for v in bicubic_kernel(1).tolist()]
-    [-0.0703, 0.5703, 0.5703, -0.0703]
+    [-0.0625, 0.5625, 0.5625, -0.0625]
     """
     size = 4 * factor
     x = (torch.arange(size, dtype=torch.float64) - size // 2 + 0.5) / factor
@@ -368,16 +368,11 @@ def pulse(lr_face: np.ndarray, *, steps: int = 100, eps: float = DEFAULT_EPS,
 
 
 def installed_weights() -> dict:
-    """The installed PULSE StyleGAN (``pulse-stylegan-ffhq``) and its gaussian fit
-    (``pulse-gaussian-fit``; else computed once from ``pulse-stylegan-ffhq-mapping``)."""
+    """The installed PULSE StyleGAN (``pulse-stylegan-ffhq``) and its Gaussian fit
+    (``pulse-gaussian-fit``, 4.5 kB: ``photomend models fetch pulse-gaussian-fit``). Without
+    the published fit, :func:`gaussian_fit` recomputes it from the mapping network
+    (``pulse-stylegan-ffhq-mapping``) as PULSE does, which takes minutes on a CPU."""
     from photomend import zoo
-    from photomend.errors import ModelMissingError
 
     synthesis = load_synthesis(zoo.model_path("pulse-stylegan-ffhq"))
-    try:
-        fit = load_gaussian_fit(zoo.model_path("pulse-gaussian-fit"))
-    except ModelMissingError as missing:
-        if zoo.installed_path("pulse-stylegan-ffhq-mapping") is None:
-            raise missing from None
-        fit = gaussian_fit(load_mapping(zoo.model_path("pulse-stylegan-ffhq-mapping")))
-    return {"synthesis": synthesis, "fit": fit}
+    return {"synthesis": synthesis, "fit": load_gaussian_fit(zoo.model_path("pulse-gaussian-fit"))}
