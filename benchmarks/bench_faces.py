@@ -20,7 +20,8 @@ most one face. Reported per method: recall on faces >= 24 px wide, false positiv
 time per photo. For photomend also: the detector's eye keypoints against the face mesh's eye
 centres (fraction of the inter-ocular distance; the alignment uses the mesh's points when the
 mesh is confident). Haar runs under ``--haar-python`` (OpenCV 4.x; ``haar_faces.py``).
-Writes ``results_faces.md`` and ``.json`` next to this file.
+Writes ``results_faces.md`` and ``.json`` next to this file. ``--pulse-steps N`` times PULSE
+at 1024 px instead (``results_faces_pulse.md``/``.json``).
 """
 
 from __future__ import annotations
@@ -149,11 +150,53 @@ def run_haar(python: str, paths: list[str]) -> dict:
     return json.loads(res.stdout)
 
 
+def run_pulse_speed(steps: int) -> int:
+    """PULSE's speed at 1024 px on this CPU: ``steps`` steps of the search on a 32 px input
+    with a random generator of the published architecture (the time does not depend on the
+    weights); it/s and the projected time of 100 steps go to results_faces_pulse.md/.json."""
+    import torch
+
+    from photomend.faces import pulse as P
+    from photomend.faces.stylegan import Synthesis
+
+    torch.manual_seed(0)
+    weights = {"synthesis": Synthesis().eval().requires_grad_(False),
+               "fit": {"mean": torch.zeros(512), "std": torch.ones(512)}}
+    lr = np.random.default_rng(0).random((32, 32, 3), dtype=np.float32)
+    P.pulse(lr, steps=1, seed=1, weights=weights)  # warm-up (allocations, oneDNN kernels)
+    res = P.pulse(lr, steps=steps, seed=1, weights=weights)
+    load = os.getloadavg()[0]
+    out = {"steps": steps, "seconds": round(res.seconds, 1), "it_per_s": round(res.it_per_s, 4),
+           "projected_100_steps_s": round(100 / res.it_per_s, 0),
+           "torch_threads": torch.get_num_threads(), "load_average_1min": round(load, 1),
+           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+           "date": time.strftime("%Y-%m-%d"),
+           "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
+                                    text=True, capture_output=True).stdout.strip()}
+    (HERE / "results_faces_pulse.json").write_text(json.dumps(out, indent=1) + "\n")
+    md = ("# PULSE speed at 1024 px (bench_faces.py --pulse-steps)\n\n"
+          f"{out['date']}, commit {out['commit']}, {out['machine']}, {out['torch_threads']} "
+          f"torch threads, 1-minute load average {out['load_average_1min']} (other jobs share "
+          "the CPUs).\n\n| steps | seconds | it/s | 100 steps (projected) | target |\n"
+          "|---|---|---|---|---|\n"
+          f"| {steps} | {out['seconds']} | {out['it_per_s']} | {out['projected_100_steps_s']:.0f} s"
+          " | <= 300 s |\n")
+    (HERE / "results_faces_pulse.md").write_text(md)
+    print(md)
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", type=Path, required=True, help="opencv-doc examples/data folder")
+    p.add_argument("--data", type=Path, default=None, help="opencv-doc examples/data folder")
     p.add_argument("--haar-python", default=None, help="a Python with OpenCV 4.x (Haar peer)")
+    p.add_argument("--pulse-steps", type=int, default=None, metavar="N",
+                   help="instead: time N steps of PULSE at 1024 px (torch extra)")
     args = p.parse_args(argv)
+    if args.pulse_steps:
+        return run_pulse_speed(args.pulse_steps)
+    if args.data is None:
+        p.error("--data is required")
     from PIL import Image
 
     from photomend.nn.onnx import num_threads
