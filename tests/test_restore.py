@@ -293,3 +293,22 @@ def test_six_channel_model_reads_the_classical_score(tmp_path):
     expected = 1 / (1 + np.exp(-(12 * classical_score(scan) - 6)))
     assert np.abs(prob - expected).max() < 1e-3
     assert prob[truth].mean() > 0.5 > prob[~truth].mean()
+
+
+def test_upscale_takes_the_scan_upscaler(monkeypatch):
+    """restore(upscale=N) upscales with upscaling.api.scan_upscaler's choice (SRMD once
+    installed), not always the default model."""
+    from photomend.upscaling import api
+
+    asked = []
+
+    def pick(scale):
+        asked.append(scale)
+        return "bicubic"
+
+    scan, _ = _scratched(_clean(96, 128), value=0.97)
+    restored, _ = photomend.restore(scan, detector="classical")
+    monkeypatch.setattr(api, "scan_upscaler", pick)
+    out, _ = photomend.restore(scan, detector="classical", upscale=2)
+    assert set(asked) == {2}
+    np.testing.assert_allclose(out, photomend.upscale(restored, 2, model="bicubic"), atol=1e-5)

@@ -108,10 +108,10 @@ def _run_restore(args: argparse.Namespace) -> int:
 
             find_model()
     if args.upscale is not None:
-        from photomend.upscaling.api import DEFAULT_UPSCALER
+        from photomend.upscaling.api import scan_upscaler
         from photomend.upscaling.base import check_upscaler
 
-        check_upscaler(DEFAULT_UPSCALER, args.upscale)
+        check_upscaler(scan_upscaler(args.upscale), args.upscale)
     if not args.scan.exists():
         raise InputError(f"{args.scan}: no such file or folder")
     if args.scan.is_dir():

@@ -89,8 +89,8 @@ def restore(
         image whose non-zero pixels (or alpha) mark them, the size of ``image``.
     colorize : also colorize the restored photo: True (``auto``, needs a zoo model), a method
         name, or a dict of options (``method``, ``reference``, ``hints``, ``saturation``).
-    upscale : also upscale the restored photo by this factor (2, 3 or 4) with the default
-        upscaler.
+    upscale : also upscale the restored photo by this factor (2, 3 or 4): with SRMD when it is
+        installed (``photomend models fetch srmd-x2`` ...), else with the default upscaler.
     max_pixels : refuse larger inputs (default ``$PHOTOMEND_MAX_PIXELS`` or 200 megapixels).
     progress : ``progress(stage, done, total)``.
 
@@ -145,10 +145,10 @@ def restore_loaded(
     w, h = loaded.size
     check_size(h, w)
     if upscale is not None:
-        from photomend.upscaling.api import DEFAULT_UPSCALER, check_output_size
+        from photomend.upscaling.api import check_output_size, scan_upscaler
         from photomend.upscaling.base import check_upscaler
 
-        check_upscaler(DEFAULT_UPSCALER, int(upscale))
+        check_upscaler(scan_upscaler(int(upscale)), int(upscale))
         check_output_size(loaded.size, int(upscale), max_pixels)
     if extra_mask is not None and extra_mask.shape != (h, w):
         raise MaskError(f"the extra mask is {extra_mask.shape[1]}x{extra_mask.shape[0]} but the "
@@ -159,9 +159,11 @@ def restore_loaded(
     if colorize:
         result = _colorize(result, colorize, max_pixels, progress)
     if upscale is not None:
-        from photomend.upscaling.api import upscale_loaded
+        from photomend.upscaling.api import scan_upscaler, upscale_loaded
 
-        result = upscale_loaded(result, int(upscale), progress=progress)
+        # SRMD when installed: it takes the scan's noise level (estimated) as an input
+        result = upscale_loaded(result, int(upscale), model=scan_upscaler(int(upscale)),
+                                progress=progress)
     return result, mask
 
 
