@@ -156,7 +156,7 @@ def run_pulse_speed(steps: int) -> int:
     weights); it/s and the projected time of 100 steps go to results_faces_pulse.md/.json."""
     import torch
 
-    from photomend.faces import pulse as P
+    from photomend.faces import pulse_search as P
     from photomend.faces.stylegan import Synthesis
 
     torch.manual_seed(0)

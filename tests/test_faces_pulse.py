@@ -1,4 +1,4 @@
-"""PULSE (photomend.faces.pulse / stylegan / enhance): its pieces, the published checkpoint
+"""PULSE (photomend.faces.pulse_search / stylegan / enhance): its pieces, the published checkpoint
 layout through the zoo (random weights written with the exact keys and shapes), the known
 answer of issue 26 (a latent is recovered: the found face downscales to the LR within eps),
 the paste-back, and ``photomend upscale --faces pulse`` (invented-face note, missing weights).
@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 from photomend import zoo  # noqa: E402
 from photomend.cli import main  # noqa: E402
 from photomend.errors import ModelError, ModelMissingError  # noqa: E402
-from photomend.faces import pulse as P  # noqa: E402
+from photomend.faces import pulse_search as P  # noqa: E402
 from photomend.faces.stylegan import Mapping, Synthesis, noise_shapes  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

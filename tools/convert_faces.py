@@ -4,7 +4,8 @@ Run once, in the conversion environment of ``tools/convert_detectors.py``
 (``pip install photomend[convert]``; TensorFlow and tf2onnx are never needed at run time)::
 
     pip download --no-deps mediapipe==0.10.14
-    python tools/convert_faces.py mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+    python tools/convert_faces.py \\
+        mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
 
 It takes three MediaPipe models (Apache-2.0) out of the wheel, converts each with
 ``tf2onnx --tflite --opset 13``, stores it as fp16 with float32 inputs and outputs, and writes

@@ -1,4 +1,4 @@
-"""Parity of photomend's PULSE (photomend.faces.pulse / stylegan) with the official code, on
+"""Parity of photomend's PULSE (photomend.faces.pulse_search / stylegan) with the official code, on
 random weights, same seed.
 
     git clone https://github.com/adamian98/pulse /tmp/pulse   # read and run only, never vendored
@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from photomend.faces import pulse as ours  # noqa: E402
+from photomend.faces import pulse_search as ours  # noqa: E402
 from photomend.faces.stylegan import Mapping, Synthesis  # noqa: E402
 
 

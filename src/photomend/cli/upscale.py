@@ -188,7 +188,7 @@ def _face_weights(args: argparse.Namespace) -> dict:
     if not args.face_eps > 0:
         raise InputError(f"--face-eps must be > 0, got {args.face_eps}")
     try:
-        from photomend.faces.pulse import installed_weights
+        from photomend.faces.pulse_search import installed_weights
     except ImportError as exc:
         raise OptionalDependencyError(f"--faces pulse needs torch: pip install "
                                       f"'photomend[torch]' ({exc})") from None
@@ -198,7 +198,7 @@ def _face_weights(args: argparse.Namespace) -> dict:
 def _enhance_faces(loaded, result, args: argparse.Namespace):
     """``result`` with PULSE's faces pasted in; notes on stderr (unless --quiet)."""
     from photomend.faces.enhance import pulse_faces
-    from photomend.faces.pulse import IDENTITY_NOTE
+    from photomend.faces.pulse_search import IDENTITY_NOTE
 
     rgb = result.rgb
     if rgb.dtype.kind in "ui":

@@ -2,17 +2,28 @@
 upsample them with a generative prior (PULSE, torch extra). See docs/faces.md.
 
 Detection and alignment need only ONNX Runtime, NumPy and OpenCV; the networks load with the
-first call. :func:`pulse` needs the ``torch`` extra and imported StyleGAN weights.
+first call. :func:`pulse` needs the ``torch`` extra and imported StyleGAN weights. Names are
+imported on first use, so that importing the package (the zoo does) costs nothing.
 """
 
-from photomend.faces.api import DEFAULT_MIN_SIZE, Face, FaceList, align_faces, find_faces
+from __future__ import annotations
 
-__all__ = ["DEFAULT_MIN_SIZE", "Face", "FaceList", "align_faces", "find_faces", "pulse"]
+import importlib
+
+_LAZY = {
+    "DEFAULT_MIN_SIZE": "photomend.faces.api",
+    "Face": "photomend.faces.api",
+    "FaceList": "photomend.faces.api",
+    "align_faces": "photomend.faces.api",
+    "find_faces": "photomend.faces.api",
+    "pulse": "photomend.faces.pulse_search",
+    "pulse_faces": "photomend.faces.enhance",
+}
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str):
-    if name == "pulse":
-        from photomend.faces.pulse import pulse
-
-        return pulse
-    raise AttributeError(f"module 'photomend.faces' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'photomend.faces' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

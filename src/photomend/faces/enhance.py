@@ -1,8 +1,8 @@
 """Faces in an upscaled photo replaced by PULSE's: detect -> align -> PULSE -> paste back.
 
 Each face is found on the input photo, cut FFHQ-aligned at the largest power-of-two side
-(16-128 px) that does not upsample it, searched for by :func:`photomend.faces.pulse.pulse`, and
-the 1024 px result is warped onto the upscaled photo under a feathered mask (pixels outside it
+(16-128 px) that does not upsample it, searched for by
+:func:`photomend.faces.pulse_search.pulse`, and the 1024 px result is warped onto the upscaled photo under a feathered mask (pixels outside it
 are left exactly as the upscaler made them). PULSE invents the face: see ``IDENTITY_NOTE``.
 """
 
@@ -58,7 +58,7 @@ def pulse_faces(original: np.ndarray, upscaled: np.ndarray, *, steps: int = 100,
     """``upscaled`` (float32, any integer multiple or not of ``original``'s size) with every
     face found on ``original`` replaced by PULSE's; returns the photo, one report per face and
     the faces. No face: the photo is returned unchanged (a copy)."""
-    from photomend.faces.pulse import installed_weights, pulse
+    from photomend.faces.pulse_search import installed_weights, pulse
 
     faces = find_faces(original) if faces is None else faces
     out = np.array(upscaled, np.float32, copy=True)

@@ -1,4 +1,5 @@
-"""Zoo entries of PULSE's StyleGAN (see :mod:`photomend.zoo` and :mod:`photomend.faces.pulse`).
+"""Zoo entries of PULSE's StyleGAN (see :mod:`photomend.zoo` and
+:mod:`photomend.faces.pulse_search`).
 
 PULSE (github.com/adamian98/pulse) publishes NVIDIA's StyleGAN FFHQ generator, converted to
 PyTorch state dicts, on Google Drive (``synthesis.pt``, ``mapping.pt``; links from its
@@ -26,7 +27,7 @@ LICENCE = "CC-BY-NC-4.0 (NVIDIA StyleGAN FFHQ weights; PULSE code)"
 def _convert(spec: zoo.ModelSpec, source: Path, dest: Path) -> None:
     """Check ``source``'s layout (keys and shapes) and copy it into the cache."""
     try:
-        from photomend.faces import pulse
+        from photomend.faces import pulse_search as pulse
     except ImportError as exc:  # torch missing
         raise OptionalDependencyError(
             f"{spec.name} needs torch: pip install 'photomend[torch]' ({exc})") from None
