@@ -44,7 +44,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "src"))
-from benchmarks.bench_upscale import bicubic_down, environment, psnr_y, ssim_y, y_channel  # noqa: E402
+from benchmarks.bench_upscale import (  # noqa: E402
+    bicubic_down,
+    environment,
+    psnr_y,
+    ssim_y,
+    y_channel,
+)
 from benchmarks.photos import HELD_OUT_NATURE, NATURE_DIR, mate_root  # noqa: E402
 
 CLIP_DIR = Path("/work/pkgs/ocvdoc/usr/share/doc/opencv-doc/examples/data")

@@ -283,14 +283,14 @@ def _remove_one(
                 before.rgb, hole, engine=args.engine, hd_strategy=args.hd_strategy,
                 working_size=args.working_size, seed=args.seed, progress=progress,
             ))
-        if warm is not None:
-            warm.join()
         elif not args.quiet and mask is None:
             what = " or ".join(args.auto) if getattr(args, "auto", None) else "object"
             say("note", f"no {what} found in {image.name}: nothing to remove, written unchanged")
         elif not args.quiet:
             say("note", f"mask {mask.name} is empty: nothing to remove, {image.name} written "
                  "unchanged")
+        if warm is not None:
+            warm.join()
         write_image(loaded, out, quality=args.quality, compression=args.compression,
                     overwrite=args.overwrite, protect=protect)
         if compare is not None:
