@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from photomend.api import check_engine
+from photomend.cli.remove_video import add_video_options, keep_point, run_video
+from photomend.cli.upscale_video import is_video
 from photomend.cli.common import (
     EXIT_OK,
     IMAGE_SUFFIXES,
@@ -46,6 +48,8 @@ from photomend.removal import (
     DEFAULT_ENGINE,
     DEFAULT_HD_STRATEGY,
     DEFAULT_WORKING_SIZE,
+    PREFERRED_ENGINES,
+    default_engine,
     prewarm,
     remove_array,
 )
@@ -73,8 +77,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rm.add_argument("--mask", "-m", type=Path, default=None,
                     help="mask file or folder of masks (optional with --auto or --select)")
     rm.add_argument("-o", "--output", required=True, type=Path, help="output file or folder")
-    rm.add_argument("--engine", default=DEFAULT_ENGINE,
-                    help=f"inpainting engine (default: {DEFAULT_ENGINE}; see 'photomend engines')")
+    rm.add_argument("--engine", default=None,
+                    help="inpainting engine (default: the first installed of "
+                    f"{', '.join(PREFERRED_ENGINES)}, else {DEFAULT_ENGINE}; see "
+                    "'photomend engines')")
     rm.add_argument("--hd-strategy", default=DEFAULT_HD_STRATEGY, choices=HD_STRATEGIES,
                     help=f"how large images are handled (default: {DEFAULT_HD_STRATEGY})")
     rm.add_argument("--working-size", type=positive_int, default=DEFAULT_WORKING_SIZE,
@@ -91,8 +97,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     auto.add_argument("--auto", default=None, metavar="CLASSES",
                       help="remove every instance of these COCO classes, e.g. person or "
                       "person,car (see 'photomend objects --help')")
-    auto.add_argument("--keep", type=point, nargs="+", action="extend", default=[],
-                      metavar="X,Y", help="with --auto: keep the instances under these points")
+    auto.add_argument("--keep", type=keep_point, nargs="+", action="extend", default=[],
+                      metavar="X,Y", help="with --auto: keep the instances under these points "
+                      "(videos: X,Y@T, at T seconds)")
     auto.add_argument("--select", type=point, nargs="+", action="extend", default=[],
                       metavar="X,Y", help="remove the object under each point: the instance "
                       "found there, else the region around it bounded by edges")
@@ -103,6 +110,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="detector confidence 0-1 an instance needs (default: 0.25)")
     auto.add_argument("--mask-out", type=Path, default=None, metavar="FILE",
                       help="also write the mask used (a folder when IMAGE is a folder)")
+    add_video_options(rm)
     add_output_options(rm)
     rm.set_defaults(run=_run_remove)
 
@@ -157,8 +165,12 @@ def add_example_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_remove(args: argparse.Namespace) -> int:
+    if args.engine is None:
+        args.engine = default_engine()[0]
     check_engine(args.engine)  # fail before reading anything
     _check_auto_options(args)
+    if is_video(args.image):
+        return run_video(args)
     if args.image.is_dir():
         return _remove_folder(args)
     mask = args.mask

@@ -1,0 +1,295 @@
+"""Streaming video removal: frames and masks in, filled frames out, one window in memory.
+
+:func:`fill_frames` keeps ``2 * radius + 1`` frames (the one being filled, ``radius`` before
+and ``radius`` after). For each frame it decides whether the camera is still over that window
+(low-resolution flow between consecutive frames, outside the masks), fills the hole from the
+window (:mod:`photomend.video_removal.fill`), and invents only what no frame of the window saw:
+
+1. pixels seen earlier in the clip by a still camera: the last value seen there (a running
+   background memory, one frame of memory whatever the clip's length);
+2. pixels the previous output had already filled (carried by the flow, or in place for a still
+   camera): the same content again, so an invention does not flicker;
+3. the rest (the first frame of a region nobody sees): the image engine
+   (:func:`photomend.remove_array`), once, on this frame; later frames carry its result.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from photomend.errors import InputError, MaskError
+from photomend.video.flow import dis_flow, gray_u8
+from photomend.video_removal import fill
+from photomend.video_removal.defaults import CAMERAS, DEFAULT_RADIUS
+
+#: Moving camera: the neighbours (offsets within the radius) aligned by flow, nearest first.
+NEIGHBOUR_OFFSETS = (1, -1, 2, -2, 4, -4, 8, -8, 12, -12, 16, -16, 24, -24)
+#: Still camera: every consecutive pair of the window moves less than STILL_PX (full-resolution
+#: px, median over the unmasked pixels) and the window drifts less than DRIFT_PX in all, and at
+#: most STILL_FRACTION of the unmasked pixels move more than MOVING_PX.
+STILL_PX, DRIFT_PX, MOVING_PX, STILL_FRACTION = 0.25, 1.0, 1.0, 0.2
+
+
+@dataclass
+class FillStats:
+    """What :func:`fill_frames` did, updated as it goes."""
+
+    frames: int = 0
+    #: frames with a non-empty mask
+    filled: int = 0
+    static_frames: int = 0
+    moving_frames: int = 0
+    #: hole pixels (all frames): copied from other frames / from the background memory /
+    #: carried from the previous output / invented by the image engine
+    copied: int = 0
+    remembered: int = 0
+    carried: int = 0
+    invented: int = 0
+    #: frames on which the image engine ran
+    key_frames: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Entry:
+    index: int
+    rgb: np.ndarray
+    mask: np.ndarray
+    small: np.ndarray  # uint8 gray at the flow's size
+    small_mask: np.ndarray
+    #: motion from the previous entry: (median dx, median dy, fraction moving), full-res px
+    motion: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+def fill_frames(
+    items: Iterable[tuple[np.ndarray, np.ndarray]],
+    *,
+    radius: int = DEFAULT_RADIUS,
+    camera: str = "auto",
+    engine: str = "patchmatch",
+    seed: int = 0,
+    stats: FillStats | None = None,
+) -> Iterator[np.ndarray]:
+    """Fill each frame's mask from the other frames (streaming; one output per input, in order).
+
+    Parameters
+    ----------
+    items : (rgb, mask) pairs: float32 HxWx3 in [0, 1] and bool HxW (True = remove), all of
+        one size.
+    radius : frames each side the fill may copy from (memory: ``2 * radius + 1`` frames).
+    camera : "auto" (decided per window), "static" (temporal median) or "moving" (flow).
+    engine : image engine for what no frame saw (see ``photomend engines``).
+    stats : a :class:`FillStats` to update.
+
+    Pixels outside a frame's mask are returned untouched (the same float values).
+
+    >>> import numpy as np
+    >>> bg = np.random.default_rng(0).random((24, 32, 3), dtype=np.float32)
+    >>> def clip():
+    ...     for i in range(6):
+    ...         f, m = bg.copy(), np.zeros((24, 32), bool)
+    ...         m[8:16, 4 * i:4 * i + 6] = True; f[m] = 1.0
+    ...         yield f, m
+    >>> out = list(fill_frames(clip(), radius=3))
+    >>> float(np.abs(out[2] - bg).max()) < 1e-6
+    True
+    """
+    if camera not in CAMERAS:
+        raise InputError(f"camera must be one of {', '.join(CAMERAS)}, got {camera!r}")
+    if radius < 1:
+        raise InputError(f"radius must be at least 1, got {radius}")
+    state = _Filler(radius=radius, camera=camera, engine=engine, seed=seed,
+                    stats=stats if stats is not None else FillStats())
+    window: deque[_Entry] = deque()
+    pos = 0  # index in `window` of the next frame to fill
+    for index, (rgb, mask) in enumerate(items):
+        entry = state.entry(index, rgb, mask, window[-1] if window else None)
+        window.append(entry)
+        while len(window) - 1 - pos >= radius:
+            yield state.fill(window, pos)
+            pos += 1
+            while pos > radius:
+                window.popleft()
+                pos -= 1
+    while pos < len(window):
+        yield state.fill(window, pos)
+        pos += 1
+
+
+class _Filler:
+    def __init__(self, *, radius: int, camera: str, engine: str, seed: int,
+                 stats: FillStats) -> None:
+        self.radius, self.camera, self.engine, self.seed = radius, camera, engine, seed
+        self.stats = stats
+        self.size: tuple[int, int] | None = None
+        self.scale = 1.0
+        self.memory: np.ndarray | None = None  # last value seen per pixel (still camera)
+        self.remembered: np.ndarray | None = None  # where memory holds a value
+        self.prev_out: np.ndarray | None = None
+        self.prev_static = False
+
+    # --- entering the window -------------------------------------------------------------
+    def entry(self, index: int, rgb: np.ndarray, mask: np.ndarray, prev: _Entry | None) -> _Entry:
+        rgb = np.asarray(rgb)
+        mask = np.asarray(mask, bool)
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise InputError(f"frame {index + 1}: expected HxWx3 RGB, got shape {rgb.shape}")
+        if mask.shape != rgb.shape[:2]:
+            raise MaskError(f"frame {index + 1}: the mask is {mask.shape[1]}x{mask.shape[0]} but "
+                            f"the frame is {rgb.shape[1]}x{rgb.shape[0]} (width x height)")
+        if self.size is None:
+            self.size = rgb.shape[:2]
+            self.scale = max(1.0, rgb.shape[1] / fill.FLOW_WIDTH)
+        elif rgb.shape[:2] != self.size:
+            raise InputError(f"frame {index + 1} is {rgb.shape[1]}x{rgb.shape[0]}, the first was "
+                             f"{self.size[1]}x{self.size[0]}")
+        rgb = rgb.astype(np.float32, copy=False)
+        h, w = self.size
+        sw, sh = max(8, round(w / self.scale)), max(8, round(h / self.scale))
+        gray = gray_u8(rgb)
+        small = cv2.resize(gray, (sw, sh), interpolation=cv2.INTER_AREA) if self.scale > 1 \
+            else gray
+        small_mask = cv2.resize(mask.astype(np.float32), (sw, sh),
+                                interpolation=cv2.INTER_AREA) > 0 if self.scale > 1 else mask
+        entry = _Entry(index, rgb, mask, small, small_mask)
+        if prev is not None:
+            entry.motion = self._motion(prev, entry)
+        return entry
+
+    def _motion(self, a: _Entry, b: _Entry) -> tuple[float, float, float]:
+        if self.camera != "auto":
+            return (0.0, 0.0, 0.0)
+        flow = dis_flow(a.small, b.small) * np.float32(self.scale)
+        ok = ~(a.small_mask | b.small_mask)
+        if ok.sum() < 16:
+            return (0.0, 0.0, 0.0)
+        v = flow[ok]
+        med = np.median(v, axis=0)
+        moving = float((np.hypot(v[:, 0], v[:, 1]) > MOVING_PX).mean())
+        return float(med[0]), float(med[1]), moving
+
+    def _still(self, window: deque[_Entry]) -> bool:
+        if self.camera != "auto":
+            return self.camera == "static"
+        x = y = 0.0
+        for e in list(window)[1:]:
+            dx, dy, moving = e.motion
+            if np.hypot(dx, dy) > STILL_PX or moving > STILL_FRACTION:
+                return False
+            x, y = x + dx, y + dy
+            if np.hypot(x, y) > DRIFT_PX:
+                return False
+        return True
+
+    # --- filling -------------------------------------------------------------------------
+    def fill(self, window: deque[_Entry], pos: int) -> np.ndarray:
+        cur = window[pos]
+        st = self.stats
+        st.frames += 1
+        still = self._still(window)
+        if not cur.mask.any():
+            out = cur.rgb
+        else:
+            st.filled += 1
+            if still:
+                st.static_frames += 1
+            else:
+                st.moving_frames += 1
+            out = self._fill_hole(window, pos, still)
+        if still:
+            if self.memory is None or not self.prev_static:
+                self.memory = cur.rgb.copy()
+                self.remembered = ~cur.mask
+            else:
+                vis = ~cur.mask
+                self.memory[vis] = cur.rgb[vis]
+                self.remembered |= vis
+        else:
+            self.memory = self.remembered = None
+        self.prev_static = still
+        self.prev_out = out
+        return out
+
+    def _fill_hole(self, window: deque[_Entry], pos: int, still: bool) -> np.ndarray:
+        cur = window[pos]
+        hole = cur.mask
+        ring = fill.ring_of(hole)
+        region = hole | ring
+        ys, xs = np.nonzero(region)
+        others = [e for k, e in enumerate(window) if k != pos]
+        prev_flow = None
+        if still:
+            est, seen = fill.static_estimate(ys, xs, [e.rgb for e in others],
+                                             [e.mask for e in others])
+        else:
+            sources = []
+            for off in NEIGHBOUR_OFFSETS:
+                k = pos + off
+                if abs(off) > self.radius or not 0 <= k < len(window):
+                    continue
+                e = window[k]
+                small_flow = fill.completed_flow(cur.small, e.small, cur.small_mask, self.scale,
+                                                  e.small_mask)
+                flow = fill.upscale_flow(small_flow, self.size, self.scale)
+                if off == -1:
+                    prev_flow = flow
+                sources.append((e.rgb, e.mask, flow))
+            est, seen = fill.flow_estimate(ys, xs, sources)
+        in_hole = hole[ys, xs]
+        self.stats.copied += int((seen & in_hole).sum())
+        estimate = np.zeros_like(cur.rgb)
+        estimate[ys, xs] = est
+        unseen = np.zeros_like(hole)
+        unseen[ys[~seen & in_hole], xs[~seen & in_hole]] = True
+        if unseen.any():
+            self._unseen(cur, unseen, estimate, still, prev_flow, window, pos)
+        ring_ok = np.zeros_like(hole)
+        ring_ok[ys[seen & ~in_hole], xs[seen & ~in_hole]] = True
+        return fill.blend(cur.rgb, hole, estimate, ring_ok)
+
+    def _unseen(self, cur: _Entry, unseen: np.ndarray, estimate: np.ndarray, still: bool,
+                prev_flow: np.ndarray | None, window, pos: int) -> None:
+        """Fill ``estimate`` where ``unseen``: background memory, the previous output, or the
+        image engine (in that order)."""
+        st = self.stats
+        if still and self.remembered is not None:
+            take = unseen & self.remembered
+            estimate[take] = self.memory[take]
+            st.remembered += int(take.sum())
+            unseen = unseen & ~take
+        if unseen.any() and self.prev_out is not None and pos > 0 \
+                and window[pos - 1].index == cur.index - 1:
+            uy, ux = np.nonzero(unseen)
+            if still or prev_flow is None:
+                estimate[uy, ux] = self.prev_out[uy, ux]
+                st.carried += len(uy)
+                unseen = np.zeros_like(unseen)
+            else:
+                h, w = unseen.shape
+                qx = ux + prev_flow[uy, ux, 0]
+                qy = uy + prev_flow[uy, ux, 1]
+                ok = (qx >= 0) & (qx <= w - 1) & (qy >= 0) & (qy <= h - 1)
+                estimate[uy[ok], ux[ok]] = fill.bilinear(self.prev_out, qx[ok], qy[ok])
+                st.carried += int(ok.sum())
+                unseen = np.zeros_like(unseen)
+                unseen[uy[~ok], ux[~ok]] = True
+        if unseen.any():
+            from photomend.removal import remove_array
+
+            if unseen.all():
+                raise MaskError(f"frame {cur.index + 1}: the mask covers the whole frame and no "
+                                "other frame within reach shows what is behind it")
+            composite = cur.rgb.copy()
+            known_hole = cur.mask & ~unseen
+            composite[known_hole] = estimate[known_hole]
+            filled = remove_array(composite, unseen, engine=self.engine, seed=self.seed)
+            estimate[unseen] = filled[unseen]
+            st.invented += int(unseen.sum())
+            st.key_frames.append(cur.index)
+
+
+__all__ = ["CAMERAS", "DEFAULT_RADIUS", "FillStats", "fill_frames"]
