@@ -45,6 +45,7 @@ _LAZY = {
     "upscale": "photomend.upscaling.api",
     "upscale_array": "photomend.upscaling.api",
     "upscale_video": "photomend.video.upscale",
+    "remove_video": "photomend.video_removal.api",
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
@@ -57,6 +58,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from photomend.restoration.pipeline import RestoreResult, restore
     from photomend.upscaling.api import upscale, upscale_array
     from photomend.video.upscale import upscale_video
+    from photomend.video_removal.api import remove_video
 
 
 def __getattr__(name: str) -> Any:
@@ -88,6 +90,7 @@ __all__ = [
     "read_mask",
     "remove",
     "remove_array",
+    "remove_video",
     "restore",
     "upscale",
     "upscale_array",
