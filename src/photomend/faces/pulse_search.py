@@ -309,15 +309,16 @@ def search(synthesis: Synthesis, fit: dict, ref: torch.Tensor, *, steps: int = 1
         opt.opt.zero_grad()
         w, image = generate(synthesis, fit, state.latent, state.noise)
         total, parts = losses(terms, w, image, ref, eps)
-        if total.item() < best["loss"]:
-            best.update(loss=total.item(), image=image.detach().clone(), step=j)
+        value = total.detach().item()
+        if value < best["loss"]:
+            best.update(loss=value, image=image.detach().clone(), step=j)
         if "L2" in parts:
-            best["min_l2"] = min(best["min_l2"], parts["L2"].item())
+            best["min_l2"] = min(best["min_l2"], parts["L2"].detach().item())
         total.backward()
         opt.step()
         sched.step()
         if on_step is not None:
-            on_step(j, state, total.item(), {k: float(v) for k, v in parts.items()})
+            on_step(j, state, value, {k: float(v.detach()) for k, v in parts.items()})
     return best
 
 
