@@ -6,12 +6,32 @@ import threading
 
 import numpy as np
 
-from photomend.engines import ProgressFn, create_engine, engine_traits
+from photomend.engines import ProgressFn, create_engine, engine_readiness, engine_traits
 from photomend.errors import MaskError
 
+#: The engine of the library functions, the server and ``photomend example``, and of
+#: ``photomend remove`` when no learned engine is installed (see :func:`default_engine`).
 DEFAULT_ENGINE = "patchmatch"
+#: The learned engines ``photomend remove`` prefers, best first, when one can run.
+PREFERRED_ENGINES = ("lama", "migan")
 DEFAULT_HD_STRATEGY = "auto"
 DEFAULT_WORKING_SIZE = 512
+
+
+def default_engine() -> tuple[str, str]:
+    """The engine ``photomend remove`` uses without ``--engine``, and why: the first of
+    :data:`PREFERRED_ENGINES` that is installed and can run, else :data:`DEFAULT_ENGINE`.
+
+    Costs a look at the model cache (no network is loaded).
+
+    >>> name, why = default_engine()
+    >>> name in (*PREFERRED_ENGINES, DEFAULT_ENGINE)
+    True
+    """
+    for name in PREFERRED_ENGINES:
+        if engine_readiness(name) is None:
+            return name, f"{name} is installed (preferred: {', '.join(PREFERRED_ENGINES)})"
+    return DEFAULT_ENGINE, f"no learned engine is installed ({', '.join(PREFERRED_ENGINES)})"
 
 
 def remove_array(

@@ -39,6 +39,7 @@ from photomend.errors import ModelError, ModelMissingError, UnknownModelError
 #: Modules whose import registers zoo entries (each feature adds its own).
 CATALOG_MODULES: list[str] = [
     "photomend.lama.catalog",
+    "photomend.engines.migan",
     "photomend.upscaling.zoo_entries",
     "photomend.colorization.zoo_entries",
     "photomend.faces.zoo_entries",

@@ -7,7 +7,7 @@ import argparse
 
 from photomend.cli.common import EXIT_OK, summary
 from photomend.engines import available_engines, engine_readiness
-from photomend.removal import DEFAULT_ENGINE
+from photomend.removal import default_engine
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,13 +18,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _run_engines(args: argparse.Namespace) -> int:
     engines = available_engines()
     width = max(map(len, engines), default=0)
+    default, why = default_engine()
     for name, traits in engines.items():
-        note = traits.description
-        if name == DEFAULT_ENGINE and "default" not in note:
+        note = traits.description.replace(" (default)", "")
+        if name == default:
             note += " (default)"
         problem = engine_readiness(name)
         status = "ready    " if problem is None else "not ready"
         print(f"{name:<{width}}  {status}  {note}")
         if problem is not None:
             print(f"{'':<{width}}    -> {problem}")
+    print(f"\n`photomend remove` uses {default} by default: {why}; --engine NAME chooses "
+          "another.")
     return EXIT_OK

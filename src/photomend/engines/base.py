@@ -99,6 +99,7 @@ BUILTIN_ENGINES = {
     "telea": "photomend.engines.opencv",
     "ns": "photomend.engines.opencv",
     "lama": "photomend.engines.lama",
+    "migan": "photomend.engines.migan",
 }
 
 
@@ -135,6 +136,12 @@ BUILTIN_TRAITS = {
         "structure; needs the weights and torch (or an ONNX export)",
         max_pixels=1_000_000,
         readiness=_readiness_in("photomend.engines.lama", "_readiness"),
+    ),
+    "migan": EngineTraits(
+        description="MI-GAN learned inpainting (ONNX pipeline, 28 MB): fast, object "
+        "removal; needs `photomend models fetch migan`",
+        max_pixels=1_000_000,
+        readiness=_readiness_in("photomend.engines.migan", "_readiness"),
     ),
 }
 

@@ -1,0 +1,304 @@
+"""The ``migan`` engine (MI-GAN's ONNX pipeline through ONNX Runtime): the published graph's
+inputs and output, the mask polarity and colour order, the edge guard, hole groups, the HD
+strategies, ``models import`` / ``models fetch`` (local HTTP server), and the default engine of
+``photomend remove``.
+
+A stand-in pipeline generated here has the published file's input and output names, element
+types and shapes (``image`` uint8 Nx3xHxW, ``mask`` uint8 Nx1xHxW with 255 = keep, ``result``
+uint8 Nx3xHxW); its maths is a stand-in: it keeps the pixels the mask keeps and paints the hole
+:data:`FILL` (one value per channel).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photomend import zoo
+from photomend.cli import main
+from photomend.engines import create_engine, engine_readiness
+from photomend.engines import migan
+from photomend.errors import ModelArchitectureError, ModelMissingError
+from photomend.removal import default_engine, remove_array
+
+FILL = np.array([200, 100, 50], np.uint8)  # R, G, B: a wrong channel order shows
+
+
+def make_pipeline(path: Path, *, dtype: str = "uint8", image_name: str = "image") -> Path:
+    """Write the stand-in pipeline (``dtype='float32'``: a graph with the right names but
+    float inputs, which is not the pipeline)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    elem = TensorProto.UINT8 if dtype == "uint8" else TensorProto.FLOAT
+    image = helper.make_tensor_value_info(image_name, elem, ["batch_size", 3, "height", "width"])
+    mask = helper.make_tensor_value_info("mask", elem, ["batch_size", 1, "height", "width"])
+    result = helper.make_tensor_value_info("result", elem, [None, 3, None, None])
+    inits = [numpy_helper.from_array(FILL.astype(np.float32).reshape(1, 3, 1, 1), "fill"),
+             numpy_helper.from_array(np.array(255.0, np.float32), "full")]
+    nodes = [
+        helper.make_node("Cast", [image_name], ["img_f"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["mask"], ["mask_f"], to=TensorProto.FLOAT),
+        helper.make_node("Div", ["mask_f", "full"], ["keep"]),
+        helper.make_node("Sub", ["img_f", "fill"], ["diff"]),
+        helper.make_node("Mul", ["diff", "keep"], ["kept"]),
+        helper.make_node("Add", ["kept", "fill"], ["out_f"]),  # img*keep + fill*(1-keep)
+        helper.make_node("Cast", ["out_f"], ["result"], to=elem),
+    ]
+    graph = helper.make_graph(nodes, "migan_standin", [image, mask], [result], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def _scene(h=48, w=64):
+    rng = np.random.default_rng(0)
+    img = rng.random((h, w, 3), dtype=np.float32)
+    mask = np.zeros((h, w), bool)
+    mask[18:28, 26:38] = True
+    return img, mask
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("PHOTOMEND_MODELS", str(tmp_path / "models"))
+    return tmp_path / "models"
+
+
+@pytest.fixture
+def pipeline(tmp_path) -> Path:
+    return make_pipeline(tmp_path / "migan_pipeline_v2.onnx")
+
+
+@pytest.fixture
+def installed(cache, pipeline):
+    assert main(["models", "import", str(pipeline), "--name", "migan", "--trust",
+                 "--quiet"]) == 0
+    return cache
+
+
+# --- the engine ----------------------------------------------------------------------------------
+
+def test_fill_keeps_the_photo_and_uses_rgb_order_and_the_right_polarity(pipeline):
+    img, mask = _scene()
+    before = img.copy()
+    out = create_engine("migan", weights=pipeline).inpaint(img, mask)
+    assert out.dtype == np.float32 and out.shape == img.shape
+    assert np.abs(out[mask] - FILL / 255.0).max() < 1e-6
+    assert np.array_equal(out[~mask], img[~mask])
+    assert np.array_equal(img, before)  # the caller's array is untouched
+
+
+def test_the_hole_sent_is_wider_than_the_callers(pipeline, monkeypatch):
+    """The graph blends its input back in near the hole's edge; the mask it gets covers
+    EDGE_GUARD more pixels, so nothing of the removed object reaches the fill."""
+    from photomend.nn import onnx as nn_onnx
+
+    sent = []
+    real = nn_onnx.session(pipeline)
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def run(self, names, feeds):
+            sent.append(feeds["mask"].copy())
+            return real.run(names, feeds)
+
+    monkeypatch.setattr(nn_onnx, "session", lambda path: Spy())
+    img, mask = _scene()
+    create_engine("migan", weights=pipeline).inpaint(img, mask)
+    keep = sent[0][0, 0]
+    assert keep.dtype == np.uint8 and set(np.unique(keep)) == {0, 255}
+    hole = keep == 0
+    assert hole[mask].all()
+    assert hole.sum() > mask.sum()
+    assert hole[18, 26 - migan.EDGE_GUARD] and not hole[18, 26 - migan.EDGE_GUARD - 1]
+
+
+def test_far_apart_holes_run_separately_and_near_ones_together():
+    m = np.zeros((600, 2000), bool)
+    m[100:120, 100:130] = True  # two holes whose 512 px crops overlap
+    m[100:120, 400:420] = True
+    m[300:310, 1800:1810] = True  # one far away
+    groups = migan.hole_groups(m)
+    assert [int(g.sum()) for g in groups] == [1000, 100]
+    assert not (groups[0] & groups[1]).any() and np.array_equal(groups[0] | groups[1], m)
+
+
+def test_each_group_is_one_run(pipeline, monkeypatch):
+    from photomend.nn import onnx as nn_onnx
+
+    real = nn_onnx.session(pipeline)
+    runs = []
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def run(self, names, feeds):
+            runs.append(int((feeds["mask"] == 0).sum()))
+            return real.run(names, feeds)
+
+    monkeypatch.setattr(nn_onnx, "session", lambda path: Spy())
+    img = np.random.default_rng(1).random((200, 1400, 3), dtype=np.float32)
+    mask = np.zeros((200, 1400), bool)
+    mask[50:60, 50:60] = mask[50:60, 1300:1310] = True
+    out = create_engine("migan", weights=pipeline).inpaint(img, mask)
+    assert len(runs) == 2
+    assert np.abs(out[mask] - FILL / 255.0).max() < 1e-6
+
+
+def test_a_graph_that_is_not_the_pipeline_is_refused(tmp_path, cache, capsys):
+    wrong = make_pipeline(tmp_path / "float.onnx", dtype="float32")
+    with pytest.raises(ModelArchitectureError, match="not the MI-GAN ONNX pipeline"):
+        migan.check_file(wrong)
+    renamed = make_pipeline(tmp_path / "renamed.onnx", image_name="img")
+    with pytest.raises(ModelArchitectureError, match=r"found img tensor\(uint8\)"):
+        create_engine("migan", weights=renamed).inpaint(*_scene())
+    code = main(["models", "import", str(wrong), "--name", "migan", "--trust"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "not the MI-GAN ONNX pipeline" in err and len(err.splitlines()) == 1
+    assert zoo.installed_path("migan") is None
+
+
+@pytest.mark.parametrize("strategy", ["auto", "cra", "crop", "resize", "original"])
+def test_every_hd_strategy(installed, strategy):
+    img = np.random.default_rng(2).random((300, 420, 3), dtype=np.float32)
+    mask = np.zeros((300, 420), bool)
+    mask[100:160, 150:230] = True
+    mask[20:30, 380:400] = True
+    out = remove_array(img, mask, engine="migan", hd_strategy=strategy, working_size=128)
+    assert out.shape == img.shape
+    import cv2  # (cra feathers its seam a few pixels outside the hole)
+
+    far = cv2.dilate(mask.astype(np.uint8), np.ones((17, 17), np.uint8)) == 0
+    assert np.array_equal(out[far], img[far])
+    assert np.abs(out[mask].mean(axis=0) - FILL / 255.0).max() < 0.1
+
+
+# --- the zoo entry -------------------------------------------------------------------------------
+
+def test_the_zoo_entry_is_the_published_pipeline():
+    spec = zoo.get_model("migan")
+    assert spec.source.startswith("https://huggingface.co/andraniksargsyan/migan/")
+    assert spec.published_filename == "migan_pipeline_v2.onnx" and len(spec.sha256) == 64
+    assert spec.license == "MIT" and spec.fetch is zoo.download_source
+    assert spec.task == "inpaint"
+
+
+def test_not_installed_says_the_fetch_command(cache):
+    assert "photomend models fetch migan" in engine_readiness("migan")
+    with pytest.raises(ModelMissingError, match="photomend models fetch migan"):
+        create_engine("migan")
+
+
+def test_installed_by_import_is_ready(installed):
+    assert engine_readiness("migan") is None
+    out = create_engine("migan").inpaint(*_scene())
+    assert out.shape == (48, 64, 3)
+
+
+class _Serve(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):  # quiet
+        pass
+
+    def do_GET(self):  # noqa: N802
+        body = self.server.files.get(self.path.rsplit("/", 1)[-1])
+        if body is None:
+            self.send_error(404, "Not Found")
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def published(cache, pipeline, monkeypatch):
+    """The ``migan`` entry pointed at a local server publishing the stand-in pipeline under
+    the published name, with its SHA-256."""
+    for var in ("PHOTOMEND_OFFLINE", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Serve)
+    srv.files = {"migan_pipeline_v2.onnx": pipeline.read_bytes()}
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    data = pipeline.read_bytes()
+    spec = replace(zoo.get_model("migan"), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                   source=f"http://127.0.0.1:{srv.server_port}/files/migan_pipeline_v2.onnx")
+    monkeypatch.setitem(zoo._REGISTRY, "migan", spec)
+    yield spec
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_models_fetch_migan_over_http(published):
+    assert main(["models", "fetch", "migan", "--quiet"]) == 0
+    assert engine_readiness("migan") is None
+    assert zoo.read_record(zoo.installed_path("migan"))["verified"]
+
+
+def test_models_fetch_migan_refuses_a_wrong_hash(published, monkeypatch, capsys):
+    monkeypatch.setitem(zoo._REGISTRY, "migan", replace(published, sha256="0" * 64))
+    assert main(["models", "fetch", "migan"]) == 2
+    assert "SHA-256" in capsys.readouterr().err
+    assert zoo.installed_path("migan") is None
+
+
+# --- the default engine of `photomend remove` ----------------------------------------------------
+
+def _files(tmp_path):
+    from PIL import Image
+
+    img, mask = _scene()
+    Image.fromarray(np.rint(img * 255).astype(np.uint8)).save(tmp_path / "p.png")
+    Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / "m.png")
+    return mask
+
+
+def _run_remove(tmp_path, *extra):
+    from PIL import Image
+
+    out = tmp_path / "o.png"
+    assert main(["remove", str(tmp_path / "p.png"), "-m", str(tmp_path / "m.png"), "-o",
+                 str(out), "--overwrite", "--quiet", *extra]) == 0
+    return np.asarray(Image.open(out))
+
+
+def test_nothing_installed_keeps_patchmatch(cache, capsys):
+    assert default_engine()[0] == "patchmatch"
+    assert main(["engines"]) == 0
+    out = capsys.readouterr().out
+    assert "uses patchmatch by default: no learned engine is installed" in out
+    assert [x for x in out.splitlines() if x.endswith("(default)")][0].startswith("patchmatch")
+
+
+def test_migan_installed_is_the_default_and_engine_still_overrides(installed, tmp_path, capsys):
+    name, why = default_engine()
+    assert name == "migan" and "migan is installed" in why
+    assert main(["engines"]) == 0
+    out = capsys.readouterr().out
+    assert "uses migan by default: migan is installed" in out
+    migan_line = next(x for x in out.splitlines() if x.startswith("migan"))
+    assert migan_line.split()[1] == "ready" and migan_line.endswith("(default)")
+    mask = _files(tmp_path)
+    assert np.array_equal(_run_remove(tmp_path)[mask], np.broadcast_to(FILL, (mask.sum(), 3)))
+    telea = _run_remove(tmp_path, "--engine", "telea")[mask]
+    assert not np.array_equal(telea, np.broadcast_to(FILL, (mask.sum(), 3)))
+
+
+def test_lama_goes_before_migan(installed):
+    data = Path(__file__).resolve().parent / "data" / "lama_onnx_generator.onnx"
+    assert main(["models", "import", str(data), "--name", "big-lama-onnx", "--quiet"]) == 0
+    assert default_engine()[0] == "lama"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(make_pipeline(Path("migan_standin.onnx")))
