@@ -41,7 +41,7 @@ def cache(tmp_path, monkeypatch):
 
 def test_generator_layout_through_models_import(cache):
     assert main(["models", "import", str(DATA / "lama_onnx_generator.onnx"),
-                 "--name", "big-lama-onnx", "--quiet"]) == 0
+                 "--name", "big-lama-onnx", "--trust", "--quiet"]) == 0
     assert engine_readiness("lama") is None
     eng = create_engine("lama", attention="decoder")
     img, mask = _scene()
@@ -67,7 +67,8 @@ def test_wrapped_layout_any_size_and_fixed_size(name):
 def test_an_onnx_file_that_is_not_lama(cache, capsys):
     with pytest.raises(ModelArchitectureError, match=r"not a LaMa ONNX export.*\[1, 5"):
         check_file(DATA / "not_lama.onnx")
-    code = main(["models", "import", str(DATA / "not_lama.onnx"), "--name", "big-lama-onnx"])
+    code = main(["models", "import", str(DATA / "not_lama.onnx"), "--name", "big-lama-onnx",
+                 "--trust"])
     assert code == 2 and "not a LaMa ONNX export" in capsys.readouterr().err
 
 

