@@ -61,11 +61,10 @@ BIG_LAMA_SPEC = register_model(ModelSpec(
     convert=_convert,
     fetch=_fetch_torch,
     how_to_get=(
-        "run `photomend models fetch big-lama` (or download "
-        f"{IOPAINT_URL}, or the official {OFFICIAL_URL}, unzipped: "
-        "big-lama/models/best.ckpt, and run `photomend models import big-lama.pt` "
-        "or `photomend models import best.ckpt --name big-lama`); it needs torch: "
-        "pip install 'photomend[torch]'; without torch: `photomend models fetch big-lama-onnx`"
+        "run `photomend models fetch big-lama` (needs torch: pip install 'photomend[torch]') "
+        "or, without torch, `photomend models fetch big-lama-onnx`; or download "
+        f"{IOPAINT_URL} (or the official {OFFICIAL_URL}: big-lama/models/best.ckpt) and run "
+        "`photomend models import big-lama.pt` (or `... best.ckpt --name big-lama`)"
     ),
     extra={"md5": {"big-lama.pt": IOPAINT_MD5}, "official": OFFICIAL_URL,
            "paper": "https://arxiv.org/abs/2109.07161"},
