@@ -30,16 +30,19 @@ from photomend.removal import default_engine, remove_array
 FILL = np.array([200, 100, 50], np.uint8)  # R, G, B: a wrong channel order shows
 
 
-def make_pipeline(path: Path, *, dtype: str = "uint8", image_name: str = "image") -> Path:
+def make_pipeline(path: Path, *, dtype: str = "uint8", image_name: str = "image",
+                  channels: tuple = (3, 1, 3)) -> Path:
     """Write the stand-in pipeline (``dtype='float32'``: a graph with the right names but
-    float inputs, which is not the pipeline)."""
+    float inputs, which is not the pipeline; ``channels``: as the graph declares them, for
+    image, mask and result)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     elem = TensorProto.UINT8 if dtype == "uint8" else TensorProto.FLOAT
-    image = helper.make_tensor_value_info(image_name, elem, ["batch_size", 3, "height", "width"])
-    mask = helper.make_tensor_value_info("mask", elem, ["batch_size", 1, "height", "width"])
-    result = helper.make_tensor_value_info("result", elem, [None, 3, None, None])
+    ci, cm, co = channels
+    image = helper.make_tensor_value_info(image_name, elem, ["batch_size", ci, "height", "width"])
+    mask = helper.make_tensor_value_info("mask", elem, ["batch_size", cm, "height", "width"])
+    result = helper.make_tensor_value_info("result", elem, [None, co, None, None])
     inits = [numpy_helper.from_array(FILL.astype(np.float32).reshape(1, 3, 1, 1), "fill"),
              numpy_helper.from_array(np.array(255.0, np.float32), "full")]
     nodes = [
@@ -154,6 +157,14 @@ def test_each_group_is_one_run(pipeline, monkeypatch):
     out = create_engine("migan", weights=pipeline).inpaint(img, mask)
     assert len(runs) == 2
     assert np.abs(out[mask] - FILL / 255.0).max() < 1e-6
+
+
+def test_channels_left_symbolic_by_the_exporter_are_accepted(tmp_path):
+    loose = make_pipeline(tmp_path / "loose.onnx", channels=(3, 1, "c"))
+    migan.check_file(loose)
+    img, mask = _scene()
+    assert np.abs(create_engine("migan", weights=loose).inpaint(img, mask)[mask]
+                  - FILL / 255.0).max() < 1e-6
 
 
 def test_a_graph_that_is_not_the_pipeline_is_refused(tmp_path, cache, capsys):

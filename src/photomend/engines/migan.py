@@ -58,11 +58,17 @@ def _readiness() -> str | None:
 def check_session(sess, name: str = "model") -> None:
     """ModelArchitectureError unless ``sess`` has the published pipeline's inputs and output
     (names, element types, channels)."""
-    found = {i.name: (i.type, i.shape[1] if len(i.shape) == 4 else None)
-             for i in sess.get_inputs()}
-    outs = sess.get_outputs()
-    out = (outs[0].type, outs[0].shape[1] if len(outs[0].shape) == 4 else None) if outs else None
-    if found != INPUTS or out != OUTPUT:
+    def fits(arg, want) -> bool:  # element type, and the channels where the graph declares them
+        shape = arg.shape or []
+        channels = shape[1] if len(shape) == 4 else None
+        known = isinstance(channels, int) and channels > 0
+        return arg.type == want[0] and len(shape) in (0, 4) and (not known or channels == want[1])
+
+    ins, outs = sess.get_inputs(), sess.get_outputs()
+    named = {i.name: i for i in ins}
+    if (len(ins) != len(INPUTS) or set(named) != set(INPUTS) or len(outs) != 1
+            or not all(fits(named[n], want) for n, want in INPUTS.items())
+            or not fits(outs[0], OUTPUT)):
         described = ", ".join(f"{i.name} {i.type} {list(i.shape)}" for i in sess.get_inputs())
         raise ModelArchitectureError(
             f"{name} is not the MI-GAN ONNX pipeline: expected inputs image uint8 1x3xHxW and "
