@@ -28,6 +28,6 @@ def _run_engines(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {status}  {note}")
         if problem is not None:
             print(f"{'':<{width}}    -> {problem}")
-    print(f"\n`photomend remove` uses {default} by default: {why}; --engine NAME chooses "
+    print(f"`photomend remove` uses {default} by default: {why}; --engine NAME chooses "
           "another.")
     return EXIT_OK
