@@ -87,6 +87,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="colour hints for --colorize (strokes image or JSON)")
     p.add_argument("--upscale", type=positive_int, default=None, metavar="N",
                    help="also upscale the result by N (2, 3 or 4)")
+    p.add_argument("--faces", choices=("gfpgan",), default=None,
+                   help="gfpgan: also restore each face with GFPGAN (gfpgan-v1.4 weights)")
+    p.add_argument("--face-strength", type=float, default=1.0, metavar="S",
+                   help="blend of GFPGAN's face with the repaired one, 0-1 (default: 1)")
     add_output_options(p)
     p.set_defaults(run=_run_restore)
 
@@ -107,6 +111,10 @@ def _run_restore(args: argparse.Namespace) -> int:
             from photomend.colorization.zhang import find_model
 
             find_model()
+    if args.faces:  # strength out of range or the model missing: fail first
+        from photomend.cli.upscale import _check_gfpgan
+
+        _check_gfpgan(args)
     if args.upscale is not None:
         from photomend.upscaling.api import scan_upscaler
         from photomend.upscaling.base import check_upscaler
@@ -206,6 +214,13 @@ def _restore_one(scan: Path, out: Path, args: argparse.Namespace, *, extra: Path
             colorize=colorize, upscale=args.upscale, max_pixels=args.max_pixels,
             progress=progress,
         )
+        if args.faces:
+            from photomend.cli.upscale import _float_rgb
+            from photomend.faces.gfpgan import restore_faces
+
+            rgb = _float_rgb(result)
+            restored, faces = restore_faces(rgb, strength=args.face_strength)
+            result = result.with_rgb(restored) if faces else result
         write_image(result, out, quality=args.quality, compression=args.compression,
                     overwrite=args.overwrite, protect=protect)
         if mask_out is not None:

@@ -65,9 +65,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     help="context read around each tile, in input pixels (default: the model's)")
     up.add_argument("--list-models", action="store_true",
                     help="list the upscalers, their scales and whether they are installed")
-    up.add_argument("--faces", choices=("pulse",), default=None,
-                    help="pulse: replace each face by one PULSE finds in StyleGAN (torch extra, "
+    up.add_argument("--faces", choices=("gfpgan", "pulse"), default=None,
+                    help="gfpgan: restore each face with GFPGAN (gfpgan-v1.4 weights, ONNX); "
+                    "pulse: replace each face by one PULSE finds in StyleGAN (torch extra, "
                     "pulse-stylegan-ffhq weights; an invented face, not the person's identity)")
+    up.add_argument("--face-strength", type=float, default=1.0, metavar="S",
+                    help="gfpgan: blend of the restored face with the input face, 0-1 "
+                    "(default: 1, GFPGAN's face)")
     up.add_argument("--face-steps", type=int, default=100, metavar="N",
                     help="PULSE optimisation steps per face (default: 100)")
     up.add_argument("--face-eps", type=float, default=2e-3, metavar="E",
@@ -94,8 +98,10 @@ def _run_upscale(args: argparse.Namespace) -> int:
         if getattr(args, "faces", None):
             raise InputError("--faces works on photos, not videos")
         return run_video(args)
-    if args.faces:
+    if args.faces == "pulse":
         args.face_weights = _face_weights(args)
+    elif args.faces == "gfpgan":
+        _check_gfpgan(args)
     args.model = args.model or DEFAULT_UPSCALER
     if args.image is None or args.output is None:
         raise InputError("photomend upscale needs IMAGE and -o OUT (or --list-models)")
@@ -167,8 +173,10 @@ def _upscale_one(image: Path, out: Path, args: argparse.Namespace, *, progress) 
             out_dtype=np.uint16 if keep16 else np.uint8, options=args.options,
             progress=progress,
         )
-        if args.faces:
+        if args.faces == "pulse":
             result = _enhance_faces(loaded, result, args)
+        elif args.faces == "gfpgan":
+            result = _gfpgan_faces(loaded, result, args)
         del loaded  # free the input's pixels before encoding
         write_image(result, out, quality=args.quality, compression=args.compression,
                     overwrite=args.overwrite,
@@ -195,15 +203,42 @@ def _face_weights(args: argparse.Namespace) -> dict:
     return installed_weights()
 
 
+def _check_gfpgan(args: argparse.Namespace) -> None:
+    """Strength in range and the model installed (else one line with the command, exit 2)."""
+    from photomend import zoo
+    from photomend.faces.gfpgan import DEFAULT_MODEL
+
+    if not 0.0 <= args.face_strength <= 1.0:
+        raise InputError(f"--face-strength must be between 0 and 1, got {args.face_strength}")
+    zoo.model_path(DEFAULT_MODEL)
+
+
+def _float_rgb(result) -> np.ndarray:
+    rgb = result.rgb
+    if rgb.dtype.kind in "ui":
+        rgb = rgb.astype(np.float32) / np.float32(np.iinfo(rgb.dtype).max)
+    return rgb
+
+
+def _gfpgan_faces(loaded, result, args: argparse.Namespace):
+    """``result`` with GFPGAN's faces pasted in (notes on stdout unless --quiet)."""
+    from photomend.faces.gfpgan import restore_faces
+
+    out, faces = restore_faces(loaded.rgb, _float_rgb(result), strength=args.face_strength)
+    if not args.quiet:
+        if not faces:
+            report("note: no face found; the upscaled photo is unchanged")
+        else:
+            report(f"restored {len(faces)} face(s) with GFPGAN (strength {args.face_strength:g})")
+    return result.with_rgb(out) if faces else result
+
+
 def _enhance_faces(loaded, result, args: argparse.Namespace):
     """``result`` with PULSE's faces pasted in; notes on stderr (unless --quiet)."""
     from photomend.faces.enhance import pulse_faces
     from photomend.faces.pulse_search import IDENTITY_NOTE
 
-    rgb = result.rgb
-    if rgb.dtype.kind in "ui":
-        rgb = rgb.astype(np.float32) / np.float32(np.iinfo(rgb.dtype).max)
-    out, reports, faces = pulse_faces(loaded.rgb, rgb, steps=args.face_steps, eps=args.face_eps,
+    out, reports, faces = pulse_faces(loaded.rgb, _float_rgb(result), steps=args.face_steps, eps=args.face_eps,
                                       seed=args.face_seed, weights=args.face_weights)
     if not args.quiet:
         if not faces:

@@ -8,6 +8,10 @@ Google Drive serves large files behind a confirmation page, so the two networks 
 with ``photomend models import FILE``; the fit can be fetched. Import checks every key and
 shape against :mod:`photomend.faces.stylegan` (torch extra) and stores the state dict as
 published. Weights: NVIDIA's StyleGAN FFHQ model, CC BY-NC 4.0 (non-commercial use only).
+
+GFPGAN v1.3 / v1.4 (Apache-2.0) are GitHub release files: ``models fetch`` downloads them, and
+import (torch needed once) checks their layout and writes an ONNX file
+(:mod:`photomend.faces.gfpgan`).
 """
 
 from __future__ import annotations
@@ -65,3 +69,20 @@ zoo.register_model(zoo.ModelSpec(
     filename="pulse-gaussian-fit.pt", published_filename="gaussian_fit.pt", sha256=FIT_SHA256,
     description="PULSE's Gaussian fit of StyleGAN's mapped latents (mean, std)",
     convert=_convert, fetch=zoo.download_source, extra={"part": "fit"}))
+
+
+def _convert_gfpgan(spec: zoo.ModelSpec, source: Path, dest: Path) -> None:
+    from photomend.faces import gfpgan
+
+    gfpgan._convert(spec, source, dest)
+
+
+for _name, _url in {"gfpgan-v1.3": "v1.3.0/GFPGANv1.3.pth",
+                    "gfpgan-v1.4": "v1.3.4/GFPGANv1.4.pth"}.items():
+    zoo.register_model(zoo.ModelSpec(
+        name=_name, task="faces",
+        source=f"https://github.com/TencentARC/GFPGAN/releases/download/{_url}",
+        license="Apache-2.0", filename=f"{_name}.onnx", published_filename=_url.split("/")[1],
+        description=f"GFPGAN {_name[-4:]} face restoration (clean architecture, 512 px), "
+                    "exported to ONNX on import (needs torch once)",
+        convert=_convert_gfpgan, fetch=zoo.download_source))
