@@ -87,10 +87,11 @@ def ring_of(hole: np.ndarray, width: int = RING) -> np.ndarray:
     return cv2.dilate(hole.astype(np.uint8), k).astype(bool) & ~hole
 
 
-def static_estimate(ys: np.ndarray, xs: np.ndarray, frames, masks) -> tuple[np.ndarray,
-                                                                             np.ndarray]:
+def static_estimate(ys: np.ndarray, xs: np.ndarray, frames, masks, *,
+                    min_count: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Median over ``frames`` (HxWx3 each) of the pixels (ys, xs), counting only the frames
-    whose mask is False there. Returns (values Px3 float32, seen P bool)."""
+    whose mask is False there. Returns (values Px3 float32, seen P bool: seen in at least
+    ``min_count`` frames)."""
     p = len(ys)
     if p == 0:
         return np.zeros((0, 3), np.float32), np.zeros(0, bool)
@@ -98,7 +99,7 @@ def static_estimate(ys: np.ndarray, xs: np.ndarray, frames, masks) -> tuple[np.n
     for k, (rgb, m) in enumerate(zip(frames, masks, strict=True)):
         vals[k] = rgb[ys, xs]
         vals[k][m[ys, xs]] = np.nan
-    seen = ~np.isnan(vals[..., 0]).all(axis=0)
+    seen = (~np.isnan(vals[..., 0])).sum(axis=0) >= max(1, min_count)
     out = np.zeros((p, 3), np.float32)
     if seen.any():
         out[seen] = np.nanmedian(vals[:, seen], axis=0)

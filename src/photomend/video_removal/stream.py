@@ -5,8 +5,9 @@ and ``radius`` after). For each frame it decides whether the camera is still ove
 (low-resolution flow between consecutive frames, outside the masks), fills the hole from the
 window (:mod:`photomend.video_removal.fill`), and invents only what no frame of the window saw:
 
-1. pixels seen earlier in the clip by a still camera: the last value seen there (a running
-   background memory, one frame of memory whatever the clip's length);
+1. still camera: the clip's background (:func:`clip_background`: the per-pixel median of
+   frames sampled over the whole clip where the pixel is not masked; an earlier pass), else the
+   last value seen there (a running background memory);
 2. pixels the previous output had already filled (carried by the flow, or in place for a still
    camera): the same content again, so an invention does not flicker;
 3. the rest (the first frame of a region nobody sees): the image engine
@@ -33,6 +34,9 @@ NEIGHBOUR_OFFSETS = (1, -1, 2, -2, 4, -4, 8, -8, 12, -12, 16, -16, 24, -24)
 #: px, median over the unmasked pixels) and the window drifts less than DRIFT_PX in all, and at
 #: most STILL_FRACTION of the unmasked pixels move more than MOVING_PX.
 STILL_PX, DRIFT_PX, MOVING_PX, STILL_FRACTION = 0.25, 1.0, 1.0, 0.2
+#: Still camera with a clip background: a window median needs this many frames seeing the
+#: pixel (fewer: a person lingering there, whose edges and shadow leak past the mask).
+MIN_SEEN = 5
 
 
 @dataclass
@@ -73,6 +77,7 @@ def fill_frames(
     engine: str = "patchmatch",
     seed: int = 0,
     stats: FillStats | None = None,
+    background: Background | None = None,
 ) -> Iterator[np.ndarray]:
     """Fill each frame's mask from the other frames (streaming; one output per input, in order).
 
@@ -84,6 +89,8 @@ def fill_frames(
     camera : "auto" (decided per window), "static" (temporal median) or "moving" (flow).
     engine : image engine for what no frame saw (see ``photomend engines``).
     stats : a :class:`FillStats` to update.
+    background : the clip's background (:func:`clip_background`), used for what a still
+        window did not see.
 
     Pixels outside a frame's mask are returned untouched (the same float values).
 
@@ -104,6 +111,7 @@ def fill_frames(
         raise InputError(f"radius must be at least 1, got {radius}")
     state = _Filler(radius=radius, camera=camera, engine=engine, seed=seed,
                     stats=stats if stats is not None else FillStats())
+    state.background = background
     window: deque[_Entry] = deque()
     pos = 0  # index in `window` of the next frame to fill
     for index, (rgb, mask) in enumerate(items):
@@ -131,6 +139,7 @@ class _Filler:
         self.remembered: np.ndarray | None = None  # where memory holds a value
         self.prev_out: np.ndarray | None = None
         self.prev_static = False
+        self.background: Background | None = None
 
     # --- entering the window -------------------------------------------------------------
     def entry(self, index: int, rgb: np.ndarray, mask: np.ndarray, prev: _Entry | None) -> _Entry:
@@ -223,8 +232,9 @@ class _Filler:
         others = [e for k, e in enumerate(window) if k != pos]
         prev_flow = None
         if still:
-            est, seen = fill.static_estimate(ys, xs, [e.rgb for e in others],
-                                             [e.mask for e in others])
+            est, seen = fill.static_estimate(
+                ys, xs, [e.rgb for e in others], [e.mask for e in others],
+                min_count=MIN_SEEN if self.background is not None else 1)
         else:
             sources = []
             for off in NEIGHBOUR_OFFSETS:
@@ -256,6 +266,12 @@ class _Filler:
         """Fill ``estimate`` where ``unseen``: background memory, the previous output, or the
         image engine (in that order)."""
         st = self.stats
+        bg = self.background
+        if still and bg is not None and bg.rgb.shape[:2] == unseen.shape:
+            take = unseen & bg.seen
+            estimate[take] = bg.rgb[take]
+            st.remembered += int(take.sum())
+            unseen = unseen & ~take
         if still and self.remembered is not None:
             take = unseen & self.remembered
             estimate[take] = self.memory[take]
@@ -292,4 +308,62 @@ class _Filler:
             st.key_frames.append(cur.index)
 
 
-__all__ = ["CAMERAS", "DEFAULT_RADIUS", "FillStats", "fill_frames"]
+@dataclass(frozen=True)
+class Background:
+    """A still camera's empty scene: ``rgb`` (HxWx3 float32) valid where ``seen``."""
+
+    rgb: np.ndarray
+    seen: np.ndarray
+    samples: int
+
+
+#: :func:`clip_background` keeps at most this many sampled frames (and this many bytes).
+BACKGROUND_SAMPLES, BACKGROUND_BYTES = 64, 384 << 20
+
+
+def clip_background(items: Iterable[tuple[np.ndarray, np.ndarray]], *,
+                    samples: int = BACKGROUND_SAMPLES) -> Background | None:
+    """One pass over (rgb, mask) pairs: the per-pixel median, over frames sampled evenly through
+    the clip, of the pixels their masks leave visible; None when the camera moves (a sample's
+    low-resolution flow to the first one, outside the masks, exceeds DRIFT_PX) or the clip has no
+    frames. Memory: at most ``2 * samples`` frames as uint8 (fewer for large frames)."""
+    keep: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    stride, cap = 1, 2 * samples
+    filler = _Filler(radius=1, camera="static", engine="", seed=0, stats=FillStats())
+    for index, (rgb, mask) in enumerate(items):
+        if index == 0:
+            per = rgb.shape[0] * rgb.shape[1] * 3
+            cap = max(4, min(cap, BACKGROUND_BYTES // per))
+        if index % stride:
+            continue
+        e = filler.entry(index, rgb, mask, None)
+        keep.append(((np.clip(e.rgb, 0, 1) * 255 + 0.5).astype(np.uint8), e.mask, e.small,
+                     e.small_mask))
+        if len(keep) >= cap:
+            keep, stride = keep[::2], stride * 2
+    if not keep:
+        return None
+    first = keep[0]
+    for _, _, small, small_mask in keep[1:]:
+        flow = dis_flow(first[2], small) * np.float32(filler.scale)
+        ok = ~(first[3] | small_mask)
+        if ok.sum() >= 16 and np.hypot(*np.median(flow[ok], axis=0)) > DRIFT_PX:
+            return None
+    h, w = keep[0][1].shape
+    out = np.zeros((h, w, 3), np.float32)
+    seen = np.zeros((h, w), bool)
+    rows = max(1, (8 << 20) // (len(keep) * w * 3 * 4))
+    for y0 in range(0, h, rows):
+        y1 = min(h, y0 + rows)
+        stack = np.stack([k[0][y0:y1] for k in keep]).astype(np.float32) / 255
+        hidden = np.stack([k[1][y0:y1] for k in keep])
+        stack[hidden] = np.nan
+        vis = ~hidden.all(axis=0)
+        seen[y0:y1] = vis
+        if vis.any():
+            out[y0:y1][vis] = np.nanmedian(stack[:, vis], axis=0)
+    return Background(out, seen, len(keep))
+
+
+__all__ = ["Background", "CAMERAS", "DEFAULT_RADIUS", "FillStats", "clip_background",
+           "fill_frames"]
