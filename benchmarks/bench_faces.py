@@ -186,13 +186,60 @@ def run_pulse_speed(steps: int) -> int:
     return 0
 
 
+def run_gfpgan_speed(runs: int) -> int:
+    """GFPGAN's speed under ONNX Runtime on one 512 px face: a random model of the published
+    architecture exported as ``models import`` does (the time does not depend on the weights),
+    one warm-up run, then the median of ``runs``; results_faces_gfpgan.md/.json."""
+    import tempfile as tf
+
+    import torch
+
+    from photomend.faces import gfpgan
+    from photomend.faces.gfpgan_arch import GFPGANv1Clean
+    from photomend.nn.onnx import num_threads
+
+    torch.manual_seed(0)
+    with tf.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "GFPGANv1.4.pth", Path(tmp) / "g.onnx"
+        torch.save({"params_ema": GFPGANv1Clean().state_dict()}, src)
+        gfpgan.convert_checkpoint(src, dst)
+        sess = gfpgan.session(dst)
+        face = np.random.default_rng(0).random((512, 512, 3), dtype=np.float32)
+        gfpgan.restore_face(face, sess)
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            gfpgan.restore_face(face, sess)
+            times.append(time.perf_counter() - t)
+    out = {"runs": runs, "median_s": round(float(np.median(times)), 2),
+           "times_s": [round(t, 2) for t in times], "ort_threads": num_threads(),
+           "load_average_1min": round(os.getloadavg()[0], 1),
+           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+           "date": time.strftime("%Y-%m-%d"),
+           "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
+                                    text=True, capture_output=True).stdout.strip()}
+    (HERE / "results_faces_gfpgan.json").write_text(json.dumps(out, indent=1) + "\n")
+    md = ("# GFPGAN speed, one 512 px face, ONNX Runtime fp32 (bench_faces.py --gfpgan-runs)"
+          f"\n\n{out['date']}, commit {out['commit']}, {out['machine']}, {out['ort_threads']} "
+          f"ONNX Runtime threads, 1-minute load average {out['load_average_1min']} (other jobs "
+          "share the CPUs).\n\n| runs | median | all | target |\n|---|---|---|---|\n"
+          f"| {runs} | {out['median_s']} s | {out['times_s']} | <= 2 s |\n")
+    (HERE / "results_faces_gfpgan.md").write_text(md)
+    print(md)
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=None, help="opencv-doc examples/data folder")
     p.add_argument("--haar-python", default=None, help="a Python with OpenCV 4.x (Haar peer)")
     p.add_argument("--pulse-steps", type=int, default=None, metavar="N",
                    help="instead: time N steps of PULSE at 1024 px (torch extra)")
+    p.add_argument("--gfpgan-runs", type=int, default=None, metavar="N",
+                   help="instead: time GFPGAN on a 512 px face N times (torch extra to export)")
     args = p.parse_args(argv)
+    if args.gfpgan_runs:
+        return run_gfpgan_speed(args.gfpgan_runs)
     if args.pulse_steps:
         return run_pulse_speed(args.pulse_steps)
     if args.data is None:
