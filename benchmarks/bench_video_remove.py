@@ -365,7 +365,8 @@ def main(argv=None) -> int:
         rng = range(a, b)
         if args.split == "dev" and b > DEV_FRAMES.stop:
             raise SystemExit("frames 400 and later are held out: use --split heldout")
-    for part, fn in (("static", lambda: run_static(args, rng)), ("auto", lambda: run_auto(args, rng)),
+    for part, fn in (("static", lambda: run_static(args, rng)),
+                     ("auto", lambda: run_auto(args, rng)),
                      ("moving", lambda: run_moving(args)), ("logo", lambda: run_logo(args)),
                      ("speed", lambda: run_speed(args))):
         if part in parts and not (args.split == "heldout" and part not in ("static", "auto")):

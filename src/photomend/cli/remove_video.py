@@ -90,8 +90,8 @@ class _Bars:
 
             self.stage = stage
             self.bar = tqdm(total=total or None, unit="frame",
-                            desc="find" if stage == "detect" else "remove", file=sys.stderr,
-                            leave=False)
+                            desc={"detect": "find", "scan": "scan"}.get(stage, "remove"),
+                            file=sys.stderr, leave=False)
         if total and total != self.bar.total:
             self.bar.total = total
         self.bar.update(done - self.bar.n)

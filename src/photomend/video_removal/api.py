@@ -85,8 +85,9 @@ def remove_video(
         frames).
     start, duration : seconds; only that part of the clip (audio cut to match).
     crf, preset : libx264's quality and speed.
-    progress : ``progress(stage, done, total)`` with stage "detect" (``auto``'s first pass)
-        then "frames"; ``total`` is the header's estimate (0 when unknown).
+    progress : ``progress(stage, done, total)`` with stage "detect" (``auto``'s pass),
+        "scan" (the background pass; not with ``camera="moving"``) then "frames"; ``total`` is
+        the header's estimate (0 when unknown).
 
     Raises
     ------
@@ -132,7 +133,7 @@ def remove_video(
     masks_for = _mask_source(mask, size, resize_mask, total, first_index, start, duration)
     started = time.perf_counter()
 
-    tracks, kept, auto_masks = [], set(), None
+    tracks, kept, auto_shape, auto_count = [], set(), None, 0
     if auto:
         from photomend.video_removal.masks import kept_tracks, track_instances, track_masks
 
@@ -147,17 +148,17 @@ def remove_video(
             if progress is not None:
                 progress("detect", n, max(total, n))
 
-        tracks, count, shape = track_instances(detect_frames(), auto, grow=grow,
-                                               min_score=min_score, progress=tick)
-        kept = kept_tracks(tracks, keep, times, shape)
-        auto_masks = track_masks(tracks, count, shape, kept)
+        tracks, auto_count, auto_shape = track_instances(detect_frames(), auto, grow=grow,
+                                                         min_score=min_score, progress=tick)
+        kept = kept_tracks(tracks, keep, times, auto_shape)
 
-    pts_queue: deque[int] = deque()
-    stats = FillStats()
-
-    def items() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for f in read_frames(source, start=start, duration=duration):
-            pts_queue.append(f.pts)
+    def items(pts_queue: deque[int] | None = None,
+              stage: str | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        auto_masks = (track_masks(tracks, auto_count, auto_shape, kept)
+                      if auto_shape is not None else None)
+        for n, f in enumerate(read_frames(source, start=start, duration=duration), start=1):
+            if pts_queue is not None:
+                pts_queue.append(f.pts)
             m = masks_for(f.index)
             if auto_masks is not None:
                 extra = next(auto_masks, None)
@@ -166,14 +167,24 @@ def remove_video(
             if m is None:
                 m = np.zeros(f.rgb.shape[:2], bool)
             yield f.rgb, m
+            if stage is not None and progress is not None:
+                progress(stage, n, max(total, n))
+
+    background = None
+    if camera != "moving":  # a first pass: the still camera's empty scene over the whole clip
+        from photomend.video_removal.stream import clip_background
+
+        background = clip_background(items(stage="scan"))
+    pts_queue: deque[int] = deque()
+    stats = FillStats()
 
     window = (float(start or 0.0), None if duration is None else float(start or 0.0) + duration)
     count = 0
     with VideoWriter(output, fps=info.fps, time_base=info.time_base, rotation=info.rotation,
                      audio_from=source if info.audio else None, audio_window=window,
                      crf=crf, preset=preset, overwrite=overwrite, source=source) as writer:
-        for out in fill_frames(items(), radius=radius, camera=camera, engine=engine, seed=seed,
-                               stats=stats):
+        for out in fill_frames(items(pts_queue), radius=radius, camera=camera, engine=engine,
+                               seed=seed, stats=stats, background=background):
             writer.write(out, pts_queue.popleft())
             count += 1
             if progress is not None:

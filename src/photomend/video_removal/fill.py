@@ -55,7 +55,7 @@ def diffuse(values: np.ndarray, known: np.ndarray) -> np.ndarray:
         out = values.copy()
         return out[..., 0] if squeeze else out
     levels = [(values * w[..., None], w)]
-    while min(levels[-1][1].shape) > 2 and levels[-1][1].min() < 1e-3:
+    while max(levels[-1][1].shape) > 1 and levels[-1][1].min() < 1e-3:
         vw, ww = levels[-1]
         h, wd = ww.shape
         size = (max(1, (wd + 1) // 2), max(1, (h + 1) // 2))
@@ -64,11 +64,13 @@ def diffuse(values: np.ndarray, known: np.ndarray) -> np.ndarray:
         if v2.ndim == 2:
             v2 = v2[..., None]
         levels.append((v2, w2))
-    # coarsest level: normalised averages (zero where nothing is known at all)
+    # coarsest level: normalised averages; a cell with nothing known: the mean of all
     vw, ww = levels[-1]
     cur = vw / np.maximum(ww, 1e-8)[..., None]
-    if ww.max() <= 0:
-        cur[:] = 0.0
+    empty = ww <= 1e-8
+    if empty.any():
+        total = float(ww.sum())
+        cur[empty] = (vw.reshape(-1, vw.shape[2]).sum(axis=0) / total) if total > 0 else 0.0
     for vw, ww in reversed(levels[:-1]):
         h, wd = ww.shape
         up = cv2.resize(cur, (wd, h), interpolation=cv2.INTER_LINEAR)
