@@ -43,12 +43,20 @@ def make_pipeline(path: Path, *, dtype: str = "uint8", image_name: str = "image"
     image = helper.make_tensor_value_info(image_name, elem, ["batch_size", ci, "height", "width"])
     mask = helper.make_tensor_value_info("mask", elem, ["batch_size", cm, "height", "width"])
     result = helper.make_tensor_value_info("result", elem, [None, co, None, None])
+    g = np.exp(-((np.arange(5) - 2.0) ** 2) / 2.0)  # the published graph's 5x5, sigma 1
+    gauss = (np.outer(g, g) / np.outer(g, g).sum()).astype(np.float32)[None, None]
     inits = [numpy_helper.from_array(FILL.astype(np.float32).reshape(1, 3, 1, 1), "fill"),
-             numpy_helper.from_array(np.array(255.0, np.float32), "full")]
-    nodes = [
+             numpy_helper.from_array(np.array(255.0, np.float32), "full"),
+             numpy_helper.from_array(gauss, "gauss"),
+             numpy_helper.from_array(np.array([0, 0, 2, 2, 0, 0, 2, 2], np.int64), "pads")]
+    nodes = [  # its edge blend: keep mask max-pooled 3x3, blurred, then a linear mix
         helper.make_node("Cast", [image_name], ["img_f"], to=TensorProto.FLOAT),
         helper.make_node("Cast", ["mask"], ["mask_f"], to=TensorProto.FLOAT),
-        helper.make_node("Div", ["mask_f", "full"], ["keep"]),
+        helper.make_node("Div", ["mask_f", "full"], ["keep0"]),
+        helper.make_node("MaxPool", ["keep0"], ["keep1"], kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1]),
+        helper.make_node("Pad", ["keep1", "pads"], ["keep2"], mode="reflect"),
+        helper.make_node("Conv", ["keep2", "gauss"], ["keep"]),
         helper.make_node("Sub", ["img_f", "fill"], ["diff"]),
         helper.make_node("Mul", ["diff", "keep"], ["kept"]),
         helper.make_node("Add", ["kept", "fill"], ["out_f"]),  # img*keep + fill*(1-keep)
@@ -59,6 +67,18 @@ def make_pipeline(path: Path, *, dtype: str = "uint8", image_name: str = "image"
     model.ir_version = 8
     onnx.save(model, path)
     return path
+
+
+def test_nothing_of_the_removed_object_reaches_the_fill(pipeline, monkeypatch):
+    """The graph's blend mixes its input back in up to 3 px inside the hole; the engine sends
+    a wider hole, so what was under the hole does not change the result (and would without)."""
+    img, mask = _scene()
+    dark, light = img.copy(), img.copy()
+    dark[mask], light[mask] = 0.0, 1.0
+    eng = create_engine("migan", weights=pipeline)
+    assert np.array_equal(eng.inpaint(dark, mask), eng.inpaint(light, mask))
+    monkeypatch.setattr(migan, "EDGE_GUARD", 0)
+    assert not np.array_equal(eng.inpaint(dark, mask), eng.inpaint(light, mask))
 
 
 def _scene(h=48, w=64):

@@ -11,10 +11,12 @@ network, resizes the fill back and blends it in along a blurred edge; ``result``
 * one run per group of nearby holes (holes whose crops would overlap share a run), as IOPaint
   does for MI-GAN, so two small holes far apart are not filled from one downscaled crop of
   the whole photo; each run sees the previous runs' fills;
-* the hole sent to the graph is :data:`EDGE_GUARD` px wider than the caller's, because the
-  graph's blend mixes its input's pixels back in up to 3 px inside the hole (a 3x3 max-pool
-  of the keep mask, then a 5x5 Gaussian): the object being removed would bleed into the
-  fill's edge. :meth:`Engine.inpaint` puts the caller's pixels back outside the hole.
+* the hole sent to the graph is wider than the caller's (:func:`guard_width`), because the
+  graph mixes its input's pixels under the hole back in: its blend up to 3 px inside the hole
+  (a 3x3 max-pool of the keep mask, then a 5x5 Gaussian), and its bilinear downscale of a
+  crop larger than 512 px about one crop pixel per 512 px. The object being removed would
+  bleed into the fill's edge. :meth:`Engine.inpaint` puts the caller's pixels back outside
+  the hole.
 
 ``photomend models fetch migan`` installs the pipeline; importing this module loads nothing
 heavy (ONNX Runtime is imported on the first fill).
@@ -47,6 +49,23 @@ OUTPUT = ("tensor(uint8)", 3)
 PIPELINE_PADDING = 128
 PIPELINE_RESOLUTION = 512
 EDGE_GUARD = 3
+
+
+def guard_width(hole: np.ndarray) -> int:
+    """How many pixels wider than ``hole`` (bool HxW, one group) the hole sent to the graph
+    is: :data:`EDGE_GUARD` for the blend, more when the graph downscales the crop.
+
+    >>> hole = np.zeros((3000, 4000), bool); hole[1000:1100, 1000:1100] = True
+    >>> guard_width(hole)
+    3
+    >>> hole[1000:2900, 1000:3900] = True  # a crop of 3156 px, downscaled 6.2x
+    >>> guard_width(hole)
+    8
+    """
+    ys, xs = np.nonzero(hole.any(axis=1))[0], np.nonzero(hole.any(axis=0))[0]
+    side = max(ys[-1] - ys[0] + 1, xs[-1] - xs[0] + 1) + 2 * PIPELINE_PADDING
+    scale = side / PIPELINE_RESOLUTION
+    return max(EDGE_GUARD, int(np.ceil(scale)) + 1) if scale > 1 else EDGE_GUARD
 
 
 def _readiness() -> str | None:
@@ -169,12 +188,12 @@ class MiganEngine(Engine):
         out_name = sess.get_outputs()[0].name
         rgb = np.ascontiguousarray(
             np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8).transpose(2, 0, 1)[None])
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * EDGE_GUARD + 1,) * 2)
         groups = hole_groups(mask)
         for n, group in enumerate(groups):
             if progress is not None:
                 progress("migan", n, len(groups))
-            hole = cv2.dilate(group.astype(np.uint8), kernel) > 0
+            guard = guard_width(group)  # (a square: so are the graph's own kernels)
+            hole = cv2.dilate(group.astype(np.uint8), np.ones((2 * guard + 1,) * 2, np.uint8)) > 0
             keep = np.where(hole, 0, 255).astype(np.uint8)[None, None]
             result = np.asarray(sess.run([out_name], {"image": rgb, "mask": keep})[0], np.uint8)
             if result.shape != rgb.shape:
