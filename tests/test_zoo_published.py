@@ -154,3 +154,28 @@ def test_realesrgan_pth_over_http_without_a_published_hash(publish, tmp_path, mo
     assert main(["models", "fetch", "realesr-general-x4v3", "--quiet"]) == 0
     record = zoo.read_record(zoo.installed_path("realesr-general-x4v3"))
     assert record["source_sha256"] == zoo.sha256_of(pth) and not record["verified"]
+
+
+def test_an_onnx_export_that_does_not_zero_the_hole_does_not_see_the_object(tmp_path):
+    """The lama engine zeroes the hole before a wrapped export sees it (Carve's and others'
+    graphs are not documented to do it themselves)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def t(name, c):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, c, 512, 512])
+
+    graph = helper.make_graph(  # output = image x 255: it ignores the mask entirely
+        [helper.make_node("Mul", ["image", "scale"], ["output"])], "echo",
+        [t("image", 3), t("mask", 1)], [t("output", 3)],
+        [numpy_helper.from_array(np.array(255.0, np.float32), "scale")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "echo.onnx")
+    eng = create_engine("lama", weights=tmp_path / "echo.onnx")
+    img = np.random.default_rng(0).random((300, 400, 3), dtype=np.float32)
+    mask = np.zeros((300, 400), bool)
+    mask[100:150, 120:200] = True
+    dark, light = img.copy(), img.copy()
+    dark[mask], light[mask] = 0.0, 1.0
+    assert np.array_equal(eng.inpaint(dark, mask), eng.inpaint(light, mask))

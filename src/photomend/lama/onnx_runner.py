@@ -71,8 +71,12 @@ def predict_onnx(sess, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         m = pad_to_multiple(m, 8, min_side=16)
     nchw = np.ascontiguousarray(img.transpose(2, 0, 1)[None], np.float32)
     m4 = np.ascontiguousarray(m[None, None], np.float32)
+    # The hole is zeroed for both layouts: a wrapped export that does not zero it itself would
+    # otherwise see the object being removed (the resized mask covers every pixel the resize
+    # mixed it into).
+    nchw = nchw * (1.0 - m4)
     if lay.layout == "generator":
-        feeds = {lay.inputs[0]: np.concatenate([nchw * (1.0 - m4), m4], axis=1)}
+        feeds = {lay.inputs[0]: np.concatenate([nchw, m4], axis=1)}
     else:
         feeds = {lay.inputs[0]: nchw, lay.inputs[1]: m4}
     out = np.asarray(sess.run(None, feeds)[0], np.float32)[0].transpose(1, 2, 0)
