@@ -37,6 +37,13 @@ STILL_PX, DRIFT_PX, MOVING_PX, STILL_FRACTION = 0.25, 1.0, 1.0, 0.2
 #: Still camera with a clip background: a window median needs this many frames seeing the
 #: pixel (fewer: a person lingering there, whose edges and shadow leak past the mask).
 MIN_SEEN = 5
+#: A cut: the mean absolute difference of two consecutive frames' luma (0-255, outside the
+#: masks, at the flow's size) exceeds CUT_DIFF.
+CUT_DIFF = 20.0
+#: The previous output is carried into what no frame saw only while it still matches the frame
+#: on a ring of CARRY_RING px around that region (median absolute difference, 0-1: an object
+#: passing by does not count); otherwise the image engine fills it again (a new key frame).
+CARRY_RING, CARRY_TOLERANCE = 3, 0.06
 
 
 @dataclass
@@ -67,6 +74,8 @@ class _Entry:
     small_mask: np.ndarray
     #: motion from the previous entry: (median dx, median dy, fraction moving), full-res px
     motion: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    #: shot number: a cut (or a fade from black) between two frames starts a new one
+    shot: int = 0
 
 
 def fill_frames(
@@ -140,6 +149,7 @@ class _Filler:
         self.prev_out: np.ndarray | None = None
         self.prev_static = False
         self.background: Background | None = None
+        self.prev_shot = 0
 
     # --- entering the window -------------------------------------------------------------
     def entry(self, index: int, rgb: np.ndarray, mask: np.ndarray, prev: _Entry | None) -> _Entry:
@@ -166,7 +176,11 @@ class _Filler:
                                 interpolation=cv2.INTER_AREA) > 0 if self.scale > 1 else mask
         entry = _Entry(index, rgb, mask, small, small_mask)
         if prev is not None:
-            entry.motion = self._motion(prev, entry)
+            if is_cut(prev, entry):
+                entry.shot = prev.shot + 1
+            else:
+                entry.shot = prev.shot
+                entry.motion = self._motion(prev, entry)
         return entry
 
     def _motion(self, a: _Entry, b: _Entry) -> tuple[float, float, float]:
@@ -181,11 +195,11 @@ class _Filler:
         moving = float((np.hypot(v[:, 0], v[:, 1]) > MOVING_PX).mean())
         return float(med[0]), float(med[1]), moving
 
-    def _still(self, window: deque[_Entry]) -> bool:
+    def _still(self, window: list[_Entry]) -> bool:
         if self.camera != "auto":
             return self.camera == "static"
         x = y = 0.0
-        for e in list(window)[1:]:
+        for e in window[1:]:
             dx, dy, moving = e.motion
             if np.hypot(dx, dy) > STILL_PX or moving > STILL_FRACTION:
                 return False
@@ -197,6 +211,13 @@ class _Filler:
     # --- filling -------------------------------------------------------------------------
     def fill(self, window: deque[_Entry], pos: int) -> np.ndarray:
         cur = window[pos]
+        # only the frames of the same shot: nothing is copied across a cut
+        first = next(k for k, e in enumerate(window) if e.shot == cur.shot)
+        window = [e for e in window if e.shot == cur.shot]
+        pos -= first
+        if cur.shot != self.prev_shot:
+            self.memory = self.remembered = self.prev_out = None
+            self.prev_shot = cur.shot
         st = self.stats
         st.frames += 1
         still = self._still(window)
@@ -261,6 +282,20 @@ class _Filler:
         ring_ok[ys[seen & ~in_hole], xs[seen & ~in_hole]] = True
         return fill.blend(cur.rgb, hole, estimate, ring_ok)
 
+    def _from_prev(self, ys: np.ndarray, xs: np.ndarray,
+                   flow: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The previous output at the pixels (ys, xs) of this frame (moved by ``flow``, this
+        frame -> the previous one), and which of them fall inside it."""
+        if flow is None:
+            return self.prev_out[ys, xs], np.ones(len(ys), bool)
+        h, w = self.size
+        qx = xs + flow[ys, xs, 0]
+        qy = ys + flow[ys, xs, 1]
+        ok = (qx >= 0) & (qx <= w - 1) & (qy >= 0) & (qy <= h - 1)
+        out = np.zeros((len(ys), 3), np.float32)
+        out[ok] = fill.bilinear(self.prev_out, qx[ok], qy[ok])
+        return out, ok
+
     def _unseen(self, cur: _Entry, unseen: np.ndarray, estimate: np.ndarray, still: bool,
                 prev_flow: np.ndarray | None, window, pos: int) -> None:
         """Fill ``estimate`` where ``unseen``: background memory, the previous output, or the
@@ -279,17 +314,15 @@ class _Filler:
             unseen = unseen & ~take
         if unseen.any() and self.prev_out is not None and pos > 0 \
                 and window[pos - 1].index == cur.index - 1:
-            uy, ux = np.nonzero(unseen)
-            if still or prev_flow is None:
-                estimate[uy, ux] = self.prev_out[uy, ux]
-                st.carried += len(uy)
-                unseen = np.zeros_like(unseen)
-            else:
-                h, w = unseen.shape
-                qx = ux + prev_flow[uy, ux, 0]
-                qy = uy + prev_flow[uy, ux, 1]
-                ok = (qx >= 0) & (qx <= w - 1) & (qy >= 0) & (qy <= h - 1)
-                estimate[uy[ok], ux[ok]] = fill.bilinear(self.prev_out, qx[ok], qy[ok])
+            flow = None if still else prev_flow
+            check = fill.ring_of(unseen, CARRY_RING) & ~cur.mask
+            cy, cx = np.nonzero(check)
+            before, ok_check = self._from_prev(cy, cx, flow)
+            if ok_check.sum() < 8 or float(np.median(np.abs(before[ok_check] - cur.rgb[
+                    cy[ok_check], cx[ok_check]]).mean(axis=1))) <= CARRY_TOLERANCE:
+                uy, ux = np.nonzero(unseen)
+                values, ok = self._from_prev(uy, ux, flow)
+                estimate[uy[ok], ux[ok]] = values[ok]
                 st.carried += int(ok.sum())
                 unseen = np.zeros_like(unseen)
                 unseen[uy[~ok], ux[~ok]] = True
@@ -306,6 +339,15 @@ class _Filler:
             estimate[unseen] = filled[unseen]
             st.invented += int(unseen.sum())
             st.key_frames.append(cur.index)
+
+
+def is_cut(a: _Entry, b: _Entry) -> bool:
+    """Whether ``b`` starts a new shot after ``a``."""
+    ok = ~(a.small_mask | b.small_mask)
+    if ok.sum() < 16:
+        return False
+    diff = np.abs(a.small.astype(np.int16) - b.small.astype(np.int16))[ok]
+    return float(diff.mean()) > CUT_DIFF
 
 
 @dataclass(frozen=True)
@@ -329,14 +371,18 @@ def clip_background(items: Iterable[tuple[np.ndarray, np.ndarray]], *,
     frames. Memory: at most ``2 * samples`` frames as uint8 (fewer for large frames)."""
     keep: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     stride, cap = 1, 2 * samples
+    last = None
     filler = _Filler(radius=1, camera="static", engine="", seed=0, stats=FillStats())
     for index, (rgb, mask) in enumerate(items):
         if index == 0:
             per = rgb.shape[0] * rgb.shape[1] * 3
             cap = max(4, min(cap, BACKGROUND_BYTES // per))
+        e = filler.entry(index, rgb, mask, None)
+        if last is not None and is_cut(last, e):
+            return None  # several shots: no one background
+        last = e
         if index % stride:
             continue
-        e = filler.entry(index, rgb, mask, None)
         keep.append(((np.clip(e.rgb, 0, 1) * 255 + 0.5).astype(np.uint8), e.mask, e.small,
                      e.small_mask))
         if len(keep) >= cap:
