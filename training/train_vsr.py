@@ -1,16 +1,23 @@
 """Train photomend's multi-frame video super-resolution model (``compact-vsr``, x2 and x4) and
 export it to ONNX.
 
-One command reproduces the shipped weights (CPU, one torch thread, seeded)::
+Reproducing the shipped weights (CPU, one torch thread, seeded; ~13 and ~12 min on a busy
+2-core machine)::
 
     pip install torch==2.13.0 onnx av
-    python training/train_vsr.py                       # x2 then x4 (STEPS each)
+    python training/train_vsr.py --scales 2                       # x2 (run 2 settings)
+    python training/train_vsr.py --scales 4 --sequences 160 160 --pretrained-lr 1e-4   # x4
+
     python training/train_vsr.py --scales 2 --steps 40 --out /tmp/vsr   # a quick smoke run
     python training/train_vsr.py --steps 6000          # longer: what a free afternoon buys
+    python training/train_vsr.py --channels 32         # a wider recurrent state
 
-The shipped weights are a short run (see ``STEPS`` and the log in
-``src/photomend/data/weights/vsr_compact.json``); the loss was still falling, so more steps
-(``--steps``) or a wider state (``--channels``) should help.
+Two short runs were made per scale; each scale ships the one that did better on the
+development clips (``benchmarks/bench_video.py`` without ``--final``): x2 from run 2 (the
+defaults here), x4 from run 1 (the flags above); see
+``src/photomend/data/weights/vsr_compact.json``. The loss was still falling at the end of
+both (400 and 300 steps of 4 sequences), so more steps should help; on a GPU, raise
+``--steps``, ``BATCH`` and ``LR_PATCH``.
 
 Model (BasicVSR-like, small): two recurrent branches carry a ``C``-channel state through the
 clip at low resolution, one backward (from the last frame to the first) and one forward. At
@@ -19,7 +26,7 @@ flow computed on the low-resolution frames (:mod:`photomend.video.flow`, the sam
 run time), then refined with the frame by a conv + residual block. The upsampler is our
 single-frame ``compact`` network whose first convolution also reads both states; it starts
 from the shipped ``sr_compact_x{s}.onnx`` weights with zero weights on the state channels, so
-training starts exactly at the single-frame model and can only add what the neighbours hold.
+training starts exactly at the single-frame model and learns what the neighbours add.
 Output: the residual to OpenCV bicubic upsampling, like ``compact``.
 
 Data (sequences of ``T`` frames, random crops, flips, 90-degree turns, time reversal):
@@ -348,11 +355,21 @@ def main(argv=None) -> int:
     ap.add_argument("--channels", type=int, default=CHANNELS, help="recurrent state width")
     ap.add_argument("--out", type=Path, default=WEIGHTS, help="folder of the .onnx files")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sequences", type=int, nargs=2, metavar=("SYNTHETIC", "REAL"),
+                    default=None, help="sequences drawn per scale (default: SEQUENCES)")
+    ap.add_argument("--pretrained-lr", type=float, default=None,
+                    help="learning rate of the layers taken from compact (default: "
+                    "PRETRAINED_LR)")
     ap.add_argument("--export-only", action="store_true",
                     help="export the last checkpoint of each scale (an interrupted run)")
     args = ap.parse_args(argv)
     import torch
 
+    global PRETRAINED_LR
+    if args.sequences:
+        SEQUENCES.update(synthetic=args.sequences[0], real=args.sequences[1])
+    if args.pretrained_lr is not None:
+        PRETRAINED_LR = args.pretrained_lr
     torch.set_num_threads(1)
     CACHE.mkdir(parents=True, exist_ok=True)
     log_path = CACHE / "train_vsr.log"
