@@ -251,25 +251,28 @@ class _Filler:
         region = hole | ring
         ys, xs = np.nonzero(region)
         others = [e for k, e in enumerate(window) if k != pos]
-        prev_flow = None
+        flows: dict[int, np.ndarray] = {}
+
+        def flow_to(off: int) -> np.ndarray:
+            if off not in flows:
+                e = window[pos + off]
+                small = fill.completed_flow(cur.small, e.small, cur.small_mask, self.scale,
+                                            e.small_mask)
+                flows[off] = fill.upscale_flow(small, self.size, self.scale)
+            return flows[off]
+
+        def sources():  # nearest first, each flow computed only if pixels are still missing
+            for off in NEIGHBOUR_OFFSETS:
+                k = pos + off
+                if abs(off) <= self.radius and 0 <= k < len(window):
+                    yield window[k].rgb, window[k].mask, flow_to(off)
+
         if still:
             est, seen = fill.static_estimate(
                 ys, xs, [e.rgb for e in others], [e.mask for e in others],
                 min_count=MIN_SEEN if self.background is not None else 1)
         else:
-            sources = []
-            for off in NEIGHBOUR_OFFSETS:
-                k = pos + off
-                if abs(off) > self.radius or not 0 <= k < len(window):
-                    continue
-                e = window[k]
-                small_flow = fill.completed_flow(cur.small, e.small, cur.small_mask, self.scale,
-                                                  e.small_mask)
-                flow = fill.upscale_flow(small_flow, self.size, self.scale)
-                if off == -1:
-                    prev_flow = flow
-                sources.append((e.rgb, e.mask, flow))
-            est, seen = fill.flow_estimate(ys, xs, sources)
+            est, seen = fill.flow_estimate(ys, xs, sources())
         in_hole = hole[ys, xs]
         self.stats.copied += int((seen & in_hole).sum())
         estimate = np.zeros_like(cur.rgb)
@@ -277,6 +280,7 @@ class _Filler:
         unseen = np.zeros_like(hole)
         unseen[ys[~seen & in_hole], xs[~seen & in_hole]] = True
         if unseen.any():
+            prev_flow = flow_to(-1) if not still and pos > 0 else None
             self._unseen(cur, unseen, estimate, still, prev_flow, window, pos)
         ring_ok = np.zeros_like(hole)
         ring_ok[ys[seen & ~in_hole], xs[seen & ~in_hole]] = True
