@@ -16,7 +16,8 @@ into ``src/photomend/data/weights/``:
 - ``face_landmark.onnx`` (468 face-mesh points on a 192x192 crop, plus a face score).
 
 The hashes of every input and output are printed, and each fp16 model is checked against its
-fp32 conversion (and against the file it replaces) with the helpers of convert_detectors.
+fp32 conversion (and against the file it replaces) with the helpers of convert_detectors, and
+against TensorFlow Lite's interpreter running the wheel's original file.
 """
 
 from __future__ import annotations
@@ -105,7 +106,27 @@ def convert(wheel: Path, member: str, work: Path) -> Path:
     out = _staged(OUT_DIR / name)
     to_fp16(fp32, out, member)
     x = np.random.default_rng(0).random((1, side, side, 3), dtype=np.float32)
+    check_against_tflite(work / member, out, x)
     return _replace(fp32, out, {_input_name(fp32): x})
+
+
+def check_against_tflite(tflite: Path, onnx_path: Path, x) -> None:
+    """The converted (fp16) model against TensorFlow Lite's interpreter on the original file:
+    the largest difference of each output, printed."""
+    import numpy as np
+    import onnxruntime as ort
+    import tensorflow as tf
+
+    interp = tf.lite.Interpreter(str(tflite))
+    interp.allocate_tensors()
+    interp.set_tensor(interp.get_input_details()[0]["index"], x)
+    interp.invoke()
+    ref = {tuple(d["shape"]): interp.get_tensor(d["index"]) for d in interp.get_output_details()}
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    for out in sess.run(None, {sess.get_inputs()[0].name: x}):
+        a = ref[tuple(out.shape)]
+        print(f"  ONNX fp16 vs TFLite: output {out.shape} max |diff| "
+              f"{float(np.max(np.abs(a - out))):.4f} (output range {float(np.ptp(a)):.1f})")
 
 
 def main(argv: list[str] | None = None) -> int:
