@@ -143,6 +143,17 @@ def match(boxes: list, eyes: list) -> tuple[list[bool], int]:
     return found, extra
 
 
+def template_residual(face) -> float:
+    """Where the alignment puts the face mesh's eye centres vs the FFHQ template's eyes
+    (mean of both eyes, fraction of the template's inter-ocular distance): the 5-point
+    least-squares fit trades the eyes against the nose and mouth."""
+    from photomend.faces.align import FFHQ_5
+
+    eyes = face.points[:2] @ face.matrix[:, :2].T + face.matrix[:, 2]
+    iod = np.linalg.norm(FFHQ_5[1] - FFHQ_5[0])
+    return float(np.linalg.norm(eyes - FFHQ_5[:2], axis=1).mean() / iod)
+
+
 def run_haar(python: str, paths: list[str]) -> dict:
     req = json.dumps({"images": paths, "min_size": 20})
     res = subprocess.run([python, str(HERE / "haar_faces.py")], input=req, text=True,
@@ -270,11 +281,13 @@ def main(argv=None) -> int:
             big = [e for e in eyes
                    if FACE_PER_IOD * np.hypot(*np.subtract(e[1], e[0])) >= MIN_WIDTH - 0.5]
             ours, extra = match([f.box for f in faces], big)
-            errs = [f.eye_error for f in faces if f.eye_error is not None
-                    and any(match([f.box], [e])[0][0] for e in big)]
+            matched = [f for f in faces if any(match([f.box], [e])[0][0] for e in big)]
+            errs = [f.eye_error for f in matched if f.eye_error is not None]
+            resid = [template_residual(f) for f in matched]
             row = {"photo": name, "size": list(img.shape[:2][::-1]), "faces": len(big),
                    "photomend": {"found": sum(ours), "false": extra, "seconds": round(dt, 3),
                                  "eye_error": [round(e, 4) for e in errs],
+                                 "template_residual": [round(e, 4) for e in resid],
                                  "skipped_small": faces.skipped_small,
                                  "rejected": faces.rejected}}
             if haar is not None:
@@ -313,6 +326,10 @@ def summarise(rows: list[dict]) -> dict:
     out["eye_error"] = {"mean": round(float(np.mean(errs)), 4) if errs else None,
                         "max": round(float(np.max(errs)), 4) if errs else None,
                         "within_3pct": sum(e <= 0.03 for e in errs), "n": len(errs)}
+    res = [e for r in rows for e in r["photomend"]["template_residual"]]
+    out["template_residual"] = {"mean": round(float(np.mean(res)), 4) if res else None,
+                                "max": round(float(np.max(res)), 4) if res else None,
+                                "within_3pct": sum(e <= 0.03 for e in res), "n": len(res)}
     return out
 
 
@@ -336,6 +353,11 @@ def to_markdown(res: dict) -> str:
               f"inter-ocular distance), over {e['n']} found faces: mean {e['mean']}, max "
               f"{e['max']}, {e['within_3pct']} within 3 %. (Alignment uses the mesh's points; "
               f"detections it scores below 0.5 are dropped.)", "",
+              f"The mesh's eye centres in the aligned crop vs the FFHQ template's eyes (the "
+              f"5-point fit's residual, fraction of the template's inter-ocular distance): "
+              f"mean {s['template_residual']['mean']}, max {s['template_residual']['max']}, "
+              f"{s['template_residual']['within_3pct']} of {s['template_residual']['n']} "
+              f"within 3 %.", "",
               "| photo | size | faces | photomend found / false / s | haar found / false / s |",
               "|---|---|---|---|---|"]
     for r in res["rows"]:
