@@ -113,12 +113,13 @@ def compare(frames: list, masks: list, truths: list, pairs, *, camera="auto",
             radius=24, warp=None, peers=PEERS) -> dict:
     """Ours on every frame (streaming), the peers on the frames of ``pairs``."""
     stats = FillStats()
+    need = sorted({i for p in pairs for i in p})
     t = time.perf_counter()
     bg = clip_background(zip(frames, masks)) if camera != "moving" else None
-    outs = dict(enumerate(fill_frames(zip(frames, masks), radius=radius, camera=camera,
-                                      stats=stats, background=bg)))
+    outs = {i: o for i, o in enumerate(fill_frames(zip(frames, masks), radius=radius,
+                                                   camera=camera, stats=stats, background=bg))
+            if i in need}  # (only the scored frames are kept: memory)
     ours_s = (time.perf_counter() - t) / len(frames)
-    need = sorted({i for p in pairs for i in p})
     T, M = dict(enumerate(truths)), dict(enumerate(masks))
     res = {"ours": {**score(outs, T, M, pairs, warp), "s_per_frame": ours_s,
                     "stats": {k: v for k, v in vars(stats).items() if k != "key_frames"},
