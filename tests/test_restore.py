@@ -312,3 +312,53 @@ def test_upscale_takes_the_scan_upscaler(monkeypatch):
     out, _ = photomend.restore(scan, detector="classical", upscale=2)
     assert set(asked) == {2}
     np.testing.assert_allclose(out, photomend.upscale(restored, 2, model="bicubic"), atol=1e-5)
+
+
+def _photo(h: int = 384, w: int = 512) -> np.ndarray:
+    """scikit-image's coffee photo (real texture and edges) at ``w`` x ``h``."""
+    from skimage import data
+
+    return cv2.resize(data.coffee(), (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+
+
+# Issue 21's known answers that the detector does not give yet: drawn by code unlike any
+# training generator, both are found only in part (session 12, shipped detector: crease 0.75,
+# thick scratch 0.51 of the pixels within the filled mask). strict: they fail once they pass.
+KNOWN_GAP = pytest.mark.xfail(strict=True, reason="issue 21: wide creases and thick dark "
+                              "scratches of an unseen generator are found only in part")
+
+
+@KNOWN_GAP
+def test_a_wide_fold_crease_across_the_photo_is_found_and_filled():
+    """A straight 6-px crease crossing the whole photo, a highlight on one side and a shadow
+    on the other (the damage the issue's new user saw the detector miss)."""
+    clean = _photo()
+    h, w = clean.shape[:2]
+    light, dark = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
+    cv2.line(light, (0, 60), (w - 1, 300), 1, 3)
+    cv2.line(dark, (0, 64), (w - 1, 304), 1, 3)
+    truth = (light | dark).astype(bool)
+    scan = clean.copy()
+    scan[light.astype(bool)] = np.clip(clean[light.astype(bool)] * 0.4 + 0.6, 0, 1)
+    scan[dark.astype(bool) & ~light.astype(bool)] *= 0.35
+    out, mask = photomend.restore(scan)
+    assert mask[truth].mean() > 0.9
+    assert _psnr(out, clean, truth) > _psnr(scan, clean, truth) + 6
+
+
+@KNOWN_GAP
+def test_a_thick_dark_curved_scratch_is_found_and_filled():
+    clean = _photo()
+    h, w = clean.shape[:2]
+    t = np.linspace(0, 1, 80)
+    pts = np.stack([40 + (w - 80) * t, 300 - 220 * t + 40 * np.sin(6 * t)], 1)
+    m = np.zeros((h, w), np.uint8)
+    cv2.polylines(m, [np.round(pts).astype(np.int32)], False, 1, 5, cv2.LINE_AA)
+    truth = m.astype(bool)
+    scan = clean.copy()
+    scan[truth] = 0.06
+    out, mask = photomend.restore(scan)
+    assert mask[truth].mean() > 0.9
+    far = ~cv2.dilate(m, np.ones((15, 15), np.uint8)).astype(bool)
+    assert mask[far].mean() < 0.02
+    assert _psnr(out, clean, truth) > _psnr(scan, clean, truth) + 8
