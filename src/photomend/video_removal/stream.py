@@ -28,6 +28,8 @@ from photomend.video.flow import dis_flow, gray_u8
 from photomend.video_removal import fill
 from photomend.video_removal.defaults import CAMERAS, DEFAULT_RADIUS
 
+#: The window's frames (float32) take at most about this much memory.
+WINDOW_BYTES = 1536 << 20
 #: Moving camera: the neighbours (offsets within the radius) aligned by flow, nearest first.
 NEIGHBOUR_OFFSETS = (1, -1, 2, -2, 4, -4, 8, -8, 12, -12, 16, -16, 24, -24)
 #: Still camera: every consecutive pair of the window moves less than STILL_PX (full-resolution
@@ -94,7 +96,8 @@ def fill_frames(
     ----------
     items : (rgb, mask) pairs: float32 HxWx3 in [0, 1] and bool HxW (True = remove), all of
         one size.
-    radius : frames each side the fill may copy from (memory: ``2 * radius + 1`` frames).
+    radius : frames each side the fill may copy from (memory: ``2 * radius + 1`` frames; fewer
+        when they would take more than WINDOW_BYTES: 7 each side for 4K).
     camera : "auto" (decided per window), "static" (temporal median) or "moving" (flow).
     engine : image engine for what no frame saw (see ``photomend engines``).
     stats : a :class:`FillStats` to update.
@@ -125,6 +128,9 @@ def fill_frames(
     pos = 0  # index in `window` of the next frame to fill
     for index, (rgb, mask) in enumerate(items):
         entry = state.entry(index, rgb, mask, window[-1] if window else None)
+        if index == 0:  # large frames: a smaller window (memory)
+            radius = max(1, min(radius, WINDOW_BYTES // (2 * entry.rgb.nbytes)))
+            state.radius = radius
         window.append(entry)
         while len(window) - 1 - pos >= radius:
             yield state.fill(window, pos)
