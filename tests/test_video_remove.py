@@ -297,3 +297,37 @@ def test_cli(walker, tmp_path, capsys):
                  str(tmp_path / "f.mp4")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "--select works on photos" in err
+
+
+def test_remove_video_auto_tracks_and_keep(walker, tmp_path, monkeypatch):
+    from photomend import remove_video
+    from photomend.objects import api as objects_api
+    from photomend.objects.api import Instance
+    from photomend.video.reader import read_frames
+
+    clip, _, masks, truths = walker
+
+    def find_red(rgb, classes, min_score=0.25):  # the walker is the red block
+        red = np.abs(rgb - np.float32([0.9, 0.1, 0.1])).max(axis=2) < 0.08
+        ys, xs = np.nonzero(red)
+        if len(ys) < 20:
+            return []
+        box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+        return [Instance("person", 0.9, box, red)]
+
+    monkeypatch.setattr(objects_api, "find_objects", find_red)
+    seen = []
+    r = remove_video(clip, tmp_path / "auto", auto="person", grow=2,
+                     progress=lambda stage, done, total: seen.append(stage))
+    assert r.tracks == 1 and r.kept == 0 and r.stats.filled == 12
+    assert seen[0] == "detect" and "scan" in seen and seen[-1] == "frames"
+    for path, m, t in zip(sorted((tmp_path / "auto").glob("*.png")), masks, truths,
+                          strict=True):
+        o = cv2.imread(str(path))[:, :, ::-1].astype(np.float32) / 255
+        assert masked_psnr(o, t, m, dilate=0) > 33
+    y, x = np.argwhere(masks[5])[0]
+    r = remove_video(clip, tmp_path / "kept", auto="person", keep=[(x + 1, y + 1, 0.5)])
+    assert r.kept == 1 and r.stats.filled == 0
+    src = [f.rgb for f in read_frames(clip)]
+    for path, s in zip(sorted((tmp_path / "kept").glob("*.png")), src, strict=True):
+        assert np.array_equal(cv2.imread(str(path))[:, :, ::-1].astype(np.float32) / 255, s)
