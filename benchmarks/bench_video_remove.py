@@ -20,9 +20,9 @@ bench_objects.py). Parts:
 - ``speed``: frames/s of ours on 640x360 with a 5 % mask and on 1920x1080 (vtest scaled up).
 
 Scores, on the scored frames: masked PSNR and SSIM against the truth over the mask grown by
-4 px; flicker = mean |out[t+1] - out[t]| (0-255) over both frames' masks (static camera) or
-after warping out[t+1] onto out[t] with the true camera motion (moving clips), minus the
-same measure on the truth; s/frame. Writes results_video_remove[_heldout].md / .json.
+4 px; flicker = mean |(out[t+1] - out[t]) - (truth[t+1] - truth[t])| (0-255) over both
+frames' masks, after warping frame t+1 onto frame t with the true camera motion (moving clips;
+for the still vtest truth this is mean |out[t+1] - out[t]|); s/frame. Writes results_video_remove[_heldout].md / .json.
 """
 
 from __future__ import annotations
@@ -82,14 +82,14 @@ def peer(name: str, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def flicker(a, b, ta, tb, region, warp=None) -> float:
-    """Mean |b - a| over ``region`` (0-255) minus the truth's own change there; ``warp``
-    maps frame b onto frame a (moving clips)."""
+    """Temporal error: mean |(b - a) - (tb - ta)| over ``region`` (0-255), the output's change
+    between two frames against the truth's (for a still truth: just |b - a|); ``warp`` maps
+    frame b onto frame a (moving clips)."""
     if not region.any():
         return float("nan")
     if warp is not None:
         b, tb = warp(b), warp(tb)
-    d = np.abs(b - a)[region].mean() - np.abs(tb - ta)[region].mean()
-    return float(255 * d)
+    return float(255 * np.abs((b - a) - (tb - ta))[region].mean())
 
 
 def score(outs: dict, truths: dict, masks: dict, pairs, warp=None) -> dict:
@@ -305,8 +305,9 @@ def markdown(res: dict) -> str:
              f"photomend {res['commit']}, {res['machine']}; load average {res['load_before']:.1f} "
              f"at the start, {res['load_after']:.1f} at the end (shared CPUs: times are upper "
              "bounds). PSNR/SSIM: masked, against the truth, over the mask grown by 4 px. "
-             "Flicker: mean |out[t+1] - out[t]| in the masks (0-255; moving clips: after "
-             "warping by the true camera motion) minus the truth's own; lower is better.", ""]
+             "Flicker: mean |(out[t+1] - out[t]) - (truth[t+1] - truth[t])| in both frames' "
+             "masks (0-255; moving clips: after warping by the true camera motion; vtest's "
+             "truth is still, so there it is mean |out[t+1] - out[t]|); lower is better.", ""]
 
     def table(title: str, part: dict, note: str = "") -> None:
         lines.extend([f"## {title}", ""] + ([note, ""] if note else []))
@@ -374,12 +375,18 @@ def main(argv=None) -> int:
     p.add_argument("--scale", type=float, default=1.0, help="vtest scale (development runs)")
     p.add_argument("--radius", type=int, default=24)
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--merge", action="store_true",
+                   help="update these parts in the existing results (the others are kept)")
     args = p.parse_args(argv)
     parts = set(args.parts.split(","))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
                             capture_output=True).stdout.strip()
+    stem = "results_video_remove" + ("" if args.split == "dev" else "_heldout")
     res = {"split": args.split, "commit": commit, "load_before": os.getloadavg()[0],
            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}
+    if args.merge and (HERE / f"{stem}.json").is_file():
+        old = json.loads((HERE / f"{stem}.json").read_text())
+        res = {**old, "commit": f"{old['commit']} ({', '.join(sorted(parts))}: {commit})"}
     rng = DEV_FRAMES if args.split == "dev" else HELDOUT_FRAMES
     if args.frames:
         a, b = (int(v) for v in args.frames.split(":"))
@@ -398,7 +405,6 @@ def main(argv=None) -> int:
     md = markdown(res)
     print(md)
     if not args.no_write and not args.frames:
-        stem = "results_video_remove" + ("" if args.split == "dev" else "_heldout")
         (HERE / f"{stem}.json").write_text(json.dumps(res, indent=1))
         (HERE / f"{stem}.md").write_text(md)
     return 0
