@@ -202,9 +202,9 @@ def _restore_one(scan: Path, out: Path, args: argparse.Namespace, *, extra: Path
         prewarm("patchmatch")
         if args.detector == "learned":  # and the detector's network, likewise
             from photomend.nn import onnx as nn_onnx
-            from photomend.restoration.detect_learned import weights_path
+            from photomend.restoration import detect_learned, detect_stains
 
-            nn_onnx.prewarm(weights_path())
+            nn_onnx.prewarm(detect_learned.weights_path(), detect_stains.weights_path())
         before = read_image(scan, max_pixels=args.max_pixels)
         extra_mask = None
         if extra is not None:
