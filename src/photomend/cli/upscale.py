@@ -116,6 +116,11 @@ def _run_upscale(args: argparse.Namespace) -> int:
     if not args.image.exists():
         raise InputError(f"{args.image}: no such file or folder")
     out = args.output / args.image.name if args.output.is_dir() else args.output
+    if args.model == "compact":  # its network loads in the background while the photo decodes
+        from photomend.nn import onnx as nn_onnx
+        from photomend.upscaling.compact import weights_path
+
+        nn_onnx.prewarm(weights_path(args.scale))
     bars = StageBars.for_args(args)
     try:
         _upscale_one(args.image, out, args, progress=bars)
