@@ -38,12 +38,12 @@ def run_video(args: argparse.Namespace) -> int:
     """Upscale the video ``args.image`` into ``args.output`` with a frames/s and ETA bar."""
     from photomend.errors import InputError
     from photomend.video.reader import probe
-    from photomend.video.upscale import DEFAULT_VIDEO_UPSCALER, check_video_model, upscale_video
+    from photomend.video.upscale import check_video_model, default_video_model, upscale_video
 
     if args.image is None or args.output is None:
         raise InputError("photomend upscale needs CLIP and -o OUT.mp4")
-    model = args.model or DEFAULT_VIDEO_UPSCALER
     scale = 2 if args.scale is None else args.scale
+    model = args.model or default_video_model(scale)
     check_video_model(model, scale)
     if not 0 <= args.crf <= 51:
         raise InputError(f"--crf must be between 0 and 51, got {args.crf}")

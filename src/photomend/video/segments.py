@@ -30,11 +30,11 @@ from photomend.upscaling.base import ProgressFn
 from photomend.video import vsr
 from photomend.video.reader import probe, read_frames, require_av
 from photomend.video.upscale import (
-    DEFAULT_VIDEO_UPSCALER,
     MULTI_FRAME,
     VideoResult,
     _upscaled,
     check_video_model,
+    default_video_model,
 )
 from photomend.video.writer import VideoWriter, check_output
 
@@ -70,8 +70,8 @@ def upscale_video_segments(
     crash: rerun the same call to resume. ``on_segment(done, total)`` is called after each
     segment is safely on disk. Output: .mp4/.mov/.mkv only."""
     av = require_av()
-    name = model or DEFAULT_VIDEO_UPSCALER
     scale = int(scale)
+    name = model or default_video_model(scale)
     check_video_model(name, scale)
     if frames < 1:
         raise InputError(f"segment length must be at least one frame, got {frames}")

@@ -21,11 +21,21 @@ from photomend.video import vsr
 from photomend.video.reader import Frame, VideoInfo, probe, read_frames
 from photomend.video.writer import VideoWriter, check_output
 
-#: The model used for videos when none is named. The single-frame ``compact`` network: on
-#: our held-out clips the multi-frame model did not beat it by the margin we require (see
-#: benchmarks/results_video.md); name ``compact-vsr`` to use it.
-DEFAULT_VIDEO_UPSCALER = "compact"
+#: The model used for videos when none is named, at the scales it has: the multi-frame
+#: ``compact-vsr`` (better than ``compact`` on every held-out real clip, worse on a clean
+#: synthetic pan; benchmarks/results_video.md). Other scales: :data:`FALLBACK_VIDEO_UPSCALER`.
+DEFAULT_VIDEO_UPSCALER = vsr.NAME
+FALLBACK_VIDEO_UPSCALER = "compact"
 MULTI_FRAME = (vsr.NAME,)
+
+
+def default_video_model(scale: int) -> str:
+    """``compact-vsr`` for x2 and x4, ``compact`` for the other scales.
+
+    >>> default_video_model(2), default_video_model(3)
+    ('compact-vsr', 'compact')
+    """
+    return DEFAULT_VIDEO_UPSCALER if int(scale) in vsr.SCALES else FALLBACK_VIDEO_UPSCALER
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,7 @@ def upscale_video(
         over ``source``.
     scale : 2, 3 or 4 (what ``model`` supports; ``compact-vsr``: 2 and 4).
     model : ``compact-vsr`` (multi-frame) or any image upscaler name (frame by frame);
-        None = :data:`DEFAULT_VIDEO_UPSCALER`.
+        None = :func:`default_video_model` (``compact-vsr`` at x2 and x4, else ``compact``).
     start, duration : seconds; only that part of the clip (audio cut to match).
     crf, preset : libx264's quality (lower = better, 18 = visually lossless) and speed.
     overwrite : replace an existing ``output``.
@@ -100,8 +110,8 @@ def upscale_video(
     >>> (r.frames, r.width, r.height)
     (4, 48, 32)
     """
-    name = model or DEFAULT_VIDEO_UPSCALER
     scale = int(scale)
+    name = model or default_video_model(scale)
     check_video_model(name, scale)
     source, output = Path(source), check_output(output, source, overwrite=overwrite)
     info = probe(source)
@@ -134,7 +144,7 @@ def upscale_video(
 
 def upscale_frames(frames, scale: int, model: str | None = None) -> Iterator[np.ndarray]:
     """float32 HxWx3 frames -> upscaled float32 frames, one for one (streaming)."""
-    name = model or DEFAULT_VIDEO_UPSCALER
+    name = model or default_video_model(int(scale))
     check_video_model(name, int(scale))
     yield from _upscaled(iter(frames), int(scale), name)
 
@@ -163,4 +173,4 @@ def _expected_frames(info: VideoInfo, start: float | None, duration: float | Non
     return max(1, round(left * float(info.fps)))
 
 
-__all__ = ["DEFAULT_VIDEO_UPSCALER", "Frame", "VideoResult", "upscale_frames", "upscale_video"]
+__all__ = ["DEFAULT_VIDEO_UPSCALER", "default_video_model", "Frame", "VideoResult", "upscale_frames", "upscale_video"]
