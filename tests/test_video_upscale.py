@@ -161,3 +161,10 @@ def test_segment_windows_match_the_whole_clip():
     part = list(up.upscale_frames(frames[5 - vsr.CONTEXT:10 + vsr.CONTEXT], skip=vsr.CONTEXT))
     for a, b in zip(part[:5], whole[5:10]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_default_model_is_multi_frame_where_it_has_the_scale(clip, tmp_path, capsys):
+    assert main(["upscale", str(clip), "-s", "2", "-o", str(tmp_path / "d2.mp4")]) == 0
+    assert "x2 compact-vsr" in capsys.readouterr().out
+    assert main(["upscale", str(clip), "-s", "3", "-o", str(tmp_path / "d3.mp4")]) == 0
+    assert "x3 compact," in capsys.readouterr().out
