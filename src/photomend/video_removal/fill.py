@@ -104,8 +104,25 @@ def static_estimate(ys: np.ndarray, xs: np.ndarray, frames, masks, *,
     seen = (~np.isnan(vals[..., 0])).sum(axis=0) >= max(1, min_count)
     out = np.zeros((p, 3), np.float32)
     if seen.any():
-        out[seen] = np.nanmedian(vals[:, seen], axis=0)
+        out[seen] = nan_median(vals[:, seen])
     return out, seen
+
+
+def nan_median(values: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(values, axis=0)`` (the same numbers), by one sort: NumPy's own takes a
+    masked-array path for short axes that is 10x slower. Every column needs a value.
+
+    >>> v = np.array([[1.0, np.nan], [3.0, 2.0], [np.nan, 4.0], [2.0, np.nan]], np.float32)
+    >>> nan_median(v).tolist()
+    [2.0, 3.0]
+    """
+    ordered = np.sort(values, axis=0)  # NaN sorts last
+    count = (~np.isnan(values)).sum(axis=0)
+    lo = np.maximum((count - 1) // 2, 0)[None]
+    hi = np.maximum(count // 2, 0)[None]
+    a = np.take_along_axis(ordered, lo, axis=0)[0]
+    b = np.take_along_axis(ordered, hi, axis=0)[0]
+    return (a + b) * np.float32(0.5)
 
 
 def flat_holes(gray: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -245,5 +262,5 @@ def blend(frame: np.ndarray, hole: np.ndarray, estimate: np.ndarray,
     return out
 
 
-__all__ = ["blend", "completed_flow", "diffuse", "flow_estimate", "ring_of", "static_estimate",
-           "upscale_flow"]
+__all__ = ["blend", "completed_flow", "diffuse", "flow_estimate", "nan_median", "ring_of",
+           "static_estimate", "upscale_flow"]

@@ -417,7 +417,7 @@ def clip_background(items: Iterable[tuple[np.ndarray, np.ndarray]], *,
         vis = ~hidden.all(axis=0)
         seen[y0:y1] = vis
         if vis.any():
-            out[y0:y1][vis] = np.nanmedian(stack[:, vis], axis=0)
+            out[y0:y1][vis] = fill.nan_median(stack[:, vis])
     return Background(out, seen, len(keep))
 
 
