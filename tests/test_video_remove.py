@@ -275,7 +275,13 @@ def test_remove_video_bad_input(walker, tmp_path):
         remove_video(clip, tmp_path / "c.mp4")
     with pytest.raises(OutputError):
         remove_video(clip, clip, small, overwrite=True)
-    assert not (tmp_path / "a.mp4").exists()
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("hello")
+    with pytest.raises(InputError, match="not a video"):
+        remove_video(fake, tmp_path / "g.mp4", small)
+    with pytest.raises(InputError, match="no such file"):
+        remove_video(tmp_path / "missing.mp4", tmp_path / "g.mp4", small)
+    assert not (tmp_path / "a.mp4").exists() and not (tmp_path / "g.mp4").exists()
 
 
 def test_cli(walker, tmp_path, capsys):
