@@ -249,3 +249,37 @@ def quality(text: str) -> int:
     if value > 100:
         raise argparse.ArgumentTypeError(f"must be between 1 and 100, got {value}")
     return value
+
+
+class FrameBars:
+    """tqdm bars counting frames, one per stage of a video job (tqdm shows frames/s and the
+    ETA); ``names`` maps a stage to its bar's label (others get ``default``).
+
+    >>> bars = FrameBars(enabled=False)
+    >>> bars("scan", 1, 10); bars.close()
+    """
+
+    def __init__(self, *, enabled: bool, names: dict[str, str] | None = None,
+                 default: str = "frames") -> None:
+        self.enabled, self.bar, self.stage = enabled, None, None
+        self.names, self.default = names or {}, default
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None or stage != self.stage:
+            self.close()
+            from tqdm import tqdm
+
+            self.stage = stage
+            self.bar = tqdm(total=total or None, unit="frame",
+                            desc=self.names.get(stage, self.default), file=sys.stderr,
+                            leave=False)
+        if total and total != self.bar.total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

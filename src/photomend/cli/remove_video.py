@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from photomend.cli.common import EXIT_OK, report, reported_warnings
+from photomend.cli.common import EXIT_OK, FrameBars, report, reported_warnings
 from photomend.cli.upscale_video import _seconds
 
 
@@ -50,7 +50,8 @@ def run_video(args: argparse.Namespace) -> int:
     if args.radius < 1:
         raise InputError(f"--radius must be at least 1, got {args.radius}")
     out = args.output / (args.image.stem + ".mp4") if args.output.is_dir() else args.output
-    bar = _Bars(enabled=not args.quiet and sys.stderr.isatty())
+    bar = FrameBars(enabled=not args.quiet and sys.stderr.isatty(),
+                    names={"detect": "find", "scan": "scan"}, default="remove")
     with reported_warnings(args.image.name, quiet=args.quiet):
         try:
             result = remove_video(
@@ -73,33 +74,6 @@ def run_video(args: argparse.Namespace) -> int:
                f"{share(st.remembered + st.carried)} carried, {share(st.invented)} invented on "
                f"{len(st.key_frames)} key frame(s){tracked})")
     return EXIT_OK
-
-
-class _Bars:
-    """tqdm bars counting frames (one for --auto's detection pass, one for the fill)."""
-
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled, self.bar, self.stage = enabled, None, None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None or stage != self.stage:
-            self.close()
-            from tqdm import tqdm
-
-            self.stage = stage
-            self.bar = tqdm(total=total or None, unit="frame",
-                            desc={"detect": "find", "scan": "scan"}.get(stage, "remove"),
-                            file=sys.stderr, leave=False)
-        if total and total != self.bar.total:
-            self.bar.total = total
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 def keep_point(text: str) -> tuple[float, ...]:

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from photomend.cli.common import EXIT_OK, report, reported_warnings
+from photomend.cli.common import EXIT_OK, FrameBars, report, reported_warnings
 
 
 def add_video_options(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +49,7 @@ def run_video(args: argparse.Namespace) -> int:
         raise InputError(f"--crf must be between 0 and 51, got {args.crf}")
     out = args.output / (args.image.stem + ".mp4") if args.output.is_dir() else args.output
     info = probe(args.image)
-    bar = _FrameBar(enabled=not args.quiet and sys.stderr.isatty())
+    bar = FrameBars(enabled=not args.quiet and sys.stderr.isatty(), default="upscale")
     with reported_warnings(args.image.name, quiet=args.quiet):
         try:
             if args.segments is not None:
@@ -71,30 +71,6 @@ def run_video(args: argparse.Namespace) -> int:
                f"x{scale} {model}, {result.seconds:.1f} s, {result.frames_per_second:.2f} "
                f"frames/s; source {info.width}x{info.height} at {float(info.fps):.3g} fps)")
     return EXIT_OK
-
-
-class _FrameBar:
-    """A tqdm bar counting frames: tqdm shows frames/s and the ETA."""
-
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled, self.bar = enabled, None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total or None, unit="frame", desc="upscale",
-                            file=sys.stderr, leave=False)
-        if total and total != self.bar.total:
-            self.bar.total = total
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 def _seconds(text: str) -> float:
