@@ -218,6 +218,30 @@ def table(summ: dict, families, detectors) -> list[str]:
     return lines
 
 
+def write_report(out: Path, title: str, script: str, argv, started: float, description: str,
+                 body: list[str], records: list[dict]) -> None:
+    """The Markdown report (title, the command with its commit, machine and load, the
+    description, ``body``) to ``out`` and the records to ``out`` with ``.json``; printed too."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False,
+                            capture_output=True, text=True, cwd=HERE).stdout.strip()
+    cmd = " ".join([script, *(argv or sys.argv[1:])])
+    lines = [
+        f"# {title}",
+        "",
+        (f"`{cmd}` at commit {commit}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared; load "
+         f"{os.getloadavg()[0]:.1f} at the end), {time.perf_counter() - started:.0f} s."),
+        "",
+        description,
+        "",
+        *body,
+    ]
+    text = "\n".join(lines) + "\n"
+    out.write_text(text)
+    out.with_suffix(".json").write_text(json.dumps(records, indent=1))
+    print(text)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=("heldout", "tune"), default="heldout")
@@ -240,33 +264,19 @@ def main(argv=None) -> int:
     records = run(imgs, args.families, args.detectors,
                   with_repair=not (args.quick or args.no_repair), log=lambda m: print(m, flush=True))
     summ = summary(records)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False,
-                            capture_output=True, text=True, cwd=HERE).stdout.strip()
-    cmd = " ".join(["python benchmarks/bench_restore_families.py", *(argv or sys.argv[1:])])
-    lines = [
-        f"# Restore on damage families ({args.split} photos)",
-        "",
-        (f"`{cmd}` at commit {commit}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
-         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared; load "
-         f"{os.getloadavg()[0]:.1f} at the end), {time.perf_counter() - started:.0f} s."),
-        "",
-        (f"Photos ({args.split}, {SIDE} px long side): {', '.join(imgs)}. One scan per photo "
-         f"and family. Precision / recall / F1 pooled over the family's scans, {TOL}-px "
-         "tolerance; 'F1 - top-hat' is against the issue's top-hat baseline in this same run; "
-         "repair gain is the mean PSNR gain against the aged, undamaged twin (baseline: top-hat "
-         "+ Telea); clean flagged: share of the clean twin's pixels flagged. See the script's "
-         "docstring."),
-        "",
-        *table(summ, args.families, args.detectors),
-        "",
-        "Mean detection time per 1024-px scan: " + ", ".join(
-            f"{det} {np.mean([r['seconds'] for r in records if r['detector'] == det]):.2f} s"
-            for det in args.detectors) + ".",
-    ]
-    text = "\n".join(lines) + "\n"
-    out.write_text(text)
-    out.with_suffix(".json").write_text(json.dumps(records, indent=1))
-    print(text)
+    description = (
+        f"Photos ({args.split}, {SIDE} px long side): {', '.join(imgs)}. One scan per photo "
+        f"and family. Precision / recall / F1 pooled over the family's scans, {TOL}-px "
+        "tolerance; 'F1 - top-hat' is against the issue's top-hat baseline in this same run; "
+        "repair gain is the mean PSNR gain against the aged, undamaged twin (baseline: top-hat "
+        "+ Telea); clean flagged: share of the clean twin's pixels flagged. See the script's "
+        "docstring.")
+    times = "Mean detection time per 1024-px scan: " + ", ".join(
+        f"{det} {np.mean([r['seconds'] for r in records if r['detector'] == det]):.2f} s"
+        for det in args.detectors) + "."
+    write_report(out, f"Restore on damage families ({args.split} photos)",
+                 "python benchmarks/bench_restore_families.py", argv, started, description,
+                 [*table(summ, args.families, args.detectors), "", times], records)
     return 0
 
 

@@ -25,11 +25,6 @@ JSON of the records.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -80,27 +75,15 @@ def main(argv=None) -> int:
         records += brf.run(imgs, [fam], dets, with_repair=not args.no_repair,
                            log=lambda m: print(m, flush=True))
     summ = brf.summary(records)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False,
-                            capture_output=True, text=True, cwd=HERE).stdout.strip()
-    cmd = " ".join(["python benchmarks/bench_restore_lofo.py", *(argv or sys.argv[1:])])
-    lines = [
-        f"# Leave one damage family out ({args.split} photos)",
-        "",
-        (f"`{cmd}` at commit {commit}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
-         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared; load "
-         f"{os.getloadavg()[0]:.1f} at the end), {time.perf_counter() - started:.0f} s."),
-        "",
-        (f"Photos ({args.split}, {brf.SIDE} px long side): {', '.join(imgs)}. 'left out': the "
-         "U-Net fine-tuned without this family (never saw its drawing code); 'all families': "
-         "fine-tuned with it; 'learned': restore's current default; 'top-hat': the issue's "
-         "baseline. Columns as in results_restore_families.md."),
-        "",
-        *brf.table(summ, args.families, ["top-hat", "learned", "left out", "all families"]),
-    ]
-    text = "\n".join(lines) + "\n"
-    out.write_text(text)
-    out.with_suffix(".json").write_text(json.dumps(records, indent=1))
-    print(text)
+    description = (
+        f"Photos ({args.split}, {brf.SIDE} px long side): {', '.join(imgs)}. 'left out': the "
+        "U-Net fine-tuned without this family (never saw its drawing code); 'all families': "
+        "fine-tuned with it; 'learned': restore's current default; 'top-hat': the issue's "
+        "baseline. Columns as in results_restore_families.md.")
+    brf.write_report(out, f"Leave one damage family out ({args.split} photos)",
+                     "python benchmarks/bench_restore_lofo.py", argv, started, description,
+                     brf.table(summ, args.families, ["top-hat", "learned", "left out",
+                                                     "all families"]), records)
     return 0
 
 
