@@ -6,6 +6,12 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 
-_OPTIONAL = {"src/photomend/lama/model.py": "torch", "src/photomend/server": "fastapi"}
+_OPTIONAL = {
+    "src/photomend/lama/model.py": "torch",
+    "src/photomend/faces/gfpgan_arch.py": "torch",
+    "src/photomend/faces/pulse_search.py": "torch",
+    "src/photomend/faces/stylegan.py": "torch",
+    "src/photomend/server": "fastapi",
+}
 
 collect_ignore = [path for path, module in _OPTIONAL.items() if find_spec(module) is None]
