@@ -8,6 +8,7 @@ from importlib.util import find_spec
 
 _OPTIONAL = {
     "src/photomend/lama/model.py": "torch",
+    "src/photomend/lama/synthetic.py": "torch",
     "src/photomend/faces/gfpgan_arch.py": "torch",
     "src/photomend/faces/pulse_search.py": "torch",
     "src/photomend/faces/stylegan.py": "torch",
