@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
-from ncnn_parity import blobs, wheel_path  # noqa: E402
+from ncnn_parity import NCNN_LOAD, blobs, wheel_path  # noqa: E402
 
 from photomend import zoo  # noqa: E402
 from photomend.upscaling import ncnn_entries  # noqa: E402
@@ -52,14 +52,7 @@ import resource, sys, time
 import numpy as np
 import ncnn
 param, weights, bin_, bout, threads, precision = sys.argv[1:7]
-net = ncnn.Net()
-net.opt.use_vulkan_compute = False
-net.opt.num_threads = int(threads)
-if precision == "fp32":
-    for flag in ("use_fp16_packed", "use_fp16_storage", "use_fp16_arithmetic",
-                 "use_bf16_storage", "use_int8_inference"):
-        setattr(net.opt, flag, False)
-assert net.load_param(param) == 0 and net.load_model(weights) == 0
+""" + NCNN_LOAD + r"""
 print("ready", flush=True)
 for line in sys.stdin:
     if line.strip() == "rss":

@@ -38,13 +38,9 @@ from photomend.upscaling import ncnn_entries, srmd  # noqa: E402
 from photomend.upscaling.ncnn import load_ncnn  # noqa: E402
 from photomend.upscaling.ncnn_onnx import to_onnx  # noqa: E402
 
-#: Runs in the ncnn environment: argv = param, bin, input blob, output blob, in.npy, out.npy,
-#: threads, precision ('fp32' or 'default'); prints the seconds of the extraction.
-NCNN_RUNNER = r"""
-import sys, time
-import numpy as np
-import ncnn
-param, weights, blob_in, blob_out, src, dst, threads, precision = sys.argv[1:9]
+#: Script lines (run in the ncnn environment) that load ``param``/``weights`` into ``net`` on
+#: the CPU with ``threads`` threads; ``precision`` 'fp32' turns every reduced-precision path off.
+NCNN_LOAD = r"""
 net = ncnn.Net()
 net.opt.use_vulkan_compute = False
 net.opt.num_threads = int(threads)
@@ -53,6 +49,16 @@ if precision == "fp32":
                  "use_bf16_storage", "use_int8_inference"):
         setattr(net.opt, flag, False)
 assert net.load_param(param) == 0 and net.load_model(weights) == 0
+"""
+
+#: Runs in the ncnn environment: argv = param, bin, input blob, output blob, in.npy, out.npy,
+#: threads, precision ('fp32' or 'default'); prints the seconds of the extraction.
+NCNN_RUNNER = r"""
+import sys, time
+import numpy as np
+import ncnn
+param, weights, blob_in, blob_out, src, dst, threads, precision = sys.argv[1:9]
+""" + NCNN_LOAD + r"""
 outs, seconds = [], []
 for x in np.load(src):
     ex = net.create_extractor()
