@@ -23,6 +23,7 @@ from photomend.cli.common import (
     report,
     reported_warnings,
     summary,
+    whole_number,
 )
 from photomend.cli.upscale_video import add_video_options, is_video, run_video
 from photomend.errors import InputError
@@ -281,10 +282,7 @@ def _noise(text: str) -> float:
 
 
 def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = whole_number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
     return value
