@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from photomend.errors import InputError
 from photomend.upscaling.base import ProgressFn, check_upscaler
 from photomend.video import vsr
 from photomend.video.reader import Frame, VideoInfo, probe, read_frames
-from photomend.video.writer import VideoWriter, check_output
+from photomend.video.writer import check_output, write_like_source
 
 #: The model used for videos when none is named, at the scales it has: the multi-frame
 #: ``compact-vsr`` (better than ``compact`` on every held-out real clip, worse on a clean
@@ -125,19 +124,10 @@ def upscale_video(
             pts_queue.append(frame.pts)
             yield frame.rgb
 
-    window = (float(start or 0.0), None if duration is None else float(start or 0.0) + duration)
-    count = 0
-    with VideoWriter(output, fps=info.fps, time_base=info.time_base, rotation=info.rotation,
-                     audio_from=source if info.audio else None, audio_window=window,
-                     crf=crf, preset=preset, overwrite=overwrite, source=source) as writer:
-        for up in _upscaled(lows(), scale, name):
-            writer.write(up, pts_queue.popleft())
-            count += 1
-            if progress is not None:
-                progress("frames", count, max(total, count))
-        if count == 0:
-            raise InputError(f"{source}: no frames in the requested time range")
-        size = writer.size
+    count, size = write_like_source(output, source, info, _upscaled(lows(), scale, name),
+                                    pts_queue, start=start, duration=duration, crf=crf,
+                                    preset=preset, overwrite=overwrite, progress=progress,
+                                    total=total)
     return VideoResult(output=output, frames=count, width=size[1], height=size[0], model=name,
                        seconds=time.perf_counter() - started)
 

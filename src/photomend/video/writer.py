@@ -242,6 +242,30 @@ def write_video(out: str | os.PathLike[str], frames: Iterable[np.ndarray], *,
             writer.write(rgb)
 
 
+def write_like_source(out: Path, source: Path, info, frames: Iterable[np.ndarray], pts,
+                      *, start: float | None, duration: float | None, crf: int, preset: str,
+                      overwrite: bool, progress=None, total: int = 0) -> tuple[int, tuple[int, int]]:
+    """Write ``frames`` (from ``source``'s ``start``/``duration`` range, ``info`` its
+    :func:`~photomend.video.reader.probe`) to ``out`` as the source is: its frame rate, time
+    base, rotation and the audio of that range; each frame takes the next timestamp from the
+    deque ``pts`` (filled as the frames are read). ``progress("frames", done, total)`` after
+    each frame. Returns (frames written, (height, width)); no frame at all is an InputError."""
+    window = (float(start or 0.0), None if duration is None else float(start or 0.0) + duration)
+    count = 0
+    with VideoWriter(out, fps=info.fps, time_base=info.time_base, rotation=info.rotation,
+                     audio_from=source if info.audio else None, audio_window=window,
+                     crf=crf, preset=preset, overwrite=overwrite, source=source) as writer:
+        for rgb in frames:
+            writer.write(rgb, pts.popleft())
+            count += 1
+            if progress is not None:
+                progress("frames", count, max(total, count))
+        if count == 0:
+            raise InputError(f"{source}: no frames in the requested time range")
+        size = writer.size
+    return count, size
+
+
 def _same(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)

@@ -109,7 +109,7 @@ def remove_video(
     """
     from photomend.video.reader import probe, read_frames
     from photomend.video.upscale import _expected_frames
-    from photomend.video.writer import VideoWriter, check_output
+    from photomend.video.writer import check_output, write_like_source
 
     if mask is None and not auto:
         raise InputError("nothing to remove: give a mask (file, folder or array) or auto=CLASSES")
@@ -178,20 +178,11 @@ def remove_video(
     pts_queue: deque[int] = deque()
     stats = FillStats()
 
-    window = (float(start or 0.0), None if duration is None else float(start or 0.0) + duration)
-    count = 0
-    with VideoWriter(output, fps=info.fps, time_base=info.time_base, rotation=info.rotation,
-                     audio_from=source if info.audio else None, audio_window=window,
-                     crf=crf, preset=preset, overwrite=overwrite, source=source) as writer:
-        for out in fill_frames(items(pts_queue), radius=radius, camera=camera, engine=engine,
-                               seed=seed, stats=stats, background=background):
-            writer.write(out, pts_queue.popleft())
-            count += 1
-            if progress is not None:
-                progress("frames", count, max(total, count))
-        if count == 0:
-            raise InputError(f"{source}: no frames in the requested time range")
-        h, w = writer.size
+    filled = fill_frames(items(pts_queue), radius=radius, camera=camera, engine=engine,
+                         seed=seed, stats=stats, background=background)
+    count, (h, w) = write_like_source(output, source, info, filled, pts_queue, start=start,
+                                      duration=duration, crf=crf, preset=preset,
+                                      overwrite=overwrite, progress=progress, total=total)
     return RemoveVideoResult(output=output, frames=count, width=w, height=h,
                              seconds=time.perf_counter() - started, stats=stats,
                              tracks=len(tracks), kept=len(kept))
