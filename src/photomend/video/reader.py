@@ -221,3 +221,15 @@ def _decode(container, stream, path: Path):
 def _reason(exc: Exception) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return " ".join(str(text).split())[:160]
+
+
+def expected_frames(info: VideoInfo, start: float | None, duration: float | None) -> int:
+    """Frames expected from ``start`` for ``duration`` s (for progress bars; 0: unknown)."""
+    if not info.frames:
+        return 0
+    left = max(0.0, info.duration - (start or 0.0)) if info.duration else None
+    if duration is not None:
+        left = duration if left is None else min(left, duration)
+    if left is None:
+        return info.frames
+    return max(1, round(left * float(info.fps)))

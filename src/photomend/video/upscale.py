@@ -17,7 +17,7 @@ import numpy as np
 
 from photomend.upscaling.base import ProgressFn, check_upscaler
 from photomend.video import vsr
-from photomend.video.reader import Frame, VideoInfo, probe, read_frames
+from photomend.video.reader import Frame, expected_frames, probe, read_frames
 from photomend.video.writer import check_output, write_like_source
 
 #: The model used for videos when none is named, at the scales it has: the multi-frame
@@ -114,7 +114,7 @@ def upscale_video(
     check_video_model(name, scale)
     source, output = Path(source), check_output(output, source, overwrite=overwrite)
     info = probe(source)
-    total = _expected_frames(info, start, duration)
+    total = expected_frames(info, start, duration)
     started = time.perf_counter()
     frames = read_frames(source, start=start, duration=duration)
     pts_queue: deque[int] = deque()
@@ -150,17 +150,6 @@ def _upscaled(lows: Iterator[np.ndarray], scale: int, model: str, *,
     for i, rgb in enumerate(lows):
         if i >= skip:
             yield upscale_array(rgb, scale, model=model)
-
-
-def _expected_frames(info: VideoInfo, start: float | None, duration: float | None) -> int:
-    if not info.frames:
-        return 0
-    left = max(0.0, info.duration - (start or 0.0)) if info.duration else None
-    if duration is not None:
-        left = duration if left is None else min(left, duration)
-    if left is None:
-        return info.frames
-    return max(1, round(left * float(info.fps)))
 
 
 __all__ = ["DEFAULT_VIDEO_UPSCALER", "default_video_model", "Frame", "VideoResult", "upscale_frames", "upscale_video"]

@@ -107,8 +107,7 @@ def remove_video(
     >>> (r.frames, r.width, r.height)
     (6, 48, 32)
     """
-    from photomend.video.reader import probe, read_frames
-    from photomend.video.upscale import _expected_frames
+    from photomend.video.reader import expected_frames, probe, read_frames
     from photomend.video.writer import check_output, write_like_source
 
     if mask is None and not auto:
@@ -128,7 +127,7 @@ def remove_video(
     output = check_output(output, source, overwrite=overwrite)
     info = probe(source)
     size = (info.width, info.height)
-    total = _expected_frames(info, start, duration)
+    total = expected_frames(info, start, duration)
     first_index = round((start or 0.0) * float(info.fps)) if start else 0
     masks_for = _mask_source(mask, size, resize_mask, total, first_index, start, duration)
     started = time.perf_counter()
