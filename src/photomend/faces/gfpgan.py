@@ -81,10 +81,12 @@ def restore_face(crop: np.ndarray, sess) -> np.ndarray:
 
 
 def restore_faces(original: np.ndarray, target: np.ndarray | None = None, *,
-                  strength: float = 1.0, model: str = DEFAULT_MODEL, faces=None):
+                  strength: float = 1.0, model: str = DEFAULT_MODEL, faces=None,
+                  progress=None):
     """``target`` (default: ``original``; e.g. its upscale) with every face found on
     ``original`` restored by GFPGAN and pasted back; returns (photo, faces). Pixels outside the
-    faces' feathered masks are unchanged; no face: an unchanged copy."""
+    faces' feathered masks are unchanged; no face: an unchanged copy. ``progress(stage, done,
+    total)`` is called after each face."""
     from photomend import zoo
     from photomend.errors import InputError
     from photomend.faces.api import find_faces
@@ -99,10 +101,12 @@ def restore_faces(original: np.ndarray, target: np.ndarray | None = None, *,
     sess = session(zoo.model_path(model))
     size = int(sess.get_inputs()[0].shape[-1])  # 512 for the published models
     sy, sx = target.shape[0] / original.shape[0], target.shape[1] / original.shape[1]
-    for face in faces:
+    for k, face in enumerate(faces):
         m = face.matrix_for(size).copy()
         m[:, 0] /= sx
         m[:, 1] /= sy
         crop = warp_face(out, m, size)
         out, _ = paste_face(out, restore_face(crop, sess), m, strength=strength)
+        if progress is not None:
+            progress("faces", k + 1, len(faces))
     return out, faces

@@ -32,6 +32,7 @@ from photomend.server.problems import ApiError, classify
 from photomend.server.schemas import (
     EngineInfo,
     ErrorBody,
+    FaceMethodInfo,
     Health,
     JobInfo,
     ModelInfo,
@@ -129,6 +130,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           source=s.source, description=s.description,
                           installed=zoo.installed_path(s.name) is not None)
                 for s in zoo.list_models(task=task)]
+
+    @app.get("/v1/faces", response_model=list[FaceMethodInfo], tags=["info"])
+    async def face_methods() -> list[FaceMethodInfo]:
+        """The values of the ``faces`` option of restore (gfpgan) and upscale (gfpgan, pulse),
+        and whether each is installed."""
+        from photomend.faces.methods import face_methods as methods
+
+        return [FaceMethodInfo(**m) for m in methods()]
 
     if "upscale" in ops:
         @app.get("/v1/upscalers", response_model=list[UpscalerInfo], tags=["info"])

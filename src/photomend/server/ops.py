@@ -80,6 +80,43 @@ class RemoveOptions(Options):
                              "classes, e.g. 'person' or 'person,car' (the mask is then optional)")
 
 
+class FaceOptions(BaseModel):
+    """The face step of restore and upscale (see GET /v1/faces)."""
+
+    face_strength: float = Field(1.0, ge=0, le=1, description="gfpgan: blend of the restored "
+                                 "face with the input face (1: GFPGAN's face)")
+
+
+def _check_faces(opts, method: str | None) -> None:
+    if method is None:
+        return
+    from photomend.faces.methods import check_faces
+
+    check_faces(method, strength=opts.face_strength, steps=getattr(opts, "face_steps", 100))
+
+
+def _apply_faces(loaded, result, opts, method: str | None, progress: ProgressFn, outputs):
+    """``result`` (a LoadedImage) with the faces of ``loaded`` restored or replaced; adds the
+    'faces' JSON output (what was found and done)."""
+    if method is None:
+        return result
+    import json
+
+    from photomend.faces.methods import apply_faces
+
+    done = apply_faces(_float_rgb(loaded.rgb), _float_rgb(result.rgb), method=method, strength=opts.face_strength,
+                       steps=getattr(opts, "face_steps", 100),
+                       seed=getattr(opts, "face_seed", None), progress=progress)
+    outputs["faces"] = (json.dumps(done.summary).encode(), "application/json", ".json")
+    return result.with_rgb(done.rgb) if done.summary["faces"] else result
+
+
+def _float_rgb(rgb: np.ndarray) -> np.ndarray:
+    if rgb.dtype.kind in "ui":
+        return rgb.astype(np.float32) / np.float32(np.iinfo(rgb.dtype).max)
+    return rgb
+
+
 @dataclass(frozen=True)
 class Operation:
     """One verb the server offers as ``POST /v1/<name>``."""
@@ -149,10 +186,16 @@ REMOVE = Operation(
 # --- upscale --------------------------------------------------------------------------------
 
 
-class UpscaleOptions(Options):
+class UpscaleOptions(Options, FaceOptions):
     scale: int = Field(2, ge=1, le=8, description="the factor: 2, 3, 4 (8 for some models)")
     model: str | None = Field(None, description="upscaler, see GET /v1/upscalers "
                               "(default: the bundled compact network)")
+    faces: Literal["gfpgan", "pulse"] | None = Field(
+        None, description="also restore each face (gfpgan) or replace it by one PULSE invents "
+        "in StyleGAN (pulse: not the person's identity; minutes a face); adds the 'faces' "
+        "JSON output. See GET /v1/faces")
+    face_steps: int = Field(100, ge=1, le=1000, description="pulse: optimisation steps a face")
+    face_seed: int | None = Field(None, ge=0, le=2**31 - 1, description="pulse: random seed")
 
 
 def _upscale_model(opts: UpscaleOptions) -> str:
@@ -165,6 +208,7 @@ def _check_upscale(files: dict[str, bytes], opts: UpscaleOptions, max_pixels: in
     from photomend.upscaling.api import check_output_size, check_upscaler
 
     check_upscaler(_upscale_model(opts), opts.scale)
+    _check_faces(opts, opts.faces)
     loaded = read_image(files["image"], max_pixels=max_pixels)
     check_output_size(loaded.size, opts.scale, max_pixels)
 
@@ -176,12 +220,15 @@ def _run_upscale(files: dict[str, bytes], opts: UpscaleOptions, max_pixels: int,
     loaded = read_image(files["image"], max_pixels=max_pixels)
     check_output_size(loaded.size, opts.scale, max_pixels)
     result = upscale_loaded(loaded, opts.scale, model=_upscale_model(opts), progress=progress)
-    return {"image": _encode(result, opts)}
+    extra: Outputs = {}
+    result = _apply_faces(loaded, result, opts, opts.faces, progress, extra)
+    return {"image": _encode(result, opts), **extra}
 
 
 UPSCALE = Operation(
     name="upscale",
-    summary="Upscale the image by an integer factor (super-resolution).",
+    summary="Upscale the image by an integer factor (super-resolution). With 'faces', the "
+    "faces are also restored or replaced and a 'faces' JSON output says what was done.",
     options=UpscaleOptions,
     files={"image": True},
     check=_check_upscale,
@@ -192,7 +239,7 @@ UPSCALE = Operation(
 # --- restore --------------------------------------------------------------------------------
 
 
-class RestoreOptions(Options):
+class RestoreOptions(Options, FaceOptions):
     detector: Literal["learned", "classical"] = Field(DEFAULT_DETECTOR,
                                                       description="defect detector")
     threshold: float | None = Field(None, gt=0, lt=1, description="lower finds more defects "
@@ -201,6 +248,9 @@ class RestoreOptions(Options):
                               "is 'mask' (to edit and send back as the mask part)")
     colorize: bool = Field(False, description="also colorize (needs an installed zoo model)")
     upscale: int | None = Field(None, ge=2, le=4, description="also upscale by this factor")
+    faces: Literal["gfpgan"] | None = Field(
+        None, description="also restore each face with GFPGAN (adds the 'faces' JSON output; "
+        "see GET /v1/faces)")
 
 
 def _mask_layer(loaded, mask) -> tuple[bytes, str, str]:
@@ -230,6 +280,8 @@ def _check_restore(files: dict[str, bytes], opts: RestoreOptions, max_pixels: in
     if mask is not None and (opts.colorize or opts.upscale or opts.detect_only):
         raise InputError("with a mask part (the pixels to fill, detection skipped) run "
                          "colorize and upscale as separate steps, and not detect_only")
+    if not opts.detect_only:
+        _check_faces(opts, opts.faces)
     if mask is not None and mask.all():
         raise MaskError("the mask covers the whole image: there is nothing left to copy from")
     if opts.upscale is not None:
@@ -256,14 +308,17 @@ def _run_restore(files: dict[str, bytes], opts: RestoreOptions, max_pixels: int,
             loaded, detector=opts.detector, threshold=opts.threshold, extra_mask=extra,
             colorize=opts.colorize or None, upscale=opts.upscale, max_pixels=max_pixels,
             progress=progress)
-    return {"image": _encode(result, opts), "mask": _mask_layer(loaded, mask)}
+    extra: Outputs = {}
+    result = _apply_faces(result, result, opts, opts.faces, progress, extra)
+    return {"image": _encode(result, opts), "mask": _mask_layer(loaded, mask), **extra}
 
 
 RESTORE = Operation(
     name="restore",
     summary="Find the scratches, dust, cracks and tears of an old scan and fill them. Outputs "
     "'image' and 'mask' (a PNG layer of what was filled). With a 'mask' part, exactly that is "
-    "filled (no detection); 'extra_mask' is added to what the detector finds.",
+    "filled (no detection); 'extra_mask' is added to what the detector finds. With "
+    "faces=gfpgan, the faces of the repaired photo are restored too ('faces' JSON output).",
     options=RestoreOptions,
     files={"image": True, "mask": False, "extra_mask": False},
     check=_check_restore,

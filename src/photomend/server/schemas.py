@@ -53,6 +53,13 @@ class UpscalerInfo(BaseModel):
     default: bool
 
 
+class FaceMethodInfo(BaseModel):
+    name: str = Field(description="the value of the 'faces' option of restore and upscale")
+    description: str
+    models: list[str] = Field(description="zoo entries it needs (photomend models fetch/import)")
+    installed: bool = Field(description="usable now (weights, and torch for pulse, present)")
+
+
 class ModelInfo(BaseModel):
     name: str
     task: str
