@@ -33,6 +33,8 @@ class Operation:
     uses_hints: bool = False
     #: keyword options the step passes through to its verb, or None to accept the verb's own
     options: tuple[str, ...] | None = None
+    #: ``check(options)``: raise InputError (e.g. missing weights) before any work
+    check: Callable[[Mapping[str, Any]], None] | None = None
 
 
 def _remove(image: LoadedImage, *, mask: str | None, hints: str | None,
@@ -74,6 +76,24 @@ def _upscale(image: LoadedImage, *, mask: str | None, hints: str | None,
     return with_pixels(image, photomend.upscale(image.rgb, max_pixels=max_pixels, **options))
 
 
+#: The face step's options (see :func:`photomend.faces.methods.apply_faces`).
+FACE_OPTIONS = ("method", "strength", "steps", "eps", "seed")
+
+
+def _check_faces(options: Mapping[str, Any]) -> None:
+    from photomend.faces.methods import check_faces
+
+    check_faces(**{"method": "gfpgan", **{k: v for k, v in options.items() if k != "seed"}})
+
+
+def _faces(image: LoadedImage, *, mask: str | None, hints: str | None,
+           max_pixels: int | None, **options: Any) -> LoadedImage:
+    from photomend.faces.methods import apply_faces
+
+    done = apply_faces(image.rgb, **{"method": "gfpgan", **options})
+    return image.with_rgb(done.rgb) if done.summary["faces"] else image
+
+
 #: Step name -> operation. ``remove`` takes the options of :func:`photomend.removal.remove_array`
 #: plus ``resize_mask``; the others those of their verb.
 OPERATIONS: dict[str, Operation] = {
@@ -82,6 +102,9 @@ OPERATIONS: dict[str, Operation] = {
     "restore": Operation("restore", _restore, verb="restore"),
     "colorize": Operation("colorize", _colorize, verb="colorize", uses_hints=True),
     "upscale": Operation("upscale", _upscale, verb="upscale"),
+    # every face restored by GFPGAN (method="gfpgan", strength) or replaced by PULSE's
+    # (method="pulse", steps, eps, seed): after restore or upscale in a chain
+    "faces": Operation("faces", _faces, options=FACE_OPTIONS, check=_check_faces),
     # remove --auto: people (or other COCO classes) found and removed, no mask needed
     "remove_auto": Operation(
         "remove_auto", lambda image, **kw: _remove_auto(image, **kw), verb="auto_mask",
@@ -131,6 +154,8 @@ def check_options(op: Operation, options: Mapping[str, Any]) -> None:
     if unknown:
         raise InputError(f"step {op.name!r} has no option(s) {', '.join(unknown)}; it takes "
                          f"{', '.join(allowed) or 'none'}")
+    if op.check is not None:
+        op.check(options)
 
 
 def with_pixels(image: LoadedImage, rgb: Any) -> LoadedImage:
