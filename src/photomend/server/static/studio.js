@@ -20,7 +20,10 @@ const OPS = {
     button: "Repair", paint: "mask", strokes: "extra_mask", required: false, detect: true,
     hint: "Press Detect to see the defects found; add or erase strokes, then Repair " +
       "(or Repair at once: the detector's finds plus your strokes are filled).",
-    options: [{ name: "detector", label: "Detector", values: ["learned", "classical"] }],
+    options: [
+      { name: "detector", label: "Detector", values: ["learned", "classical"] },
+      ...faceOptions(["gfpgan"]),
+    ],
   },
   colorize: {
     button: "Colorize", paint: "color", strokes: "hints", required: false,
@@ -36,9 +39,20 @@ const OPS = {
     options: [
       { name: "scale", label: "Factor", values: ["2", "3", "4"] },
       { name: "model", label: "Model", from: "upscalers" },
+      ...faceOptions(["gfpgan", "pulse"]),
     ],
   },
 };
+
+// The Faces option of Restore and Upscale (GET /v1/faces says which methods are installed;
+// the others are listed, greyed out, with the command that installs them) and GFPGAN's
+// strength, shown only when a method is chosen.
+function faceOptions(methods) {
+  return [
+    { name: "faces", label: "Faces", from: "faces", only: methods, optional: "off" },
+    { name: "face_strength", label: "Face strength", number: [0, 1, 0.1, 1], showIf: ["faces", "gfpgan"] },
+  ];
+}
 
 const state = {
   op: "remove", available: ["remove"], lists: {},
@@ -115,6 +129,11 @@ async function loadServerInfo() {
   }
   try { state.lists.engines = (await api("GET", "/v1/engines")).map((e) => [e.name, e.default]); }
   catch (e) { state.lists.engines = [["patchmatch", true]]; }
+  try {
+    state.lists.faces = (await api("GET", "/v1/faces")).map((m) => [
+      m.name, false, m.installed ? null
+        : `not installed on the server: photomend models fetch ${m.models.join(" ")}`]);
+  } catch (e) { state.lists.faces = []; }
   if (state.available.includes("upscale")) {
     try {
       state.lists.upscalers = (await api("GET", "/v1/upscalers"))
@@ -150,6 +169,7 @@ function selectOp(op) {
   for (const o of cfg.options) {
     const label = document.createElement("label");
     label.textContent = o.label + " ";
+    if (o.showIf) label.dataset.showIf = o.showIf.join("=");
     if (o.number) {
       const input = document.createElement("input");
       input.type = "number"; input.name = o.name; input.id = `opt-${o.name}`;
@@ -160,16 +180,36 @@ function selectOp(op) {
     }
     const sel = document.createElement("select");
     sel.name = o.name; sel.id = `opt-${o.name}`;
-    const values = o.from ? state.lists[o.from] || [] : o.values.map((v, i) => [v, i === 0]);
-    if (o.optional) sel.append(new Option("default", ""));
-    for (const [v, dflt] of values) sel.append(new Option(v, v, dflt, dflt));
+    let values = o.from ? state.lists[o.from] || [] : o.values.map((v, i) => [v, i === 0]);
+    if (o.only) values = values.filter(([v]) => o.only.includes(v));
+    if (o.optional) sel.append(new Option(o.optional === true ? "default" : o.optional, ""));
+    for (const [v, dflt, unavailable] of values) {
+      const opt = new Option(v, v, dflt, dflt);
+      if (unavailable) { opt.disabled = true; opt.title = unavailable; opt.textContent = `${v} (not installed)`; }
+      sel.append(opt);
+    }
+    sel.addEventListener("change", showDependentOptions);
     label.append(sel);
     box.append(label);
   }
+  showDependentOptions();
   box.hidden = !box.children.length;
   clearStrokes(false);
   if (state.image) say(cfg.hint);
   updateButtons();
+}
+
+function showDependentOptions() {
+  // An option with showIf ("faces=gfpgan") is shown, and sent, only when that choice is made.
+  for (const label of $("options").querySelectorAll("label[data-show-if]")) {
+    const [name, value] = label.dataset.showIf.split("=");
+    const sel = $("options").querySelector(`[name=${name}]`);
+    label.hidden = !sel || sel.value !== value;
+  }
+}
+
+function optionFields() {
+  return [...$("options").querySelectorAll("select, input")].filter((el) => !el.closest("label[hidden]"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,7 +567,7 @@ async function run({ detectOnly = false } = {}) {
     const part = cfg.detect && state.detected ? "mask" : cfg.strokes;
     form.append(part, await canvasBlob(strokesCanvas), "strokes.png");
   }
-  for (const el of $("options").querySelectorAll("select, input")) {
+  for (const el of optionFields()) {
     if (el.value !== "") form.append(el.name, el.value);
   }
   if (cfg.detect && detectOnly) form.append("detect_only", "true");
@@ -551,7 +591,9 @@ async function run({ detectOnly = false } = {}) {
     } else {
       const result = await api("GET", job.result_url, undefined, { raw: true });
       await pushHistory(result, labelFor(cfg));
-      say(`${cfg.button}: done. Slide “Before / after” to compare; download when happy.`);
+      const faces = job.outputs.includes("faces")
+        ? facesMessage(await api("GET", `${job.result_url}?output=faces`)) : "";
+      say(`${cfg.button}: done.${faces} Slide “Before / after” to compare; download when happy.`);
     }
   } catch (e) {
     say(`${cfg.button} failed: ${e.message}`, true);
@@ -561,8 +603,20 @@ async function run({ detectOnly = false } = {}) {
   }
 }
 
+function facesMessage(summary) {
+  // What the face step did, from the job's 'faces' output.
+  if (!summary.faces) return " No face found: the faces were left as they were.";
+  const n = `${summary.faces} face${summary.faces === 1 ? "" : "s"}`;
+  if (summary.method === "pulse") {
+    const matched = summary.pulse.filter((r) => r.matched).length;
+    return ` ${n} replaced by PULSE (${matched} of ${summary.pulse.length} match the photo ` +
+      `when downscaled). Note: ${summary.note}.`;
+  }
+  return ` ${n} restored with GFPGAN.`;
+}
+
 function labelFor(cfg) {
-  const opts = [...$("options").querySelectorAll("select, input")].map((s) => s.value).filter(Boolean);
+  const opts = optionFields().map((s) => s.value).filter(Boolean);
   return opts.length ? `${cfg.button} (${opts.join(", ")})` : cfg.button;
 }
 
