@@ -2,12 +2,20 @@
 
 :func:`fill_frames` keeps ``2 * radius + 1`` frames (the one being filled, ``radius`` before
 and ``radius`` after). For each frame it decides whether the camera is still over that window
-(low-resolution flow between consecutive frames, outside the masks), fills the hole from the
-window (:mod:`photomend.video_removal.fill`), and invents only what no frame of the window saw:
+(low-resolution flow between consecutive frames, outside the masks) and fills the hole:
 
-1. still camera: the clip's background (:func:`clip_background`: the per-pixel median of
-   frames sampled over the whole clip where the pixel is not masked; an earlier pass), else the
-   last value seen there (a running background memory);
+- still camera with the clip's background (:func:`clip_background`: the per-pixel median of
+  frames sampled over the whole clip where the pixel is not masked; an earlier pass): that
+  background, put in this frame's light (:func:`photomend.video_removal.fill.light_gain`:
+  a smooth gain of frame over background measured around the hole). A median of ~100 frames
+  carries almost none of one frame's sensor and compression noise, so the fill neither
+  flickers nor differs from the empty scene by that noise;
+- otherwise from the window (:mod:`photomend.video_removal.fill`): the window's temporal median
+  (still camera) or the nearest frame that saw each pixel, aligned by optical flow (moving).
+
+It invents only what none of those saw:
+
+1. still camera: the last value seen there (a running background memory);
 2. pixels the previous output had already filled (carried by the flow, or in place for a still
    camera): the same content again, so an invention does not flicker;
 3. the rest (the first frame of a region nobody sees): the image engine
@@ -57,7 +65,8 @@ class FillStats:
     filled: int = 0
     static_frames: int = 0
     moving_frames: int = 0
-    #: hole pixels (all frames): copied from other frames / from the background memory /
+    #: hole pixels (all frames): copied from other frames (the clip's background included) /
+    #: from the running background memory /
     #: carried from the previous output / invented by the image engine
     copied: int = 0
     remembered: int = 0
@@ -273,16 +282,31 @@ class _Filler:
                 if abs(off) <= self.radius and 0 <= k < len(window):
                     yield window[k].rgb, window[k].mask, flow_to(off)
 
-        if still:
-            est, seen = fill.static_estimate(
-                ys, xs, [e.rgb for e in others], [e.mask for e in others],
-                min_count=MIN_SEEN if self.background is not None else 1)
-        else:
-            est, seen = fill.flow_estimate(ys, xs, sources())
+        bg = self.background if still else None
+        if bg is not None and bg.rgb.shape[:2] != hole.shape:
+            bg = None
+        estimate = np.zeros_like(cur.rgb)
+        seen = np.zeros(len(ys), bool)
+        if bg is not None:  # the clip's background, in this frame's light
+            gain = fill.light_gain(
+                cur.rgb, bg.rgb, fill.ring_of(hole, fill.LIGHT_BAND) | hole | ~bg.seen,
+                sigma=fill.LIGHT_SIGMA * hole.shape[0])
+            seen = bg.seen[ys, xs]
+            estimate[ys[seen], xs[seen]] = np.clip(bg.rgb[ys[seen], xs[seen]]
+                                                   * gain[ys[seen], xs[seen]], 0.0, 1.0)
+        from_bg = seen.copy()
+        todo = np.flatnonzero(~seen)
+        if todo.size:  # what the background never saw: the window
+            if still:
+                est, got = fill.static_estimate(
+                    ys[todo], xs[todo], [e.rgb for e in others], [e.mask for e in others],
+                    min_count=MIN_SEEN if self.background is not None else 1)
+            else:
+                est, got = fill.flow_estimate(ys[todo], xs[todo], sources())
+            estimate[ys[todo[got]], xs[todo[got]]] = est[got]
+            seen[todo[got]] = True
         in_hole = hole[ys, xs]
         self.stats.copied += int((seen & in_hole).sum())
-        estimate = np.zeros_like(cur.rgb)
-        estimate[ys, xs] = est
         unseen = np.zeros_like(hole)
         unseen[ys[~seen & in_hole], xs[~seen & in_hole]] = True
         if unseen.any():
@@ -290,7 +314,18 @@ class _Filler:
             self._unseen(cur, unseen, estimate, still, prev_flow, window, pos)
         ring_ok = np.zeros_like(hole)
         ring_ok[ys[seen & ~in_hole], xs[seen & ~in_hole]] = True
-        return fill.blend(cur.rgb, hole, estimate, ring_ok)
+        if bg is None:
+            return fill.blend(cur.rgb, hole, estimate, ring_ok)
+        # the background's pixels as they are (already in this frame's light); the rest of the
+        # hole matched to what surrounds it
+        out = cur.rgb.copy()
+        done = np.zeros_like(hole)
+        done[ys[from_bg & in_hole], xs[from_bg & in_hole]] = True
+        out[done] = estimate[done]
+        rest = hole & ~done
+        if not rest.any():
+            return out
+        return fill.blend(out, rest, estimate, fill.ring_of(rest) & (ring_ok | done))
 
     def _from_prev(self, ys: np.ndarray, xs: np.ndarray,
                    flow: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -308,15 +343,9 @@ class _Filler:
 
     def _unseen(self, cur: _Entry, unseen: np.ndarray, estimate: np.ndarray, still: bool,
                 prev_flow: np.ndarray | None, window, pos: int) -> None:
-        """Fill ``estimate`` where ``unseen``: background memory, the previous output, or the
-        image engine (in that order)."""
+        """Fill ``estimate`` where ``unseen``: the last value seen there (still camera), the
+        previous output, or the image engine (in that order)."""
         st = self.stats
-        bg = self.background
-        if still and bg is not None and bg.rgb.shape[:2] == unseen.shape:
-            take = unseen & bg.seen
-            estimate[take] = bg.rgb[take]
-            st.remembered += int(take.sum())
-            unseen = unseen & ~take
         if still and self.remembered is not None:
             take = unseen & self.remembered
             estimate[take] = self.memory[take]
