@@ -318,6 +318,28 @@ def test_remove_video_mask_folder_known_answer(walker, tmp_path):
     assert (info.fps, info.frames, info.audio) == (src.fps, 12, ("aac",))
 
 
+def test_remove_video_segment_start_duration(walker, tmp_path):
+    # one segment of the clip (as photomend batch's resumable segments run it): frames 3-7 of
+    # 12 at 10 frames/s, its masks matched by their number in the whole clip; a mask missing
+    # outside the segment does not matter, one inside it is named
+    from photomend import remove_video
+    from photomend.video.reader import read_frames
+
+    clip, folder, masks, truths = walker
+    (folder / "000008.png").unlink()
+    part = folder
+    r = remove_video(clip, tmp_path / "seg", part, start=0.3, duration=0.5)
+    got = sorted((tmp_path / "seg").glob("*.png"))
+    assert r.frames == len(got) == 5 and r.stats.filled == 5
+    decoded = [f.rgb for f in read_frames(clip)]
+    for k, path in enumerate(got):
+        o = cv2.imread(str(path))[:, :, ::-1].astype(np.float32) / 255
+        assert masked_psnr(o, truths[3 + k], masks[3 + k], dilate=0) > 35, k
+        assert np.array_equal(o[~masks[3 + k]], decoded[3 + k][~masks[3 + k]])
+    with pytest.raises(MaskError, match="frame 9 "):
+        remove_video(clip, tmp_path / "seg2", part, start=0.3, duration=0.6)
+
+
 def test_remove_video_bad_input(walker, tmp_path):
     from photomend import remove_video
     from photomend.errors import OutputError
