@@ -30,6 +30,11 @@ MERGE_IOU = 0.3
 #: the input's pixels and its keypoints are off by a quarter of the eye distance.
 REFINE_CROP = 2.5
 DETECTOR_CHOICES = ("auto", "short", "full")
+#: The mesh is run again on the face as aligned (upright, in MediaPipe's tracking ROI) until
+#: the eye centres move less than ALIGN_TOL x the inter-ocular distance, at most
+#: ALIGN_PASSES times: the first mesh sees the face tilted and framed by the detector's box.
+ALIGN_PASSES = 3
+ALIGN_TOL = 0.01
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,8 +213,28 @@ def _refine(rgb: np.ndarray, raw: detect.RawFace, use_mesh: bool) -> Face:
     five = landmarks.five_points(pts)
     iod = float(np.linalg.norm(five[1] - five[0]))
     err = float(np.mean(np.linalg.norm(five[:2] - kp[:2], axis=1)) / max(iod, 1e-6))
-    return Face(raw.score, raw.box, keypoints, five, align.align_matrix(five),
-                mesh_score, err, pts)
+    matrix = align.align_matrix(five)
+    if mesh_score >= MESH_MIN_SCORE:
+        pts, five, matrix = realign(rgb, pts, five, matrix)
+    return Face(raw.score, raw.box, keypoints, five, matrix, mesh_score, err, pts)
+
+
+def realign(rgb: np.ndarray, pts: np.ndarray, five: np.ndarray, matrix: np.ndarray,
+            passes: int | None = None, tol: float = ALIGN_TOL):
+    """The mesh run again on the aligned face and the alignment fitted again, until the eye
+    centres settle (at most ``passes``, default :data:`ALIGN_PASSES`); returns (mesh, five
+    points, matrix)."""
+    for _ in range(ALIGN_PASSES if passes is None else passes):
+        new_pts, score = landmarks.face_mesh_at(rgb, landmarks.aligned_roi(pts, matrix))
+        if score < MESH_MIN_SCORE:
+            break
+        new_five = landmarks.five_points(new_pts)
+        iod = max(float(np.linalg.norm(new_five[1] - new_five[0])), 1e-6)
+        moved = float(np.linalg.norm(new_five[:2] - five[:2], axis=1).max()) / iod
+        pts, five, matrix = new_pts, new_five, align.align_matrix(new_five)
+        if moved < tol:
+            break
+    return pts, five, matrix
 
 
 def align_faces(image, faces, *, size: int = 512) -> list[np.ndarray]:

@@ -50,16 +50,40 @@ def roi(box, keypoints: np.ndarray, scale: float = ROI_SCALE) -> np.ndarray:
     return m
 
 
+def aligned_roi(mesh: np.ndarray, matrix: np.ndarray, scale: float = ROI_SCALE) -> np.ndarray:
+    """2x3 map from photo pixels to the model's crop of a face already meshed and aligned:
+    MediaPipe's tracking ROI (the square around the previous mesh's bounding box, sides x1.5,
+    ``FaceLandmarksToRoi``) taken in the aligned frame of ``matrix`` (photo -> FFHQ crop), so
+    the model sees the face upright as the alignment made it.
+
+    >>> mesh = np.array([[10.0, 10.0], [30.0, 50.0]])
+    >>> m = aligned_roi(mesh, np.array([[2.0, 0, 0], [0, 2.0, 0]]))
+    >>> (m @ [20, 30, 1]).round(3).tolist()  # the mesh box's centre is the crop's centre
+    [96.0, 96.0]
+    """
+    p = mesh @ matrix[:, :2].T + matrix[:, 2]
+    (x0, y0), (x1, y1) = p.min(0), p.max(0)
+    s = INPUT_SIZE / max(max(x1 - x0, y1 - y0) * scale, 1e-6)
+    to_crop = np.array([[s, 0.0, INPUT_SIZE / 2 - s * (x0 + x1) / 2],
+                        [0.0, s, INPUT_SIZE / 2 - s * (y0 + y1) / 2]])
+    return to_crop[:, :2] @ matrix + np.hstack([np.zeros((2, 2)), to_crop[:, 2:]])
+
+
 def face_mesh(rgb: np.ndarray, box, keypoints: np.ndarray, *,
               model: str | Path | None = None) -> tuple[np.ndarray, float]:
     """The 468 mesh points (468x2, photo pixels) and the model's face score (0-1) for one
     detection on ``rgb`` (float32 HxWx3 in [0, 1]). Crops reaching past the photo's border
     are padded with black."""
+    return face_mesh_at(rgb, roi(box, keypoints), model=model)
+
+
+def face_mesh_at(rgb: np.ndarray, m: np.ndarray, *,
+                 model: str | Path | None = None) -> tuple[np.ndarray, float]:
+    """:func:`face_mesh` on the crop that ``m`` (2x3, photo -> 192 px crop) cuts."""
     import cv2
 
     from photomend.nn import onnx as nn_onnx
 
-    m = roi(box, keypoints)
     crop = cv2.warpAffine(np.asarray(rgb, np.float32), m, (INPUT_SIZE, INPUT_SIZE),
                           flags=cv2.INTER_AREA if abs(np.linalg.det(m[:, :2])) < 1
                           else cv2.INTER_LINEAR,
