@@ -120,6 +120,24 @@ def test_still_camera_background_follows_the_frames_light():
     assert np.median(psnrs(outs, truths, masks)) > 45
 
 
+def test_still_camera_something_parked_since_is_shown():
+    # a box is put down in frame 16 of 24 and stays (not masked): the clip's background (a
+    # median) does not show it, but the walker passing in front of it later must not cut a
+    # window through it to the old ground
+    frames, masks, truths = object_clip(n=24, h=96, w=128)
+    for i in range(16, 24):
+        truths[i][12:84, 78:124] = (0.2, 0.7, 0.3)
+        frames[i] = np.where(masks[i][..., None], frames[i], truths[i])
+    bg = clip_background(zip(frames, masks))
+    assert np.abs(bg.rgb[40, 100] - (0.2, 0.7, 0.3)).max() > 0.2  # the median: the old ground
+    stats = FillStats()  # (camera="static": "auto" takes the box's arrival for a moving one)
+    outs = list(fill_frames(zip(frames, masks), radius=6, background=bg, camera="static",
+                            stats=stats))
+    assert stats.static_frames == 24
+    for i in range(18, 24):
+        assert masked_psnr(outs[i], truths[i], masks[i], dilate=0) > 40, i
+
+
 def test_light_gain_ignores_outliers_and_excluded():
     from photomend.video_removal.fill import light_gain
 

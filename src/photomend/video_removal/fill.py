@@ -47,6 +47,10 @@ FLOW_EDGE, FIT_RADIUS = 3, 48
 #: (sigma 1/36 and 1/9 of the height, band 8, no outlier limit, an additive field tried).
 #: GAIN_LIMIT bounds the gain (a safety bound, not tuned).
 LIGHT_SIGMA, LIGHT_BAND, LIGHT_OUTLIER, GAIN_LIMIT = 1 / 18, 4, 0.06, 2.0
+#: :func:`changed_around`: a hole's surroundings (SCENE_BAND px outside it) count as changed
+#: when more than SCENE_CHANGED of them differ from the background by LIGHT_OUTLIER. Not tuned:
+#: on vtest.avi frames 0-399 the largest share around a hole is 0.28 (never triggered there).
+SCENE_BAND, SCENE_CHANGED = (4, 8), 0.5
 
 
 def diffuse(values: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -162,6 +166,33 @@ def light_gain(frame: np.ndarray, reference: np.ndarray, exclude: np.ndarray, *,
     gain = np.where(den > 1e-3, num / np.maximum(den, 1e-3), 1.0)
     gain = np.clip(gain, 1 / GAIN_LIMIT, GAIN_LIMIT).astype(np.float32)
     return cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
+
+
+def changed_around(frame: np.ndarray, expected: np.ndarray, hole: np.ndarray,
+                   valid: np.ndarray) -> np.ndarray:
+    """The holes (grown by SCENE_BAND[1] px, nearby holes together; the grown area is returned)
+    surrounded mostly by pixels where ``frame`` differs from ``expected`` (the background in
+    its light): something there now that the background does not show (a car parked since,
+    a person standing), which the hole should show too. ``valid``: where ``expected`` holds.
+
+    >>> bg = np.zeros((30, 30, 3), np.float32); hole = np.zeros((30, 30), bool)
+    >>> hole[10:14, 10:14] = True; f = bg.copy(); f[5:20, 5:20] = 0.8  # a box around it
+    >>> ok = np.ones((30, 30), bool)
+    >>> changed_around(f, bg, hole, ok)[hole].all(), changed_around(bg, bg, hole, ok).any()
+    (np.True_, np.False_)
+    """
+    inner, outer = SCENE_BAND
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * outer + 1,) * 2)
+    grown = cv2.dilate(hole.astype(np.uint8), k)
+    band = grown.astype(bool) & ~ring_of(hole, inner) & ~hole & valid
+    n, labels = cv2.connectedComponents(grown, connectivity=8)
+    off = np.abs(np.asarray(frame, np.float32) - expected).max(axis=2) > LIGHT_OUTLIER
+    lb = labels[band]
+    total = np.bincount(lb, minlength=n)
+    bad = np.bincount(lb, weights=off[band], minlength=n)
+    changed = (total >= 16) & (bad > SCENE_CHANGED * total)
+    changed[0] = False
+    return changed[labels]
 
 
 def flat_holes(gray: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -301,5 +332,5 @@ def blend(frame: np.ndarray, hole: np.ndarray, estimate: np.ndarray,
     return out
 
 
-__all__ = ["blend", "completed_flow", "diffuse", "flow_estimate", "light_gain",
+__all__ = ["blend", "changed_around", "completed_flow", "diffuse", "flow_estimate", "light_gain",
            "nan_median", "ring_of", "static_estimate", "upscale_flow"]

@@ -9,7 +9,9 @@ and ``radius`` after). For each frame it decides whether the camera is still ove
   background, put in this frame's light (:func:`photomend.video_removal.fill.light_gain`:
   a smooth gain of frame over background measured around the hole). A median of ~100 frames
   carries almost none of one frame's sensor and compression noise, so the fill neither
-  flickers nor differs from the empty scene by that noise;
+  flickers nor differs from the empty scene by that noise. A hole whose surroundings mostly
+  differ from the background (something parked or standing there now:
+  :func:`photomend.video_removal.fill.changed_around`) is filled from the window instead;
 - otherwise from the window (:mod:`photomend.video_removal.fill`): the window's temporal median
   (still camera) or the nearest frame that saw each pixel, aligned by optical flow (moving).
 
@@ -291,9 +293,11 @@ class _Filler:
             gain = fill.light_gain(
                 cur.rgb, bg.rgb, fill.ring_of(hole, fill.LIGHT_BAND) | hole | ~bg.seen,
                 sigma=fill.LIGHT_SIGMA * hole.shape[0])
-            seen = bg.seen[ys, xs]
-            estimate[ys[seen], xs[seen]] = np.clip(bg.rgb[ys[seen], xs[seen]]
-                                                   * gain[ys[seen], xs[seen]], 0.0, 1.0)
+            expected = np.clip(bg.rgb * gain, 0.0, 1.0)
+            # where the scene around the hole has changed since, the window's frames instead
+            changed = fill.changed_around(cur.rgb, expected, hole, bg.seen)
+            seen = bg.seen[ys, xs] & ~changed[ys, xs]
+            estimate[ys[seen], xs[seen]] = expected[ys[seen], xs[seen]]
         from_bg = seen.copy()
         todo = np.flatnonzero(~seen)
         if todo.size:  # what the background never saw: the window
