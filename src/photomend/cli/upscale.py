@@ -56,7 +56,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "models that have it)")
     up.add_argument("-m", "--model", default=None, metavar="NAME",
                     help=f"upscaler (default: {DEFAULT_UPSCALER}; see --list-models; videos "
-                    "also take compact-vsr, the multi-frame model, their default at x2 and x4)")
+                    "also take the multi-frame models compact-vsr, their default at x2 and x4, "
+                    "and basicvsr (x4; photomend models fetch basicvsr-reds4))")
     up.add_argument("--noise", type=_noise, default=None, metavar="N",
                     help="srmd: the photo's noise level, sigma in 8-bit units (0-75; default: "
                     "estimated from the photo)")

@@ -1,18 +1,24 @@
-"""Long videos in resumable segments: each segment is upscaled into its own file (atomic),
+"""Long videos in resumable segments: each segment is processed into its own file (atomic),
 a rerun after a crash or a kill starts at the first segment that is not there yet, and the
 segments are joined without re-encoding (their H.264 packets copied into one file, the audio
 copied from the source).
 
-Segments are cut by frame number (``frames`` output frames each); the multi-frame model also
-reads :data:`photomend.video.vsr.CONTEXT` frames on each side of a segment and places its
-windows as in the whole clip, so when ``frames`` is a multiple of
-:data:`photomend.video.vsr.WINDOW` (the default 250 is) each frame is upscaled exactly as
-without segments.
+Any frame-by-frame video operation can be cut this way: a :class:`RangeOp` says how many
+frames of ``context`` it reads on each side of a range and turns the frames of a range into
+its outputs (:func:`range_op` builds the registered ones: ``upscale_video``). The steps are
+separate so that ``photomend batch`` runs the segments on several workers
+(:mod:`photomend.batch.video`): :func:`plan_segments` (cut points and the work folder),
+:func:`run_segment` (one segment, any process that sees the files), :func:`join_segments`.
+
+Segments are cut by frame number (``frames`` output frames each); the multi-frame models
+also read their context frames on each side of a segment and place their windows as in the
+whole clip, so when ``frames`` is a multiple of the model's window (5 for compact-vsr, 10 for
+BasicVSR; the default 250 is both) each frame is upscaled exactly as without segments.
 Segments are encoded without B-frames, so the joined file's timestamps stay monotonic.
 
 The work folder ``OUT.parts/`` (beside the output) holds the finished segments and
-``plan.json`` (source, scale, model, cut points: a rerun with other settings starts afresh);
-it is removed after a successful join.
+``plan.json`` (source, operation and its settings, cut points, timestamps: a rerun with other
+settings starts afresh); it is removed after a successful join.
 """
 
 from __future__ import annotations
@@ -21,22 +27,129 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from photomend.errors import InputError
 from photomend.upscaling.base import ProgressFn
-from photomend.video import vsr
-from photomend.video.reader import probe, read_frames, require_av
+from photomend.video.reader import Frame, probe, read_frames, require_av
 from photomend.video.upscale import (
-    MULTI_FRAME,
     VideoResult,
     _upscaled,
     check_video_model,
     default_video_model,
+    window_context,
 )
 from photomend.video.writer import VideoWriter, check_output
+
+PLAN = "plan.json"
+
+
+@dataclass(frozen=True)
+class RangeOp:
+    """A video operation cut into segments.
+
+    name, settings : what decides the output (JSON-able; recorded in the plan).
+    context : frames read before and after each segment (not output).
+    run : ``run(frames, skip)`` -> the output frames of ``frames`` (decoded, in order) from
+        the ``skip``-th on; it may yield more than the segment needs (they are not read).
+    """
+
+    name: str
+    settings: dict[str, Any]
+    context: int
+    run: Callable[[Iterator[Frame], int], Iterator[np.ndarray]] = field(compare=False)
+
+
+def upscale_range(scale: int = 2, model: str | None = None) -> RangeOp:
+    """:func:`photomend.video.upscale_video` as a :class:`RangeOp` (checks model and scale).
+
+    >>> op = upscale_range(2, "compact-vsr"); (op.name, op.context)
+    ('upscale_video', 2)
+    """
+    scale = int(scale)
+    name = model or default_video_model(scale)
+    check_video_model(name, scale)
+
+    def run(frames: Iterator[Frame], skip: int) -> Iterator[np.ndarray]:
+        return _upscaled((f.rgb for f in frames), scale, name, skip=skip)
+
+    return RangeOp("upscale_video", {"scale": scale, "model": name},
+                   window_context(name)[1], run)
+
+
+#: Operation name -> factory of its :class:`RangeOp` from keyword options.
+RANGE_OPS: dict[str, Callable[..., RangeOp]] = {"upscale_video": upscale_range}
+
+
+def range_op(name: str, **options: Any) -> RangeOp:
+    """The registered operation ``name`` with ``options``; InputError for an unknown one."""
+    try:
+        factory = RANGE_OPS[name]
+    except KeyError:
+        raise InputError(f"no video operation {name!r}; known: {', '.join(RANGE_OPS)}") from None
+    try:
+        return factory(**options)
+    except TypeError as exc:
+        raise InputError(f"bad options for {name}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """Where a segmented job stands: read from and written to ``work/plan.json``."""
+
+    source: Path
+    output: Path
+    work: Path
+    key: dict[str, Any]        # what decides the output: another key starts afresh
+    cuts: tuple[tuple[int, int], ...]  # [first, last) output frames of each segment
+    times: tuple[int, ...]     # every frame's pts (time base ticks, from the stream start)
+    time_base: Fraction
+    fps: Fraction
+    rotation: int
+    audio: bool
+
+    @property
+    def total(self) -> int:
+        return len(self.times)
+
+    def part(self, k: int) -> Path:
+        return self.work / f"{k:05d}.mkv"
+
+    def missing(self) -> list[int]:
+        """Segments not on disk yet, in order."""
+        return [k for k in range(len(self.cuts)) if not self.part(k).is_file()]
+
+    def save(self) -> None:
+        data = {"source": str(self.source), "output": str(self.output), "key": self.key,
+                "cuts": self.cuts, "times": self.times, "time_base": str(self.time_base),
+                "fps": str(self.fps), "rotation": self.rotation, "audio": self.audio}
+        tmp = self.work / f".{PLAN}.tmp"
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self.work / PLAN)
+
+
+def load_plan(work: str | os.PathLike[str]) -> SegmentPlan | None:
+    """The plan saved in ``work``, or None when there is none (or it is unreadable)."""
+    work = Path(work)
+    try:
+        d = json.loads((work / PLAN).read_text())
+        return SegmentPlan(Path(d["source"]), Path(d["output"]), work, d["key"],
+                           tuple(tuple(c) for c in d["cuts"]), tuple(d["times"]),
+                           Fraction(d["time_base"]), Fraction(d["fps"]), int(d["rotation"]),
+                           bool(d["audio"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def work_folder(output: str | os.PathLike[str]) -> Path:
+    output = Path(output)
+    return output.with_name(output.name + ".parts")
 
 
 def frame_times(path: str | os.PathLike[str]) -> tuple[list[int], Fraction]:
@@ -51,6 +164,82 @@ def frame_times(path: str | os.PathLike[str]) -> tuple[list[int], Fraction]:
         return [p - origin for p in pts], Fraction(stream.time_base)
     finally:
         container.close()
+
+
+def plan_segments(source: str | os.PathLike[str], output: str | os.PathLike[str], op: RangeOp,
+                  *, frames: int = 250, crf: int = 18, preset: str = "medium",
+                  overwrite: bool = False) -> SegmentPlan:
+    """Cut ``source`` into segments of ``frames`` frames for ``op``; reuse the work folder of an
+    interrupted run with the same source, operation and settings, else start it afresh."""
+    require_av()
+    if frames < 1:
+        raise InputError(f"segment length must be at least one frame, got {frames}")
+    source = Path(source)
+    output = check_output(output, source, overwrite=overwrite)
+    if not output.suffix:
+        raise InputError("segments are joined into a video file: name OUT.mp4/.mov/.mkv")
+    info = probe(source)
+    times, tb = frame_times(source)
+    if not times:
+        raise InputError(f"{source}: no video frames")
+    stat = source.stat()
+    key = {"source": str(source.resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns,
+           "op": op.name, "settings": op.settings, "frames": int(frames), "crf": int(crf),
+           "preset": preset, "total": len(times)}
+    work = work_folder(output)
+    old = load_plan(work)
+    if work.is_dir() and (old is None or old.key != json.loads(json.dumps(key))):
+        shutil.rmtree(work)  # another job's leftovers: start afresh
+    work.mkdir(exist_ok=True)
+    cuts = tuple((a, min(a + frames, len(times))) for a in range(0, len(times), frames))
+    plan = SegmentPlan(source, output, work, key, cuts, tuple(times), tb, info.fps,
+                       info.rotation, bool(info.audio))
+    if old is None or old.key != plan.key:
+        plan.save()
+    return plan
+
+
+def run_segment(plan: SegmentPlan, k: int, op: RangeOp) -> Path:
+    """Write segment ``k`` of ``plan`` (frames ``plan.cuts[k]``, reading ``op.context`` more on
+    each side) into ``plan.part(k)`` atomically; a segment already there is kept."""
+    part = plan.part(k)
+    if part.is_file():
+        return part
+    first, last = plan.cuts[k]
+    times, tb = plan.times, plan.time_base
+    lo, hi = max(0, first - op.context), min(plan.total, last + op.context)
+    start, stop = float(times[lo] * tb), float(times[hi - 1] * tb)
+    reader = read_frames(plan.source, start=max(0.0, start - 1e-6),
+                         duration=stop - start + 1e-3)
+
+    def frames() -> Iterator[Frame]:
+        for n, frame in enumerate(reader):
+            if n >= hi - lo:
+                return
+            yield frame
+
+    with VideoWriter(part, fps=plan.fps, time_base=tb, rotation=plan.rotation,
+                     crf=plan.key["crf"], preset=plan.key["preset"], overwrite=True,
+                     source=plan.source, bframes=0) as writer:
+        for i, out in enumerate(op.run(frames(), first - lo)):
+            if first + i >= last:
+                break  # the context after the segment: read, not output
+            writer.write(out, times[first + i])
+    return part
+
+
+def join_segments(plan: SegmentPlan, *, overwrite: bool = False) -> tuple[int, int]:
+    """Join every segment of ``plan`` (all must be done) into ``plan.output`` with the
+    source's audio; removes the work folder. Returns the output's (width, height)."""
+    missing = plan.missing()
+    if missing:
+        raise InputError(f"cannot join {plan.output.name}: segment {missing[0]} of "
+                         f"{len(plan.cuts)} is not done")
+    check_output(plan.output, plan.source, overwrite=overwrite)
+    size = _join([plan.part(k) for k in range(len(plan.cuts))], plan.output,
+                 plan.source if plan.audio else None, require_av(), rotation=plan.rotation)
+    shutil.rmtree(plan.work, ignore_errors=True)
+    return size
 
 
 def upscale_video_segments(
@@ -69,74 +258,19 @@ def upscale_video_segments(
     """:func:`photomend.video.upscale_video` in segments of ``frames`` frames that survive a
     crash: rerun the same call to resume. ``on_segment(done, total)`` is called after each
     segment is safely on disk. Output: .mp4/.mov/.mkv only."""
-    av = require_av()
-    scale = int(scale)
-    name = model or default_video_model(scale)
-    check_video_model(name, scale)
-    if frames < 1:
-        raise InputError(f"segment length must be at least one frame, got {frames}")
-    source = Path(source)
-    output = check_output(output, source, overwrite=overwrite)
-    if not output.suffix:
-        raise InputError("segments are joined into a video file: name OUT.mp4/.mov/.mkv")
-    info = probe(source)
-    times, tb = frame_times(source)
-    total = len(times)
-    cuts = list(range(0, total, frames))
-    work = output.with_name(output.name + ".parts")
-    plan = {"source": str(source.resolve()), "size": source.stat().st_size,
-            "mtime": source.stat().st_mtime_ns, "scale": scale, "model": name,
-            "frames": frames, "total": total, "crf": crf, "preset": preset}
-    plan_path = work / "plan.json"
-    if work.is_dir() and (not plan_path.is_file() or json.loads(plan_path.read_text()) != plan):
-        shutil.rmtree(work)  # another job's leftovers: start afresh
-    work.mkdir(exist_ok=True)
-    plan_path.write_text(json.dumps(plan))
+    op = upscale_range(scale, model)
+    plan = plan_segments(source, output, op, frames=frames, crf=crf, preset=preset,
+                         overwrite=overwrite)
     started = time.perf_counter()
-    context = vsr.CONTEXT if name in MULTI_FRAME else 0
-    done_frames = 0
-    for k, first in enumerate(cuts):
-        last = min(first + frames, total)
-        part = work / f"{k:05d}.mkv"
-        if not part.is_file():
-            _segment(source, part, scale, name, times, tb, first, last, context, info,
-                     crf=crf, preset=preset)
-        done_frames = last
+    for k, (_, last) in enumerate(plan.cuts):
+        run_segment(plan, k, op)
         if progress is not None:
-            progress("frames", done_frames, total)
+            progress("frames", last, plan.total)
         if on_segment is not None:
-            on_segment(k + 1, len(cuts))
-    parts = [work / f"{k:05d}.mkv" for k in range(len(cuts))]
-    width, height = _join(parts, output, source if info.audio else None, av,
-                          rotation=info.rotation)
-    shutil.rmtree(work, ignore_errors=True)
-    return VideoResult(output=output, frames=total, width=width, height=height, model=name,
-                       seconds=time.perf_counter() - started)
-
-
-def _segment(source, part, scale, name, times, tb, first, last, context, info, *, crf, preset):
-    """Upscale frames [first, last) (reading ``context`` more on each side) into ``part``."""
-    lo, hi = max(0, first - context), min(len(times), last + context)
-    start = float(times[lo] * tb)
-    stop = float(times[hi - 1] * tb)
-    pts: list[int] = []
-
-    def lows():
-        n = 0
-        for frame in read_frames(source, start=max(0.0, start - 1e-6),
-                                 duration=stop - start + 1e-3):
-            if n >= hi - lo:
-                break
-            pts.append(frame.pts)
-            n += 1
-            yield frame.rgb
-
-    with VideoWriter(part, fps=info.fps, time_base=tb, rotation=info.rotation, crf=crf,
-                     preset=preset, overwrite=True, source=source, bframes=0) as writer:
-        for i, up in enumerate(_upscaled(lows(), scale, name, skip=first - lo)):
-            if first + i >= last:
-                break  # the context after the segment: read, not output
-            writer.write(up, pts[first - lo + i])
+            on_segment(k + 1, len(plan.cuts))
+    width, height = join_segments(plan, overwrite=overwrite)
+    return VideoResult(output=plan.output, frames=plan.total, width=width, height=height,
+                       model=op.settings["model"], seconds=time.perf_counter() - started)
 
 
 def _join(parts: list[Path], output: Path, audio_from: Path | None, av, *,
@@ -150,6 +284,8 @@ def _join(parts: list[Path], output: Path, audio_from: Path | None, av, *,
             size = (template.codec_context.width, template.codec_context.height)
             with av.open(str(tmp), "w", format=fmt) as out:
                 ostream = out.add_stream_from_template(template)
+                if template.average_rate:  # not the segment's codec rate (its time base)
+                    ostream.codec_context.framerate = template.average_rate
                 if rotation:
                     ostream.set_display_rotation(rotation)
                 astreams = []

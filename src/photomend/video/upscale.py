@@ -25,7 +25,28 @@ from photomend.video.writer import check_output, write_like_source
 #: synthetic pan; benchmarks/results_video.md). Other scales: :data:`FALLBACK_VIDEO_UPSCALER`.
 DEFAULT_VIDEO_UPSCALER = vsr.NAME
 FALLBACK_VIDEO_UPSCALER = "compact"
-MULTI_FRAME = (vsr.NAME,)
+
+
+def is_multi_frame(model: str) -> bool:
+    """Whether ``model`` is a multi-frame video model (``compact-vsr``, ``basicvsr*``).
+
+    >>> is_multi_frame("compact-vsr"), is_multi_frame("basicvsr"), is_multi_frame("compact")
+    (True, True, False)
+    """
+    from photomend.video import basicvsr
+
+    return model == vsr.NAME or basicvsr.is_basicvsr(model)
+
+
+def window_context(model: str) -> tuple[int, int]:
+    """A multi-frame model's (window, context) in frames; (1, 0) for a single-frame one."""
+    from photomend.video import basicvsr
+
+    if model == vsr.NAME:
+        return vsr.WINDOW, vsr.CONTEXT
+    if basicvsr.is_basicvsr(model):
+        return basicvsr.WINDOW, basicvsr.CONTEXT
+    return 1, 0
 
 
 def default_video_model(scale: int) -> str:
@@ -55,8 +76,12 @@ class VideoResult:
 
 def check_video_model(model: str, scale: int) -> None:
     """Raise before any work for an unknown model, a scale it lacks or missing weights."""
-    if model in MULTI_FRAME:
+    from photomend.video import basicvsr
+
+    if model == vsr.NAME:
         vsr.check_scale(int(scale))
+    elif basicvsr.is_basicvsr(model):
+        basicvsr.check(model, int(scale))
     else:
         check_upscaler(model, scale)
 
@@ -82,8 +107,10 @@ def upscale_video(
     source : any video FFmpeg reads (mp4, mov, mkv, avi, webm, ...).
     output : the result; written under a temporary name and renamed when complete, never
         over ``source``.
-    scale : 2, 3 or 4 (what ``model`` supports; ``compact-vsr``: 2 and 4).
-    model : ``compact-vsr`` (multi-frame) or any image upscaler name (frame by frame);
+    scale : 2, 3 or 4 (what ``model`` supports; ``compact-vsr``: 2 and 4; ``basicvsr``: 4).
+    model : ``compact-vsr`` or an installed BasicVSR (``basicvsr`` = ``basicvsr-reds4``,
+        ``basicvsr-vimeo90k-bi``, ``-bd``: ``photomend models fetch NAME``) (multi-frame),
+        or any image upscaler name (frame by frame);
         None = :func:`default_video_model` (``compact-vsr`` at x2 and x4, else ``compact``).
     start, duration : seconds; only that part of the clip (audio cut to match).
     crf, preset : libx264's quality (lower = better, 18 = visually lossless) and speed.
@@ -142,8 +169,14 @@ def upscale_frames(frames, scale: int, model: str | None = None) -> Iterator[np.
 def _upscaled(lows: Iterator[np.ndarray], scale: int, model: str, *,
               skip: int = 0) -> Iterator[np.ndarray]:
     """Upscaled frames; the first ``skip`` frames are context only (not output)."""
-    if model in MULTI_FRAME:
+    from photomend.video import basicvsr
+
+    if model == vsr.NAME:
         yield from vsr.MultiFrameUpscaler(scale).upscale_frames(lows, skip=skip)
+        return
+    if basicvsr.is_basicvsr(model):
+        up = basicvsr.BasicVSRUpscaler(basicvsr.check(model, scale))
+        yield from up.upscale_frames(lows, skip=skip)
         return
     from photomend.upscaling.api import upscale_array
 

@@ -50,7 +50,73 @@ def check_scale(scale: int) -> None:
                              "reinstall photomend (or run training/train_vsr.py)")
 
 
-class MultiFrameUpscaler:
+class RecurrentWindows:
+    """The streaming of a bidirectional recurrent model: the clip in windows of ``window``
+    output frames, each run with ``context`` frames on both sides. Subclasses give
+    :meth:`_prepare` (per frame, once), :meth:`_flow` (between two prepared frames, cached per
+    pair while both are in memory) and :meth:`_window` (the outputs of one window)."""
+
+    window: int
+    context: int
+
+    def _prepare(self, rgb: np.ndarray):
+        raise NotImplementedError
+
+    def _flow(self, a, b) -> np.ndarray:
+        raise NotImplementedError
+
+    def _window(self, seg: list[np.ndarray], lo: int, out_lo: int, out_hi: int, flow):
+        raise NotImplementedError
+
+    def upscale_frames(self, frames: Iterable[np.ndarray], *,
+                       skip: int = 0) -> Iterator[np.ndarray]:
+        """float32 HxWx3 frames in [0, 1] -> float32 (sH)x(sW)x3 frames, one for one, in order.
+
+        ``skip``: the first ``skip`` frames are context only (not output), and the windows
+        start after them: a segment of a longer clip read with ``skip`` frames of context
+        before it gets exactly the frames the whole clip would give there, when it starts at
+        a multiple of ``window``.
+        """
+        it = iter(frames)
+        w, k = self.window, self.context
+        lrs: list[np.ndarray] = []  # lrs[i] is frame base + i
+        prepared: list = []  # what _prepare made of each frame
+        flows: dict[tuple[int, int], np.ndarray] = {}
+        base, start, done = 0, int(skip), False
+        while True:
+            while not done and base + len(lrs) < start + w + k:
+                try:
+                    rgb = np.ascontiguousarray(next(it), np.float32)
+                except StopIteration:
+                    done = True
+                    break
+                if lrs and rgb.shape != lrs[0].shape:
+                    raise ValueError(f"frame {base + len(lrs) + 1} is {rgb.shape}, "
+                                     f"not {lrs[0].shape}")
+                lrs.append(rgb)
+                prepared.append(self._prepare(rgb))
+            end = base + len(lrs)
+            if start >= end:
+                return
+            lo, hi = max(base, start - k), min(end, start + w + k)
+
+            def flow(i: int, j: int) -> np.ndarray:
+                if (i, j) not in flows:
+                    flows[(i, j)] = self._flow(prepared[i - base], prepared[j - base])
+                return flows[(i, j)]
+
+            yield from self._window(lrs[lo - base:hi - base], lo, start, min(start + w, end),
+                                    flow)
+            start += w
+            drop = start - k - base
+            if drop > 0:
+                del lrs[:drop], prepared[:drop]
+                base += drop
+                for key in [key for key in flows if min(key) < base]:
+                    del flows[key]
+
+
+class MultiFrameUpscaler(RecurrentWindows):
     """Upscale a stream of frames with :data:`NAME`; one instance per clip (it keeps no
     state between calls of :meth:`upscale_frames`).
 
@@ -69,52 +135,11 @@ class MultiFrameUpscaler:
         inputs = self.sessions["backward"].get_inputs()
         self.channels = int(inputs[1].shape[1])
 
-    def upscale_frames(self, frames: Iterable[np.ndarray], *,
-                       skip: int = 0) -> Iterator[np.ndarray]:
-        """float32 HxWx3 frames in [0, 1] -> float32 (sH)x(sW)x3 frames, one for one, in order.
+    def _prepare(self, rgb: np.ndarray) -> np.ndarray:
+        return gray_u8(rgb)
 
-        ``skip``: the first ``skip`` frames are context only (not output), and the windows
-        start after them: a segment of a longer clip read with ``skip`` frames of context
-        before it gets exactly the frames the whole clip would give there, when it starts at
-        a multiple of ``window``.
-        """
-        it = iter(frames)
-        w, k = self.window, self.context
-        lrs: list[np.ndarray] = []  # lrs[i] is frame base + i
-        grays: list[np.ndarray] = []
-        flows: dict[tuple[int, int], np.ndarray] = {}
-        base, start, done = 0, int(skip), False
-        while True:
-            while not done and base + len(lrs) < start + w + k:
-                try:
-                    rgb = np.ascontiguousarray(next(it), np.float32)
-                except StopIteration:
-                    done = True
-                    break
-                if lrs and rgb.shape != lrs[0].shape:
-                    raise ValueError(f"frame {base + len(lrs) + 1} is {rgb.shape}, "
-                                     f"not {lrs[0].shape}")
-                lrs.append(rgb)
-                grays.append(gray_u8(rgb))
-            end = base + len(lrs)
-            if start >= end:
-                return
-            lo, hi = max(base, start - k), min(end, start + w + k)
-
-            def flow(i: int, j: int) -> np.ndarray:
-                if (i, j) not in flows:
-                    flows[(i, j)] = dis_flow(grays[i - base], grays[j - base])
-                return flows[(i, j)]
-
-            yield from self._window(lrs[lo - base:hi - base], lo, start, min(start + w, end),
-                                    flow)
-            start += w
-            drop = start - k - base
-            if drop > 0:
-                del lrs[:drop], grays[:drop]
-                base += drop
-                for key in [key for key in flows if min(key) < base]:
-                    del flows[key]
+    def _flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return dis_flow(a, b)
 
     def _window(self, seg: list[np.ndarray], lo: int, out_lo: int, out_hi: int, flow):
         """Outputs of frames [out_lo, out_hi) from the frames ``seg`` = [lo, lo + len(seg))."""
