@@ -49,6 +49,7 @@ class Item:
     hints: str | None = None
     problem: str | None = None  # known before any work (e.g. no mask): fails without running
     adopt: bool = False         # an earlier run was interrupted: an existing output is its work
+    segment: int | None = None  # a video's segment number (photomend.batch.video); output: its part
 
 
 @dataclass(frozen=True)

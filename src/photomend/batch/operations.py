@@ -94,6 +94,11 @@ def _faces(image: LoadedImage, *, mask: str | None, hints: str | None,
     return image.with_rgb(done.rgb) if done.summary["faces"] else image
 
 
+def _video_only(image: LoadedImage, **_: Any) -> LoadedImage:
+    raise InputError("upscale_video works on videos: a job with it reads the videos of its "
+                     "input folder or manifest (photomend.batch.video)")
+
+
 #: Step name -> operation. ``remove`` takes the options of :func:`photomend.removal.remove_array`
 #: plus ``resize_mask``; the others those of their verb.
 OPERATIONS: dict[str, Operation] = {
@@ -102,6 +107,9 @@ OPERATIONS: dict[str, Operation] = {
     "restore": Operation("restore", _restore, verb="restore"),
     "colorize": Operation("colorize", _colorize, verb="colorize", uses_hints=True),
     "upscale": Operation("upscale", _upscale, verb="upscale"),
+    # videos cut into segments, run by the workers and joined (photomend.batch.video): the
+    # options of photomend.video.upscale_video (scale, model) plus segment, crf, preset
+    "upscale_video": Operation("upscale_video", _video_only),
     # every face restored by GFPGAN (method="gfpgan", strength) or replaced by PULSE's
     # (method="pulse", steps, eps, seed): after restore or upscale in a chain
     "faces": Operation("faces", _faces, options=FACE_OPTIONS, check=_check_faces),

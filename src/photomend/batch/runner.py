@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from photomend.batch.job import Item, JobSpec, list_items
 from photomend.batch.journal import Journal
 from photomend.batch.operations import check_options, resolve
+from photomend.batch.video import join_ready, settle_joined, video_items, video_step
 from photomend.batch.worker import thread_env
 from photomend.errors import OutputError
 from photomend.zoo import sha256_of
@@ -118,8 +119,12 @@ def run_job(
     ops = [resolve(step.op) for step in job.steps]
     for op, step in zip(ops, job.steps):
         check_options(op, step.options)
-    items = list_items(job, needs_mask=any(op.needs_mask for op in ops),
-                       wants_hints=any(op.uses_hints for op in ops))
+    video = video_step(job.steps)
+    if video is None:
+        items, videos = list_items(job, needs_mask=any(op.needs_mask for op in ops),
+                                   wants_hints=any(op.uses_hints for op in ops)), []
+    else:  # each video's segments are the items; the driver joins them (batch.video)
+        items, videos = video_items(job, video)
     try:
         job.output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -129,6 +134,7 @@ def run_job(
     with Journal(job.journal_path, fingerprint=job.fingerprint()) as journal:
         journal.add((it.key, it.input, it.output) for it in items)
         _remove_stale_temporaries(items)
+        settle_joined(videos, journal, summary)
         todo = _plan(job, items, journal, summary, reset_failed=reset_failed)
         workers = min(job.workers or default_workers(), max(1, len(todo)))
         if todo:
@@ -145,6 +151,7 @@ def run_job(
                 executor.close()
         else:
             summary.engine = f"{job.engine}, nothing to do"
+        join_ready(videos, summary, log)
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -65,6 +65,7 @@ class Pipeline:
 
     def __init__(self, steps: Sequence[Step], *, max_pixels: int | None = None,
                  quality: int = 95, warm_up: bool = True) -> None:
+        self.raw_steps = tuple(steps)
         self.steps: list[tuple[Operation, dict[str, Any]]] = []
         for step in steps:
             op = resolve(step.op)
@@ -105,6 +106,8 @@ class Pipeline:
                                   "error": None, "kind": None, "checksum": None, "notes": [],
                                   "worker": self.worker}
         out = Path(item.output)
+        if item.segment is not None:
+            return self._segment(item, result, started)
         try:
             if item.problem:
                 raise InputError(item.problem)
@@ -133,6 +136,28 @@ class Pipeline:
         except OSError as exc:  # e.g. the output folder cannot be created (disk full, read-only)
             result.update(kind="output", error=_one_line(exc))
         except Exception as exc:  # noqa: BLE001  (one broken photo never stops the job)
+            result.update(kind="unexpected", error=f"{type(exc).__name__}: {_one_line(exc)}")
+        result["seconds"] = time.perf_counter() - started
+        return result
+
+    def _segment(self, item: Item, result: dict[str, Any], started: float) -> dict[str, Any]:
+        """One segment of a video (an interrupted run's finished segment file is kept)."""
+        from photomend.batch.video import run_segment_item
+
+        try:
+            kept = Path(item.output).is_file()  # written (atomically) before a kill
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                part = run_segment_item(item, self.raw_steps)
+            notes = {str(w.message) for w in caught if issubclass(w.category, UserWarning)}
+            if kept:
+                notes.add("segment of an interrupted run, kept")
+            result.update(status="done", checksum=sha256_of(part), kept=kept,
+                          notes=sorted(notes))
+        except (InputError, OutputError, OSError) as exc:
+            kind = "input" if isinstance(exc, InputError) else "output"
+            result.update(kind=kind, error=_one_line(exc))
+        except Exception as exc:  # noqa: BLE001  (one broken segment never stops the job)
             result.update(kind="unexpected", error=f"{type(exc).__name__}: {_one_line(exc)}")
         result["seconds"] = time.perf_counter() - started
         return result
