@@ -22,7 +22,7 @@ from photomend.errors import (  # noqa: E402
 )
 from photomend.video import basicvsr  # noqa: E402
 from photomend.video import basicvsr_arch as arch  # noqa: E402
-from photomend.video.reader import probe  # noqa: E402
+from photomend.video.reader import probe, read_frames  # noqa: E402
 from photomend.video.upscale import check_video_model, upscale_frames  # noqa: E402
 
 
@@ -150,9 +150,20 @@ def test_import_checks_the_published_hash_prefix(cache, tmp_path):
     assert not cache.exists() or not any(cache.iterdir())
 
 
-def test_upscale_cli_with_an_imported_random_checkpoint(cache, tmp_path, capsys):
-    src = _published_file(tmp_path / "mine.pth", _random_net())
-    assert main(["models", "import", str(src), "--name", "basicvsr-reds4", "--trust"]) == 0
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """A random checkpoint of the published layout imported (--trust) into a fresh cache."""
+    tmp = tmp_path_factory.mktemp("installed")
+    src = _published_file(tmp / "mine.pth", _random_net())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PHOTOMEND_MODELS", str(tmp / "models"))
+        assert main(["models", "import", str(src), "--name", "basicvsr-reds4", "--trust",
+                     "-q"]) == 0
+        yield src, tmp / "models"
+
+
+def test_upscale_cli_with_an_imported_random_checkpoint(installed, tmp_path, capsys):
+    src, cache = installed
     record = zoo.read_record(cache / "basicvsr-reds4.zip")
     assert record["verified"] is False and record["source_sha256"] == zoo.sha256_of(src)
     clip = make_clip(tmp_path / "clip.mp4", frames=4, size=(16, 24))
@@ -168,3 +179,19 @@ def test_upscale_cli_with_an_imported_random_checkpoint(cache, tmp_path, capsys)
     assert not (tmp_path / "x2.mp4").exists()
     frames = [moving_frame(i, 16, 24).astype(np.float32) / 255 for i in range(3)]
     assert [f.shape for f in upscale_frames(frames, 4, "basicvsr-reds4")] == [(64, 96, 3)] * 3
+
+
+def test_segments_give_the_frames_of_the_whole_clip(installed, tmp_path):
+    """Segments of a multiple of the window, read with context: the same frames (lossless
+    H.264, crf 0, so the decoded frames are comparable exactly)."""
+    from photomend.video.segments import upscale_video_segments
+    from photomend.video.upscale import upscale_video
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=23, size=(16, 24))
+    whole, parts = tmp_path / "whole.mp4", tmp_path / "parts.mp4"
+    upscale_video(clip, whole, 4, model="basicvsr", crf=0)
+    upscale_video_segments(clip, parts, 4, model="basicvsr", frames=basicvsr.WINDOW, crf=0)
+    a = np.stack([f.rgb for f in read_frames(whole)])
+    b = np.stack([f.rgb for f in read_frames(parts)])
+    assert a.shape == b.shape == (23, 64, 96, 3)
+    np.testing.assert_array_equal(a, b)
