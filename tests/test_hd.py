@@ -18,7 +18,7 @@ def photo():
     img = np.clip(img + 0.05 * rng.standard_normal(img.shape).astype(np.float32), 0, 1)
     hole = np.zeros((960, 1280), bool)
     hole[100:160, 100:180] = True  # small: fits a native crop
-    hole[400:900, 500:1200] = True  # big: needs CRA
+    hole[400:900, 500:1200] = True  # big: CRA for engines that do not refine natively
     return img, hole
 
 
@@ -53,9 +53,10 @@ def test_unknown_strategy_and_bad_working_size():
         run_strategy("cra", create_engine("telea"), img, hole, working_size=8)
 
 
-def test_auto_mixes_native_crops_and_cra_with_patchmatch(photo):
-    """Above the engine's pixel budget, auto fills the small region natively and the big one
-    with CRA; both are filled and the photo away from them is untouched."""
+def test_auto_fills_every_region_natively_with_patchmatch(photo):
+    """Above the engine's pixel budget, auto fills each region in its crop (patchmatch refines
+    natively, so even the big one skips CRA); both are filled and the photo away from them is
+    untouched."""
     import cv2
 
     img, hole = photo

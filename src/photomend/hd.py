@@ -10,6 +10,11 @@
 * ``auto`` (default): ``original`` when the whole image is within the engine's ``max_pixels``;
   otherwise ``crop`` for each region whose padded crop is within it (native detail, local
   context) and ``cra`` over the whole photo for the larger regions (global context).
+
+An engine that ``refines_natively`` (patchmatch: its pyramid only refines the doubled matches on
+levels finer than ~1 MP) has no size limit in ``crop`` and ``auto``: every region is filled in
+its crop at native resolution, from full-resolution patches, so a big hole at 4K is as sharp as
+the photo instead of a blown-up working-size fill.
 """
 
 from __future__ import annotations
@@ -149,7 +154,7 @@ def _fill_regions(
     """Fill each region that fits the engine in its crop at native resolution; hand the rest to
     ``big`` over the whole photo, or (``big=None``) to ``cra`` inside their crops."""
     labels, regions = _regions(mask)
-    limit = engine.traits.max_pixels
+    limit = float("inf") if engine.traits.refines_natively else engine.traits.max_pixels
     out = rgb.copy()
     big_labels: list[int] = []
     for n, reg in enumerate(regions):

@@ -36,6 +36,10 @@ class EngineTraits:
     #: True when the first call loads JIT-compiled (numba) kernels from disk, which
     #: :func:`photomend.removal.prewarm` can do in the background while a photo decodes.
     compiled_kernels: bool = False
+    #: True when the engine's cost at full resolution grows with the hole only (it refines its
+    #: coarse result level by level instead of searching anew): ``auto`` and ``crop`` then fill
+    #: every region natively in its crop, never through CRA's blown-up working-size fill.
+    refines_natively: bool = False
 
 
 class Engine:
@@ -120,6 +124,7 @@ BUILTIN_TRAITS = {
         description="multi-scale PatchMatch exemplar fill (default): sharp texture, no download",
         max_pixels=1_000_000,
         compiled_kernels=True,
+        refines_natively=True,
     ),
     "telea": EngineTraits(
         description="OpenCV fast marching (Telea): very fast, smooth, no texture",

@@ -21,7 +21,7 @@ import numpy as np
 from photomend.jit import import_numba
 
 import_numba()  # before numba itself: skips its slow scipy.linalg probe (photomend.jit)
-from numba import njit  # noqa: E402
+from numba import njit, prange  # noqa: E402
 
 INF = np.float32(3.0e38)
 
@@ -54,10 +54,11 @@ def patch_ssd(img, ty, tx, sy, sx, r, best):
     return d
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def compute_costs(img, targets, nnf, cost, r, lam):
-    """Recompute the cost of every match after the image estimate changed."""
-    for i in range(targets.shape[0]):
+    """Recompute the cost of every match after the image estimate changed (targets are
+    independent: spread over the cores)."""
+    for i in prange(targets.shape[0]):
         dy = nnf[i, 0] - targets[i, 0]
         dx = nnf[i, 1] - targets[i, 1]
         pen = lam * np.float32(dy * dy + dx * dx)
@@ -123,20 +124,21 @@ def patchmatch(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, lam
                 rad //= 2
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior):
     """Wexler voting, in place: each hole pixel becomes the weighted mean of the source pixels
     that the patches covering it propose; weight = exp(-mean SSD / (2 sigma^2)) * ``prior[k]``
     (float32 N, a per-target confidence: Wexler et al.'s gamma^-distance to the known region).
 
-    Sources are fully known, so writing hole pixels in place never changes what is read.
+    Sources are fully known, so writing hole pixels in place never changes what is read, and
+    the hole pixels can be spread over the cores.
     """
     h, w = tindex.shape
     # One weight per patch, not one per (patch, pixel): each patch covers (2r+1)^2 pixels.
     weight = np.empty(cost.shape[0], np.float32)
-    for k in range(cost.shape[0]):
+    for k in prange(cost.shape[0]):
         weight[k] = np.exp(-(cost[k] / npix) * inv_two_sigma2) * prior[k]
-    for m in range(hole_yx.shape[0]):
+    for m in prange(hole_yx.shape[0]):
         y = hole_yx[m, 0]
         x = hole_yx[m, 1]
         a0 = 0.0
