@@ -153,4 +153,5 @@ def test_ray_actors_run_the_segments(clips, tmp_path):
     pytest.importorskip("ray")
     summary = run_job(_job(clips, tmp_path, workers=2, engine="ray"), progress=False)
     assert summary.exit_code == 0, summary.lines()
+    assert "ray" in summary.engine.lower() and summary.done == 5
     assert probe(tmp_path / "out" / "a.mp4").frames == 12
