@@ -12,6 +12,7 @@ _OPTIONAL = {
     "src/photomend/faces/gfpgan_arch.py": "torch",
     "src/photomend/faces/pulse_search.py": "torch",
     "src/photomend/faces/stylegan.py": "torch",
+    "src/photomend/video/basicvsr_arch.py": "torch",
     "src/photomend/server": "fastapi",
 }
 
