@@ -29,21 +29,15 @@ import numpy as np
 
 from photomend.errors import ModelArchitectureError, ModelError, UnsupportedScaleError
 from photomend.video.vsr import RecurrentWindows
+from photomend.video.zoo_entries import DEFAULT_MODEL, PUBLISHED, SCALE
 
-SCALE = 4
+__all__ = ["DEFAULT_MODEL", "PUBLISHED", "SCALE", "BasicVSRUpscaler", "check",
+           "convert_checkpoint", "export_onnx", "is_basicvsr", "load_checkpoint", "resolve_name"]
+
 PARTS = ("flow", "backward", "forward", "upsample")
 #: Output frames per window and frames of context on each side (a memory/propagation
 #: trade-off, not tuned on data: no published weights were at hand).
 WINDOW, CONTEXT = 10, 5
-DOWNLOADS = "https://download.openmmlab.com/mmediting/restorers/basicvsr"
-#: zoo name -> published file (mmagic configs/basicvsr/metafile.yml); the part of each file
-#: name after the date is the first 8 hex digits of its SHA-256 (OpenMMLab's naming).
-PUBLISHED = {
-    "basicvsr-reds4": "basicvsr_reds4_20120409-0e599677.pth",
-    "basicvsr-vimeo90k-bi": "basicvsr_vimeo90k_bi_20210409-d2d8f760.pth",
-    "basicvsr-vimeo90k-bd": "basicvsr_vimeo90k_bd_20210409-0154dd64.pth",
-}
-DEFAULT_MODEL = "basicvsr-reds4"
 PREFIX = "generator."
 #: Keys a checkpoint may lack or carry besides the network's: SPyNet's constant
 #: normalisation buffers, and the training step counter of mmagic's model wrapper.
