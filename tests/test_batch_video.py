@@ -48,7 +48,7 @@ def test_local_workers_upscale_every_segment_and_join(clips, tmp_path):
     summary = run_job(_job(clips, tmp_path, workers=2), progress=False)
     assert summary.exit_code == 0, summary.lines()
     assert (summary.done, summary.total) == (3 + 2, 5)
-    assert "2 local workers" in summary.engine
+    assert "2 local workers" in summary.engine and "segments/min" in summary.lines()[0]
     out_a, out_b = tmp_path / "out" / "a.mp4", tmp_path / "out" / "b.mkv"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()
                   if not p.name.startswith(".")) == ["a.mp4", "b.mkv"]  # parts removed

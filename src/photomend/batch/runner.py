@@ -64,6 +64,7 @@ class Summary:
     seconds: float = 0.0
     engine: str = ""
     journal: str = ""
+    unit: str = "photo"  # what an item is: "segment" in a video job
 
     @property
     def photos_per_minute(self) -> float:
@@ -80,7 +81,7 @@ class Summary:
     def lines(self, *, max_failures: int = 20) -> list[str]:
         head = (f"batch: {self.done} done, {self.skipped} skipped (done before), "
                 f"{len(self.failed)} failed, of {self.total}, in {self.seconds:.1f} s "
-                f"({self.photos_per_minute:.1f} photos/min, {self.engine})")
+                f"({self.photos_per_minute:.1f} {self.unit}s/min, {self.engine})")
         out = [head + (" -- interrupted, run again to resume" if self.interrupted else "")]
         if self.kept:
             out.append(f"  {self.kept} output(s) of an interrupted run verified and kept")
@@ -130,7 +131,8 @@ def run_job(
     except OSError as exc:
         raise OutputError(f"cannot create the output folder {job.output_dir}: "
                           f"{exc.strerror or exc}") from None
-    summary = Summary(total=len(items), journal=str(job.journal_path))
+    summary = Summary(total=len(items), journal=str(job.journal_path),
+                      unit="photo" if video is None else "segment")
     with Journal(job.journal_path, fingerprint=job.fingerprint()) as journal:
         journal.add((it.key, it.input, it.output) for it in items)
         _remove_stale_temporaries(items)
