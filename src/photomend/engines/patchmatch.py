@@ -248,7 +248,7 @@ class PatchMatchEngine(Engine):
             n_em = round(self.em_coarse + (self.em_fine - self.em_coarse) * frac)
             pm_iters, max_radius = self.pm_iters, max(level.hole.shape)
             if refining:
-                n_em, pm_iters, max_radius = 1, (0 if li == n - 1 else 1), self.refine_radius
+                n_em, pm_iters, max_radius = 1, (0 if li == n - 1 else self.refine_scans), self.refine_radius
             for _ in range(n_em):
                 k.compute_costs(img, targets, nnf, cost, r, lam)
                 if pm_iters:
@@ -402,6 +402,8 @@ class PatchMatchEngine(Engine):
     #: the doubled matches: one EM iteration, one scan, random search within ``refine_radius``.
     refine_pixels = 40_000
     refine_radius = 4
+    #: PatchMatch scans on a refined level below the finest (the finest only votes).
+    refine_scans = 1
     #: Deepest hole distance (px) kept as it is in the vote prior (see :meth:`_vote_prior`).
     prior_depth_max = 250.0
     #: Long side (px) of the copy the structure lines are found on.

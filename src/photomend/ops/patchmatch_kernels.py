@@ -16,9 +16,16 @@ compare against. ``cache=True`` keeps the compile (a few seconds) to the first r
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from photomend.jit import import_numba
+
+# The parallel kernels run on numba's OpenMP pool, whose threads by default spin between
+# kernels: on 2 cores that halves what the fill's other steps (and other jobs) get. Set before
+# the pool's OpenMP runtime loads, at the first parallel kernel; a user's setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import_numba()  # before numba itself: skips its slow scipy.linalg probe (photomend.jit)
 from numba import njit, prange  # noqa: E402
