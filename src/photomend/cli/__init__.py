@@ -22,19 +22,29 @@ from photomend.cli.common import (
     TRACEBACK_HELP,
     describe,
     env_flag,
+    exit_now,
     say,
 )
 from photomend.errors import InputError, OutputError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line and return its exit code (the entry point passes it to sys.exit).
+    """Run the command line with ``argv`` and return its exit code.
+
+    Called without ``argv`` (the ``photomend`` program, ``python -m photomend``) it runs
+    ``sys.argv[1:]`` and then ends the process with that code, without the interpreter's
+    teardown (:func:`photomend.cli.common.exit_now`).
 
     >>> main(["engines"])  # doctest: +ELLIPSIS
     patchmatch ...telea ...
     0
     """
-    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv is None:
+        exit_now(_run(sys.argv[1:]))
+    return _run(list(argv))
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser(_command_of(argv))
     try:
         args = parser.parse_args(argv)

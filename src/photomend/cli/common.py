@@ -10,13 +10,16 @@ which adds its parser to the ``sub`` action and sets ``run=`` to a function
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 from photomend.errors import InputError, OutputError
 from photomend.formats import IMAGE_SUFFIXES
@@ -43,6 +46,31 @@ COMMANDS = {
 }
 #: Help of the ``--traceback`` option, which every command takes.
 TRACEBACK_HELP = "show the full traceback of an error (also: PHOTOMEND_DEBUG=1)"
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with exit status ``code``, skipping the interpreter's teardown.
+
+    What a normal exit does that matters is kept: non-daemon threads are joined, ``atexit``
+    handlers run (logging, multiprocessing, Ray, coverage) and stdout and stderr are flushed;
+    output files are already complete (written atomically and synced). What is skipped is the
+    teardown of every module: with numba's kernels loaded it costs a fresh ``photomend remove``
+    about 0.3 s of CPU (measured on 2 cores: 0.29-0.35 s of process CPU after ``main``
+    returned, 0.03-0.04 s with this), and nothing is left to clean up once the work is done.
+    """
+    try:
+        for thread in threading.enumerate():
+            if thread is not threading.main_thread() and not thread.daemon:
+                thread.join()
+        atexit._run_exitfuncs()
+    except KeyboardInterrupt:
+        code = 130
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
+            pass
+    os._exit(code if isinstance(code, int) else EXIT_FAILURE)
 
 
 def summary(command: str) -> str:
