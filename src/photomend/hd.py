@@ -27,7 +27,7 @@ import numpy as np
 
 from photomend.engines import Engine, ProgressFn
 from photomend.errors import InputError, UnknownEngineError
-from photomend.ops.cra import aggregate_residual, upsample_rows
+from photomend.ops.cra import aggregate_residual, prepare_aggregation, upsample_rows
 
 STRATEGIES = ("auto", "cra", "crop", "resize", "original")
 
@@ -61,14 +61,10 @@ def _original(engine, rgb, mask, working_size, progress):
     return engine.inpaint(rgb, mask, progress=progress)
 
 
-def _small_fill(engine, rgb, mask, working_size, progress, *, features=False):
-    """The engine's fill at the working size: (small image, small result, features), where
-    features is the engine's map for CRA's attention (None unless asked for and provided)."""
+def _small_fill(engine, rgb, mask, working_size, progress):
+    """The engine's fill at the working size."""
     small, small_mask = _working_copy(rgb, mask, working_size)
-    if features:
-        result, feats = engine.inpaint_with_features(small, small_mask, progress=progress)
-        return small, result, feats
-    return small, engine.inpaint(small, small_mask, progress=progress), None
+    return engine.inpaint(small, small_mask, progress=progress)
 
 
 def _working_copy(rgb, mask, working_size):
@@ -85,7 +81,7 @@ def _working_copy(rgb, mask, working_size):
 def _resize(engine, rgb, mask, working_size, progress):
     if max(mask.shape) <= working_size:
         return _original(engine, rgb, mask, working_size, progress)
-    _, result, _ = _small_fill(engine, rgb, mask, working_size, progress)
+    result = _small_fill(engine, rgb, mask, working_size, progress)
     h, w = mask.shape
     up = upsample_rows(result, (h, w), 0, h)
     out = rgb.copy()
@@ -96,16 +92,20 @@ def _resize(engine, rgb, mask, working_size, progress):
 def _cra(engine, rgb, mask, working_size, progress):
     if max(mask.shape) <= working_size:
         return _original(engine, rgb, mask, working_size, progress)
+    small, small_mask = _working_copy(rgb, mask, working_size)
+    # The full-resolution half of the aggregation needs no fill: done before the engine runs,
+    # so that in a fresh process it overlaps the loading of the engine's kernels (prewarm).
+    prepared = prepare_aggregation(rgb, mask, small)
     if hasattr(engine, "inpaint_layers"):
         # An engine that can give its fill without its own (working-size) texture: CRA blows
         # that structure up and adds the photo's full-resolution detail, but compares cells on
         # the textured fill, so that textured hole cells attend to textured known cells.
-        small, small_mask = _working_copy(rgb, mask, working_size)
         result, structure = engine.inpaint_layers(small, small_mask, progress=progress)
-        return aggregate_residual(rgb, mask, small, structure, match_image=result)
-    small, result, feats = _small_fill(engine, rgb, mask, working_size, progress, features=True)
+        return aggregate_residual(rgb, mask, small, structure, match_image=result,
+                                  prepared=prepared)
+    result, feats = engine.inpaint_with_features(small, small_mask, progress=progress)
     # Outside the hole only a rim of a few px is touched: the feathered seam.
-    return aggregate_residual(rgb, mask, small, result, features=feats)
+    return aggregate_residual(rgb, mask, small, result, features=feats, prepared=prepared)
 
 
 @dataclass(frozen=True)

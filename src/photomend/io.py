@@ -406,10 +406,10 @@ def _orient(a: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _to_float(a: np.ndarray) -> np.ndarray:
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / np.float32(255)
-    if a.dtype == np.uint16:
-        return a.astype(np.float32) / np.float32(65535)
+    if a.dtype in (np.uint8, np.uint16):  # divided in place: one full-size array, not two
+        out = a.astype(np.float32)
+        out /= np.float32(255 if a.dtype == np.uint8 else 65535)
+        return out
     return np.clip(a, 0.0, 1.0).astype(np.float32)  # clip always copies: caller's array is safe
 
 
@@ -433,9 +433,30 @@ def to_uint8(a: np.ndarray) -> np.ndarray:
     """
     if a.dtype == np.uint8:  # already 8-bit (e.g. a large upscaled image kept compact)
         return a
-    scaled = np.multiply(a, 255.0, dtype=np.result_type(a.dtype, np.float32))  # one new array,
-    np.clip(scaled, 0.0, 255.0, out=scaled)  # then in place: the same values as
-    return np.rint(scaled, out=scaled).astype(np.uint8)  # rint(clip(a, 0, 1) * 255)
+    a = np.asarray(a)
+    out = np.empty(a.shape, np.uint8)
+    if a.ndim == 0 or a.size == 0:
+        return _to_uint8_block(a, out)
+    # A block of rows at a time through one small float buffer (the same values as
+    # rint(clip(a, 0, 1) * 255) in one go, without a float copy of the whole image).
+    rows = max(1, _BLOCK_ELEMENTS // max(1, a[0].size))
+    buf = np.empty((min(rows, len(a)), *a.shape[1:]), np.result_type(a.dtype, np.float32))
+    for y in range(0, len(a), rows):
+        block = a[y : y + rows]
+        _to_uint8_block(block, out[y : y + rows], buf[: len(block)])
+    return out
+
+
+#: Elements per block of :func:`to_uint8` (1 MB of float32: stays in the CPU's cache).
+_BLOCK_ELEMENTS = 1 << 18
+
+
+def _to_uint8_block(a: np.ndarray, out: np.ndarray, buf: np.ndarray | None = None) -> np.ndarray:
+    scaled = np.multiply(a, 255.0, dtype=np.result_type(a.dtype, np.float32), out=buf)
+    np.clip(scaled, 0.0, 255.0, out=scaled)
+    np.rint(scaled, out=scaled)
+    out[...] = scaled
+    return out
 
 
 def to_uint16(a: np.ndarray) -> np.ndarray:

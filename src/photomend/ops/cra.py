@@ -14,6 +14,7 @@ time.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -79,6 +80,7 @@ def aggregate_residual(
     features: np.ndarray | None = None,
     match_image: np.ndarray | None = None,
     energy_clip: tuple[float, float] | None = (0.5, 2.0),
+    prepared: PreparedAggregation | None = None,
 ) -> np.ndarray:
     """Return ``full`` with its hole replaced by upsample(``small_result``) + aggregated residual.
 
@@ -105,6 +107,10 @@ def aggregate_residual(
     weaker than the photo's there. Measured on the 4K package photo, the detail ratio of the
     three mask kinds went from 0.79 / 0.64 / 1.43 (copied as is) to 0.98 / 0.77 / 1.21.
 
+    ``prepared``: :func:`prepare_aggregation` of the same ``full``, ``mask``, ``small_image``,
+    ``cell`` and ``feather``, made beforehand (the result is the same); its output array is
+    the one returned, so it serves one call.
+
     >>> import numpy as np, cv2
     >>> full = np.random.default_rng(0).random((256, 256, 3), dtype=np.float32)
     >>> mask = np.zeros((256, 256), bool); mask[100:140, 100:140] = True
@@ -113,8 +119,92 @@ def aggregate_residual(
     >>> bool(np.array_equal(out[:90], full[:90]))
     True
     """
+    grid = prepared
+    if grid is None:
+        grid = prepare_aggregation(full, mask, small_image, cell=cell, feather=feather,
+                                   small_hw=small_result.shape[:2])
+    elif (grid.full is not full or grid.mask is not mask or grid.cell != cell
+          or feather not in (None, grid.feather) or grid.out is None):
+        raise ValueError("prepared= was made for another image, mask, cell or feather, or "
+                         "was used already")
+    if small_result.shape[:2] != grid.small_hw:
+        raise ValueError(f"small_result is {small_result.shape[:2]}, the working image "
+                         f"{grid.small_hw}")
+    gh, gw, ch, cw = grid.gh, grid.gw, grid.ch, grid.cw
+    hole_cells, known_cells, out = grid.hole_cells, grid.known_cells, grid.out
+    grid.out = None  # (the result is written into it: one call per preparation)
+    if len(known_cells) == 0:
+        _compose(out, full, grid.blend, small_result, None, hole_cells, gh, gw, ch, cw)
+        return out
+
+    if features is None:
+        match = small_result if match_image is None else match_image
+        feats = cv2.resize(match, (gw * cell, gh * cell), interpolation=cv2.INTER_AREA)
+        cell_feats = _cells(feats, gh, gw, cell, cell)
+    else:
+        cell_feats = _cell_features(features, gh, gw)
+    idx, weight = attention(cell_feats, hole_cells, known_cells,
+                            temperature=temperature, top_k=top_k)
+    res, cell_rms = grid.res, grid.cell_rms
+    used, inverse = np.unique(idx, return_inverse=True)
+    residual = _cell_rows(res, known_cells[used], gw)
+    residual *= np.minimum(1.0, grid.cap / np.maximum(cell_rms[known_cells[used]], 1e-6))[:, None]
+    a = np.zeros((len(hole_cells), len(used)), np.float32)
+    np.add.at(a, (np.repeat(np.arange(len(hole_cells)), idx.shape[1]), inverse.ravel()),
+              weight.ravel())
+    hole_residual = a @ residual  # the one BLAS product: n_hole x (ch*cw)
+    if energy_clip is not None:
+        want = _surrounding_rms(cell_rms.reshape(gh, gw), known_cells, hole_cells)
+        have = np.sqrt(np.mean(hole_residual**2, axis=1))
+        hole_residual *= np.clip(want / np.maximum(have, 1e-6), *energy_clip)[:, None]
+    _compose(out, full, grid.blend, small_result, hole_residual, hole_cells, gh, gw, ch, cw)
+    return out
+
+
+@dataclass(eq=False)
+class PreparedAggregation:
+    """The half of :func:`aggregate_residual` that needs no fill (:func:`prepare_aggregation`):
+    the cell grid, the feathered blend, which cells are hole and which clean known ones, the
+    residual of every cell and its RMS, and the output (a copy of ``full``, written once)."""
+
+    full: np.ndarray
+    mask: np.ndarray
+    small_hw: tuple[int, int]
+    cell: int
+    feather: int
+    gh: int
+    gw: int
+    ch: int
+    cw: int
+    blend: np.ndarray
+    hole_cells: np.ndarray
+    known_cells: np.ndarray
+    out: np.ndarray
+    res: np.ndarray | None = None
+    cell_rms: np.ndarray | None = None
+    cap: float = 0.0
+
+
+def prepare_aggregation(
+    full: np.ndarray, mask: np.ndarray, small_image: np.ndarray, *, cell: int = 4,
+    feather: int | None = None, small_hw: tuple[int, int] | None = None,
+) -> PreparedAggregation:
+    """All of :func:`aggregate_residual`'s full-resolution work that does not depend on the
+    fill (the arguments mean the same), to pass as its ``prepared=``: a caller can do it
+    before the engine runs (in a fresh process, while the engine's kernels load).
+    ``small_hw``: the size of the fill to come (default: that of ``small_image``).
+
+    >>> import numpy as np, cv2
+    >>> full = np.random.default_rng(0).random((256, 256, 3), dtype=np.float32)
+    >>> mask = np.zeros((256, 256), bool); mask[100:140, 100:140] = True
+    >>> small = cv2.resize(full, (64, 64), interpolation=cv2.INTER_AREA)
+    >>> grid = prepare_aggregation(full, mask, small, cell=8)
+    >>> a = aggregate_residual(full, mask, small, small, cell=8, prepared=grid)
+    >>> bool(np.array_equal(a, aggregate_residual(full, mask, small, small, cell=8)))
+    True
+    """
     h, w = mask.shape
-    hs, ws = small_result.shape[:2]
+    hs, ws = small_image.shape[:2] if small_hw is None else small_hw
     scale = max(h / hs, w / ws)
     gh, gw = math.ceil(hs / cell), math.ceil(ws / cell)
     ch, cw = math.ceil(h / gh), math.ceil(w / gw)
@@ -129,43 +219,23 @@ def aggregate_residual(
                       iterations=max(1, round(2 * scale))) > 0
     blend_cells = _cells(np.pad(blend > 0, pad), gh, gw, ch, cw).any(axis=1)
     dirty_cells = _cells(np.pad(near, pad, constant_values=True), gh, gw, ch, cw).any(axis=1)
-    hole_cells = np.flatnonzero(blend_cells)
-    known_cells = np.flatnonzero(~dirty_cells)
-    out = full.copy()
-    if len(known_cells) == 0:
-        _compose(out, full, blend, small_result, None, hole_cells, gh, gw, ch, cw)
-        return out
-
-    if features is None:
-        match = small_result if match_image is None else match_image
-        feats = cv2.resize(match, (gw * cell, gh * cell), interpolation=cv2.INTER_AREA)
-        cell_feats = _cells(feats, gh, gw, cell, cell)
-    else:
-        cell_feats = _cell_features(features, gh, gw)
-    idx, weight = attention(cell_feats, hole_cells, known_cells,
-                            temperature=temperature, top_k=top_k)
+    grid = PreparedAggregation(
+        full=full, mask=mask, small_hw=(hs, ws), cell=cell, feather=feather,
+        gh=gh, gw=gw, ch=ch, cw=cw, blend=blend, hole_cells=np.flatnonzero(blend_cells),
+        known_cells=np.flatnonzero(~dirty_cells), out=full.copy())
+    if len(grid.known_cells) == 0:
+        return grid
     # The residual of every cell, from one pass over the photo in luma, and its RMS per cell:
     # the attended cells' residuals are copied, a sample of the known ones gives the typical
     # detail level, and all of the clean known ones the detail around each hole cell.
-    res = _residual_map(full, small_image, gh, gw, ch, cw)
-    cell_rms = np.sqrt(np.einsum("iykx,iykx->ik", res, res) / np.float32(ch * cw)).ravel()
-    used, inverse = np.unique(idx, return_inverse=True)
-    residual = _cell_rows(res, known_cells[used], gw)
+    grid.res = _residual_map(full, small_image, gh, gw, ch, cw)
+    grid.cell_rms = np.sqrt(
+        np.einsum("iykx,iykx->ik", grid.res, grid.res) / np.float32(ch * cw)).ravel()
     # A rare cell holds one strong edge (a highlight, a coloured line) whose copy would stand
     # out as a square: cap every cell's detail energy at twice the typical known cell's.
-    sample = known_cells[:: max(1, len(known_cells) // 256)]
-    cap = 2.0 * float(np.median(cell_rms[sample]))
-    residual *= np.minimum(1.0, cap / np.maximum(cell_rms[known_cells[used]], 1e-6))[:, None]
-    a = np.zeros((len(hole_cells), len(used)), np.float32)
-    np.add.at(a, (np.repeat(np.arange(len(hole_cells)), idx.shape[1]), inverse.ravel()),
-              weight.ravel())
-    hole_residual = a @ residual  # the one BLAS product: n_hole x (ch*cw)
-    if energy_clip is not None:
-        want = _surrounding_rms(cell_rms.reshape(gh, gw), known_cells, hole_cells)
-        have = np.sqrt(np.mean(hole_residual**2, axis=1))
-        hole_residual *= np.clip(want / np.maximum(have, 1e-6), *energy_clip)[:, None]
-    _compose(out, full, blend, small_result, hole_residual, hole_cells, gh, gw, ch, cw)
-    return out
+    sample = grid.known_cells[:: max(1, len(grid.known_cells) // 256)]
+    grid.cap = 2.0 * float(np.median(grid.cell_rms[sample]))
+    return grid
 
 
 def _cell_features(features: np.ndarray, gh: int, gw: int) -> np.ndarray:
