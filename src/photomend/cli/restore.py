@@ -42,7 +42,6 @@ from photomend.restoration.detect import (
     check_detector,
     check_threshold,
 )
-from photomend.removal import prewarm
 from photomend.restoration.pipeline import NO_DEFECTS_MESSAGE, restore_loaded
 from photomend.restoration.sheet import three_way
 
@@ -197,10 +196,9 @@ def _restore_one(scan: Path, out: Path, args: argparse.Namespace, *, extra: Path
     if args.colorize:
         colorize = {"method": args.colorize, "reference": args.reference, "hints": args.hints}
     with reported_warnings(out.name, quiet=args.quiet):
-        # The repair's PatchMatch kernels load in the background while the scan decodes and
-        # the detector runs (numba compiles and loads under its own lock: safe if they meet).
-        prewarm("patchmatch")
-        if args.detector == "learned":  # and the detector's network, likewise
+        # The detector's network loads in the background while the scan decodes (the repair's
+        # PatchMatch kernels once the defects are found: restoration.pipeline.restore_array).
+        if args.detector == "learned":
             from photomend.nn import onnx as nn_onnx
             from photomend.restoration import detect_learned, detect_stains
 

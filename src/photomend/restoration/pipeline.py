@@ -19,7 +19,7 @@ from photomend.engines import ProgressFn
 from photomend.errors import InputError, MaskError
 from photomend.io import ImageSource, LoadedImage, read_image, read_mask
 from photomend.ops.morphology import disk, touching
-from photomend.removal import remove_array
+from photomend.removal import prewarm, remove_array
 from photomend.restoration.detect import (
     DEFAULT_DETECTOR,
     WORKING_SIZE,
@@ -182,6 +182,12 @@ def restore_array(
     """
     rgb = np.asarray(rgb, np.float32)
     mask = detect_defects(rgb, detector=detector, threshold=threshold, progress=progress)
+    if mask.any() or extra_mask is not None:
+        # PatchMatch's compiled kernels (a fresh process: ~0.65 s of CPU, mostly holding the
+        # GIL) load in the background from here, beside the mask's dilation and the Telea fill
+        # of the thin defects, which leave a core free; not beside the detector's network,
+        # which keeps both cores of a small machine busy.
+        prewarm("patchmatch")
     mask = dilate_mask(mask)
     if extra_mask is not None:
         mask = mask | np.asarray(extra_mask, bool)
