@@ -19,6 +19,11 @@ For each row, in one run on the same machine:
 - and the ``telea`` and ``ns`` engines against ``cv2.inpaint`` on the same arrays in this
   process (target: at most 1.2x).
 
+Beside each wall time, the CPU time (user + system, all threads) and the minor page faults
+of the same runs: of the child process for the CLI, of this process for warm. On a shared
+machine these move much less with the load than wall times do; the load average at the start
+and at the end of the run is reported.
+
 Each figure is the median of ``--repeats`` runs (default 3). Inputs are made from the held-out
 Elephants photo (Debian ``mate-backgrounds``, see photos.py) into ``benchmarks/.cache/cli``:
 the 3840x2160 JPEG with a blob mask (5-20 % coverage, as bench_4k.py), a 4000x3000 damaged scan
@@ -34,6 +39,7 @@ import io
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -106,29 +112,46 @@ def jobs(f: dict[str, Path], out: Path) -> list[tuple[str, list[str]]]:
     ]
 
 
-def cold(argv: list[str]) -> float:
-    """Wall seconds of ``argv`` in a fresh process (its output discarded; it must succeed)."""
-    t0 = time.perf_counter()
+def _usage(who: int) -> tuple[float, float, int]:
+    r = resource.getrusage(who)
+    return time.perf_counter(), r.ru_utime + r.ru_stime, r.ru_minflt
+
+
+def _delta(a: tuple[float, float, int], b: tuple[float, float, int]) -> dict:
+    return {"wall": b[0] - a[0], "cpu": b[1] - a[1], "faults": b[2] - a[2]}
+
+
+def cold(argv: list[str]) -> dict:
+    """Wall seconds, CPU seconds and minor page faults of ``argv`` in a fresh process (its
+    output discarded; it must succeed)."""
+    before = _usage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(argv, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
+    after = _usage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr[-500:]}")
-    return wall
+    return _delta(before, after)
 
 
-def warm(args: list[str]) -> float:
-    """Wall seconds of ``photomend.cli.main(args)`` in this process."""
+def warm(args: list[str]) -> dict:
+    """Wall seconds, CPU seconds (all threads) and minor page faults of
+    ``photomend.cli.main(args)`` in this process."""
     from photomend.cli import main
 
     sink = io.StringIO()
-    t0 = time.perf_counter()
+    before = _usage(resource.RUSAGE_SELF)
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         code = main([*args, "--overwrite", "-q"] if args[0] in ("remove", "restore", "upscale")
                     else args)
-    wall = time.perf_counter() - t0
+    after = _usage(resource.RUSAGE_SELF)
     if code != 0:
         raise RuntimeError(f"photomend {' '.join(args)} exited {code}: {sink.getvalue()[-500:]}")
-    return wall
+    return _delta(before, after)
+
+
+def medians(n: int, fn, *args) -> dict:
+    """Each figure of ``fn(*args)`` (a dict of numbers), median of ``n`` runs."""
+    runs = [fn(*args) for _ in range(n)]
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
 def engine_vs_opencv(f: dict[str, Path], repeats: int) -> list[dict]:
@@ -154,15 +177,11 @@ def engine_vs_opencv(f: dict[str, Path], repeats: int) -> list[dict]:
             cv2.inpaint(bgr, hole8, 5, flag)
             return time.perf_counter() - t0
 
-        rows.append({"engine": name, "ours_s": median_of(repeats, ours),
-                     "opencv_s": median_of(repeats, theirs)})
+        rows.append({"engine": name, "ours_s": statistics.median(ours() for _ in range(repeats)),
+                     "opencv_s": statistics.median(theirs() for _ in range(repeats))})
         print(f"engine {name}: {rows[-1]['ours_s']:.2f} s, cv2.inpaint "
               f"{rows[-1]['opencv_s']:.2f} s", flush=True)
     return rows
-
-
-def median_of(n: int, fn, *args) -> float:
-    return statistics.median(fn(*args) for _ in range(n))
 
 
 def run(repeats: int) -> tuple[list[dict], list[dict]]:
@@ -175,18 +194,21 @@ def run(repeats: int) -> tuple[list[dict], list[dict]]:
         writes = args[0] in ("remove", "restore", "upscale")
         cold_args = [*args, "--overwrite", "-q"] if writes else args
         warm(args)  # untimed: imports, kernels, sessions
-        rows.append({"job": label,
-                     "cli_s": median_of(repeats, cold, [*exe, *cold_args]),
-                     "warm_s": median_of(repeats, warm, args)})
-        print(f"{label}: CLI {rows[-1]['cli_s']:.2f} s, warm {rows[-1]['warm_s']:.2f} s",
+        c, w = medians(repeats, cold, [*exe, *cold_args]), medians(repeats, warm, args)
+        rows.append({"job": label, "cli_s": c["wall"], "warm_s": w["wall"],
+                     "cli_cpu_s": c["cpu"], "warm_cpu_s": w["cpu"],
+                     "cli_faults": c["faults"], "warm_faults": w["faults"]})
+        print(f"{label}: CLI {c['wall']:.2f} s ({c['cpu']:.2f} s CPU, {c['faults']:.0f} faults), "
+              f"warm {w['wall']:.2f} s ({w['cpu']:.2f} s CPU, {w['faults']:.0f} faults)",
               flush=True)
     script = [sys.executable, str(files["script"]), str(files["photo4k"]), str(files["mask4k"]),
               str(out / "opencv.jpg")]
-    opencv_s = median_of(repeats, cold, script)
-    print(f"OpenCV script: {opencv_s:.2f} s", flush=True)
+    opencv = medians(repeats, cold, script)
+    opencv_s = opencv["wall"]
+    print(f"OpenCV script: {opencv_s:.2f} s ({opencv['cpu']:.2f} s CPU)", flush=True)
     for row in rows:
         if row["job"] == "remove 3840x2160 --engine telea":
-            row["opencv_s"] = opencv_s
+            row["opencv_s"], row["opencv_cpu_s"] = opencv_s, opencv["cpu"]
     return rows, engine_vs_opencv(files, repeats)
 
 
@@ -199,9 +221,15 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"{os.cpu_count()} CPU cores ({cpu}), Python {platform.python_version()}, "
-            f"load average {load:.1f} at the end")
+            f"load average {LOAD_AT_START:.1f} at the start and {_load():.1f} at the end")
+
+
+def _load() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+LOAD_AT_START = _load()
 
 
 def commit() -> str:
@@ -225,10 +253,12 @@ def report(rows: list[dict], engines: list[dict], repeats: int) -> str:
         "arguments through `photomend.cli.main` in a process that has run them once "
         "(imports done, kernels and models loaded); **overhead** = CLI - warm. Inputs: the "
         "held-out 3840x2160 Elephants JPEG with a blob mask, a 4000x3000 damaged scan (JPEG) "
-        "and a 1000x1000 crop (PNG); see the module docstring.",
+        "and a 1000x1000 crop (PNG); see the module docstring. CPU: user + system seconds of "
+        "all threads; page faults: minor faults (first touches of new memory).",
         "",
-        "| command | CLI | warm | overhead | target |",
-        "|---|---|---|---|---|",
+        "| command | CLI | warm | overhead | target | CPU: CLI / warm "
+        "| page faults: CLI / warm |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         over = r["cli_s"] - r["warm_s"]
@@ -240,7 +270,9 @@ def report(rows: list[dict], engines: list[dict], repeats: int) -> str:
         else:
             target = "-"
         lines.append(f"| `{r['job']}` | {r['cli_s']:.2f} s | {r['warm_s']:.2f} s | "
-                     f"{over:+.2f} s | {target} |")
+                     f"{over:+.2f} s | {target} | {r['cli_cpu_s']:.2f} s / "
+                     f"{r['warm_cpu_s']:.2f} s | {r['cli_faults']:,.0f} / "
+                     f"{r['warm_faults']:,.0f} |")
     telea = next(r for r in rows if "opencv_s" in r)
     ratio = telea["cli_s"] / telea["opencv_s"]
     lines += [
@@ -271,7 +303,8 @@ def environment(repeats: int) -> dict:
     """The conditions of the run, for results_cli.json (and the README's table)."""
     return {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit(), "machine": machine(),
             "cores": os.cpu_count(), "python": platform.python_version(),
-            "load": round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None,
+            "load": round(_load(), 1) if hasattr(os, "getloadavg") else None,
+            "load_at_start": round(LOAD_AT_START, 1) if hasattr(os, "getloadavg") else None,
             "repeats": repeats}
 
 
