@@ -47,6 +47,11 @@ FLOW_EDGE, FIT_RADIUS = 3, 48
 #: (sigma 1/36 and 1/9 of the height, band 8, no outlier limit, an additive field tried).
 #: GAIN_LIMIT bounds the gain (a safety bound, not tuned).
 LIGHT_SIGMA, LIGHT_BAND, LIGHT_OUTLIER, GAIN_LIMIT = 1 / 18, 4, 0.06, 2.0
+#: :func:`seam_blend`: the ring's difference is smoothed along the ring (Gaussian, SEAM_SIGMA px)
+#: and fades into the hole as exp(-(d - 1) / SEAM_TAU), d px from its edge. Chosen on vtest.avi
+#: frames 0-399 by looking at 1:1 crops (no feathering: the codec's darker blocks around a
+#: walker leave a lighter patch where it was; tau 3-12 and sigma 0, 4, 8 tried).
+SEAM_SIGMA, SEAM_TAU = 8.0, 6.0
 #: :func:`changed_around`: a hole's surroundings (SCENE_BAND px outside it) count as changed
 #: when more than SCENE_CHANGED of them differ from the background by LIGHT_OUTLIER. Not tuned:
 #: on vtest.avi frames 0-399 the largest share around a hole is 0.28 (never triggered there).
@@ -311,6 +316,47 @@ def bilinear(rgb: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (top * (1 - ay) + bottom * ay).astype(np.float32)
 
 
+def seam_blend(frame: np.ndarray, hole: np.ndarray, estimate: np.ndarray,
+               ring_ok: np.ndarray, *, sigma: float = SEAM_SIGMA,
+               tau: float = SEAM_TAU) -> np.ndarray:
+    """``frame`` with its hole replaced by ``estimate``, plus the difference frame - estimate on
+    ``ring_ok`` (ring pixels outside the hole with a trusted estimate) smoothed along the ring,
+    diffused into the hole and faded with the distance d from the hole's edge
+    (``exp(-(d - 1) / tau)``): the hole's edge meets what surrounds it (a shadow or the
+    codec's blocks the mask missed), its inside stays the estimate, and one frame's noise on
+    the ring does not come in. Pixels outside the hole are ``frame``'s.
+
+    >>> f = np.full((60, 60, 3), 0.6, np.float32); hole = np.zeros((60, 60), bool)
+    >>> hole[10:50, 10:50] = True; est = np.full_like(f, 0.5)
+    >>> out = seam_blend(f, hole, est, ring_of(hole) & ~hole)
+    >>> round(float(out[10, 30, 0]), 3), round(float(out[30, 30, 0]), 3)
+    (0.6, 0.505)
+    """
+    out = frame.copy()
+    if not hole.any():
+        return out
+    if not ring_ok.any():
+        out[hole] = np.clip(estimate[hole], 0.0, 1.0)
+        return out
+    ys, xs = np.nonzero(hole | ring_ok)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    known = ring_ok[y0:y1, x0:x1]
+    diff = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
+    diff[known] = frame[y0:y1, x0:x1][known] - estimate[y0:y1, x0:x1][known]
+    if sigma > 0:
+        k = known.astype(np.float32)
+        num = cv2.GaussianBlur(diff, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+        den = cv2.GaussianBlur(k, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+        diff = np.where(known[..., None], num / np.maximum(den, 1e-6)[..., None], 0.0)
+    corr = diffuse(diff.astype(np.float32), known)
+    sub = hole[y0:y1, x0:x1]
+    d = cv2.distanceTransform(sub.astype(np.uint8), cv2.DIST_L2, 3)
+    w = np.clip(np.exp(-(d - 1.0) / tau), 0.0, 1.0)[..., None]
+    fill = estimate[y0:y1, x0:x1] + w * corr
+    out[y0:y1, x0:x1][sub] = np.clip(fill[sub], 0.0, 1.0)
+    return out
+
+
 def blend(frame: np.ndarray, hole: np.ndarray, estimate: np.ndarray,
           ring_ok: np.ndarray) -> np.ndarray:
     """``frame`` with its hole replaced by ``estimate`` (HxWx3, valid on the hole and the ring),
@@ -332,5 +378,6 @@ def blend(frame: np.ndarray, hole: np.ndarray, estimate: np.ndarray,
     return out
 
 
-__all__ = ["blend", "changed_around", "completed_flow", "diffuse", "flow_estimate", "light_gain",
-           "nan_median", "ring_of", "static_estimate", "upscale_flow"]
+__all__ = ["blend", "changed_around", "completed_flow", "diffuse", "flow_estimate",
+           "light_gain", "nan_median", "ring_of", "seam_blend", "static_estimate",
+           "upscale_flow"]

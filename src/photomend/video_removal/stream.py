@@ -320,15 +320,17 @@ class _Filler:
         ring_ok[ys[seen & ~in_hole], xs[seen & ~in_hole]] = True
         if bg is None:
             return fill.blend(cur.rgb, hole, estimate, ring_ok)
-        # the background's pixels as they are (already in this frame's light); the rest of the
-        # hole matched to what surrounds it
-        out = cur.rgb.copy()
+        # the background's pixels (in this frame's light), their edge met to what surrounds
+        # them; the rest of the hole matched to what surrounds it
         done = np.zeros_like(hole)
         done[ys[from_bg & in_hole], xs[from_bg & in_hole]] = True
-        out[done] = estimate[done]
+        ring_bg = np.zeros_like(hole)
+        ring_bg[ys[from_bg & ~in_hole], xs[from_bg & ~in_hole]] = True
+        out = fill.seam_blend(cur.rgb, done, estimate, ring_bg)
         rest = hole & ~done
         if not rest.any():
             return out
+        estimate[done] = out[done]
         return fill.blend(out, rest, estimate, fill.ring_of(rest) & (ring_ok | done))
 
     def _from_prev(self, ys: np.ndarray, xs: np.ndarray,
