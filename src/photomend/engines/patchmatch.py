@@ -142,16 +142,15 @@ class PatchMatchEngine(Engine):
 
     def _inpaint(self, image: np.ndarray, mask: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
         voted, sharp, trust = self._search(image, mask, progress)
-        if sharp is None:  # a big hole, refined at full resolution: the vote is the fill
-            out = image.copy()
-            np.copyto(out, voted, where=mask[..., None])
-            return out
-        return self._compose(image, mask, voted, sharp, trust)
+        out = image.copy()
+        win = self._window(mask)
+        out[win] = self._compose(*(np.ascontiguousarray(a[win]) for a in (image, mask, voted, sharp, trust)))
+        return out
 
     def _window(self, mask: np.ndarray) -> tuple[slice, slice]:
-        """Where the colour guard looks: everything for a hole up to ``refine_pixels``; for a
-        bigger one its bounding box and ``context_px`` around, which is all its widest filters
-        reach (a 4K crop is mostly photo it would blur for nothing)."""
+        """Where the finishing steps (colour guard, texture) look: everything for a hole up to
+        ``refine_pixels``; for a bigger one its bounding box and ``context_px`` around, which is
+        all their widest filters reach (a 4K crop is mostly photo they would blur for nothing)."""
         if np.count_nonzero(mask) <= self.refine_pixels:
             return slice(None), slice(None)
         ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
@@ -172,11 +171,7 @@ class PatchMatchEngine(Engine):
         image = np.ascontiguousarray(image, np.float32)
         mask = mask.astype(bool)
         voted, sharp, trust = self._search(image, mask, progress)
-        if sharp is None:  # refined at full resolution (a big hole): the vote is the fill
-            fill = image.copy()
-            np.copyto(fill, voted, where=mask[..., None])
-        else:
-            fill = self._compose(image, mask, voted, sharp, trust)
+        fill = self._compose(image, mask, voted, sharp, trust)
         # Blown up by CRA, a step between the fill and the rim becomes an outline several
         # full-resolution pixels wide: next to the rim the structure follows a diffusion fill,
         # which continues the rim's colours (measured on the TUNE photos at 4K: seam ratio
@@ -261,10 +256,6 @@ class PatchMatchEngine(Engine):
         if self.colour_guard:
             win = self._window(mask)
             voted[win] = colour_guard.replace_foreign(np.ascontiguousarray(voted[win]), mask[win])
-        if refining:
-            # Voted from full-resolution patches whose offsets agree, the fill is as sharp as
-            # the photo already (detail ratio ~0.8 on the TUNE photos at 4K): no texture pass.
-            return voted, None, None
         # Trust comes from the soft estimate: averaged votes reproduce a source exactly only
         # where the photo repeats itself. After the sharp votes below, every copied patch
         # matches its own source, so their costs say nothing about regularity.
@@ -277,7 +268,8 @@ class PatchMatchEngine(Engine):
         sharp = img.copy()
         for _ in range(self.em_sharp):
             k.compute_costs(sharp, targets, nnf, cost, r, lam)
-            k.patchmatch(sharp, targets, tindex, valid, nnf, cost, r, pm_iters, max_radius, lam)
+            if not refining:  # (refined: the soft vote's matches, only weighted sharply)
+                k.patchmatch(sharp, targets, tindex, valid, nnf, cost, r, pm_iters, max_radius, lam)
             k.vote(sharp, hole_yx, tindex, nnf, cost, r,
                    *self._weights(cost, npix, self.sharp_percentile), prior)
         return voted, sharp[..., :3], trust
@@ -398,8 +390,11 @@ class PatchMatchEngine(Engine):
     #: Mean squared patch error (per pixel and channel) at which the matches lose most trust.
     trust_error = 3e-6
     locality = 0.03
-    #: Levels whose hole has more pixels than this (finer than a ~1 MP photo's) only refine
-    #: the doubled matches: one EM iteration, one scan, random search within ``refine_radius``.
+    #: Levels whose hole has more pixels than this (a 512-px photo's holes have fewer) only
+    #: refine the doubled matches: one EM iteration, one scan, random search within
+    #: ``refine_radius``; the finest level then votes the matches, soft and sharp, without a
+    #: scan. On the TUNE photos at 1024 px the metrics are those of the full search (PSNR
+    #: 14.90 dB both, edge F1 0.422 vs 0.426, detail 0.59 both) in half the time.
     refine_pixels = 40_000
     refine_radius = 4
     #: PatchMatch scans on a refined level below the finest (the finest only votes).
