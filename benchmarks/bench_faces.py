@@ -230,9 +230,13 @@ def run_pulse_speed(steps: int) -> int:
 def run_gfpgan_speed(runs: int) -> int:
     """GFPGAN's speed under ONNX Runtime on one 512 px face: a random model of the published
     architecture exported as ``models import`` does (the time does not depend on the weights),
-    one warm-up run, then the median of ``runs``; results_faces_gfpgan.md/.json."""
+    one warm-up run, then the median of ``runs`` through photomend's session (wall clock);
+    then ``runs`` more through a session that does not spin-wait, timed in process CPU
+    seconds (the work done, which other jobs on a shared machine inflate far less than the
+    wall clock: on an idle machine with 2 threads, wall ~ CPU / 2). results_faces_gfpgan.*"""
     import tempfile as tf
 
+    import onnxruntime as ort
     import torch
 
     from photomend.faces import gfpgan
@@ -252,8 +256,19 @@ def run_gfpgan_speed(runs: int) -> int:
             t = time.perf_counter()
             gfpgan.restore_face(face, sess)
             times.append(time.perf_counter() - t)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = num_threads()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        quiet = ort.InferenceSession(str(dst), options, providers=["CPUExecutionProvider"])
+        gfpgan.restore_face(face, quiet)
+        cpu = []
+        for _ in range(runs):
+            t = time.process_time()
+            gfpgan.restore_face(face, quiet)
+            cpu.append(time.process_time() - t)
     out = {"runs": runs, "median_s": round(float(np.median(times)), 2),
            "times_s": [round(t, 2) for t in times], "ort_threads": num_threads(),
+           "cpu_s_median": round(float(np.median(cpu)), 2), "cpu_s": [round(t, 2) for t in cpu],
            "load_average_1min": round(os.getloadavg()[0], 1),
            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
            "date": time.strftime("%Y-%m-%d"),
@@ -263,8 +278,11 @@ def run_gfpgan_speed(runs: int) -> int:
     md = ("# GFPGAN speed, one 512 px face, ONNX Runtime fp32 (bench_faces.py --gfpgan-runs)"
           f"\n\n{out['date']}, commit {out['commit']}, {out['machine']}, {out['ort_threads']} "
           f"ONNX Runtime threads, 1-minute load average {out['load_average_1min']} (other jobs "
-          "share the CPUs).\n\n| runs | median | all | target |\n|---|---|---|---|\n"
-          f"| {runs} | {out['median_s']} s | {out['times_s']} | <= 2 s |\n")
+          "share the CPUs: the wall clock is an upper bound; CPU seconds are the work done, "
+          "without spin-waiting).\n\n| runs | wall median | all | CPU s median | all | target |"
+          "\n|---|---|---|---|---|---|\n"
+          f"| {runs} | {out['median_s']} s | {out['times_s']} | {out['cpu_s_median']} s | "
+          f"{out['cpu_s']} | <= 2 s wall |\n")
     (HERE / "results_faces_gfpgan.md").write_text(md)
     print(md)
     return 0
