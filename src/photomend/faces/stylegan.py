@@ -60,8 +60,8 @@ class Blur(nn.Module):
         k = k[:, None] * k[None, :]
         self.register_buffer("kernel", (k / k.sum())[None, None])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.kernel.expand(x.size(1), -1, -1, -1), padding=1,
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        return F.conv2d(x, self.kernel.expand(x.size(1), -1, -1, -1), bias, padding=1,
                         groups=x.size(1))
 
 
@@ -89,7 +89,7 @@ class EqualConv(nn.Module):
         else:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
             x = F.conv2d(x, w, padding=1)
-        return self.intermediate(x) + self.bias.view(1, -1, 1, 1)
+        return self.intermediate(x, self.bias)  # the bias added by the blur's convolution
 
 
 class NoiseWeight(nn.Module):
@@ -105,7 +105,7 @@ class StyleMod(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         style = self.lin(w).view(-1, 2, x.size(1), 1, 1)
-        return x * (style[:, 0] + 1.0) + style[:, 1]
+        return torch.addcmul(style[:, 1], x, style[:, 0] + 1.0)  # x * (1 + s) + b, one pass
 
 
 class Epilogue(nn.Module):
@@ -117,7 +117,7 @@ class Epilogue(nn.Module):
         self.style_mod = StyleMod(channels)
 
     def forward(self, x, w, noise):
-        x = x + self.noise.weight.view(1, -1, 1, 1) * noise
+        x = torch.addcmul(x, self.noise.weight.view(1, -1, 1, 1), noise)  # x + weight * noise
         x = F.instance_norm(F.leaky_relu(x, 0.2), eps=1e-5)
         return self.style_mod(x, w)
 
