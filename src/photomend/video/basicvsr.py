@@ -39,9 +39,9 @@ PARTS = ("flow", "backward", "forward", "upsample")
 #: trade-off, not tuned on data: no published weights were at hand).
 WINDOW, CONTEXT = 10, 5
 #: The x4 upsampler runs on stripes of this many input rows, each read with ``STRIPE_PAD``
-#: more rows on both sides (its receptive field is 2 input rows, bilinear x4 adds 1): the
+#: more rows on both sides (its receptive field is 2 input rows; 1 is not enough): the
 #: same output as one run, with a fraction of the memory (64-channel maps at 4x the size).
-STRIPE_ROWS, STRIPE_PAD = 48, 4
+STRIPE_ROWS, STRIPE_PAD = 64, 3
 PREFIX = "generator."
 #: Keys a checkpoint may lack or carry besides the network's: SPyNet's constant
 #: normalisation buffers, and the training step counter of mmagic's model wrapper.
