@@ -308,6 +308,18 @@ def markdown(res: dict) -> str:
              "Flicker: mean |(out[t+1] - out[t]) - (truth[t+1] - truth[t])| in both frames' "
              "masks (0-255; moving clips: after warping by the true camera motion; vtest's "
              "truth is still, so there it is mean |out[t+1] - out[t]|); lower is better.", ""]
+    if res.get("note"):
+        lines += [res["note"], ""]
+    for n, old in enumerate(res.get("earlier_runs", []), start=1):
+        parts = []
+        for part in ("static", "auto"):
+            if part in old:
+                o, pm = old[part]["ours"], old[part]["per-frame patchmatch"]
+                parts.append(f"{part}: {o['psnr']:.2f} dB vs per-frame patchmatch {pm['psnr']:.2f}"
+                             f", flicker {o['flicker']:.2f} vs {pm['flicker']:.2f} "
+                             f"({o['flicker'] / pm['flicker']:.3f}x)")
+        lines += [f"Earlier run {n} of this split (code {old['commit']}): " + "; ".join(parts)
+                  + ".", ""]
 
     def table(title: str, part: dict, note: str = "") -> None:
         lines.extend([f"## {title}", ""] + ([note, ""] if note else []))
@@ -323,7 +335,8 @@ def markdown(res: dict) -> str:
             s = part["ours"]["stats"]
             hole = max(1, s["copied"] + s["remembered"] + s["carried"] + s["invented"])
             lines.extend(["", f"Ours: {100 * s['copied'] / hole:.1f} % of the hole pixels copied "
-                      f"from other frames, {100 * (s['remembered'] + s['carried']) / hole:.1f} % "
+                      f"from other frames (the clip's background included), "
+                      f"{100 * (s['remembered'] + s['carried']) / hole:.1f} % "
                       f"from the background memory / previous output, "
                       f"{100 * s['invented'] / hole:.2f} % invented by the image engine on "
                       f"{len(part['ours']['key_frames'])} key frame(s); still-camera windows: "
@@ -375,6 +388,8 @@ def main(argv=None) -> int:
     p.add_argument("--scale", type=float, default=1.0, help="vtest scale (development runs)")
     p.add_argument("--radius", type=int, default=24)
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--note", default=None, help="a paragraph for the report (how the method "
+                   "was chosen, which run of the held-out split this is)")
     p.add_argument("--merge", action="store_true",
                    help="update these parts in the existing results (the others are kept)")
     args = p.parse_args(argv)
@@ -387,6 +402,12 @@ def main(argv=None) -> int:
     if args.merge and (HERE / f"{stem}.json").is_file():
         old = json.loads((HERE / f"{stem}.json").read_text())
         res = {**old, "commit": f"{old['commit']} ({', '.join(sorted(parts))}: {commit})"}
+    elif args.split == "heldout" and (HERE / f"{stem}.json").is_file():
+        # a held-out split is run once per method: the earlier runs stay on record
+        old = json.loads((HERE / f"{stem}.json").read_text())
+        res["earlier_runs"] = old.pop("earlier_runs", []) + [old]
+    if args.note:
+        res["note"] = args.note
     rng = DEV_FRAMES if args.split == "dev" else HELDOUT_FRAMES
     if args.frames:
         a, b = (int(v) for v in args.frames.split(":"))
