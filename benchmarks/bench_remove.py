@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="smoke test: 2 photos, 1 seed, no 4K part")  # fmt: skip
     parser.add_argument("--out", type=Path, default=HERE / "results.md", help="Markdown report path")
     parser.add_argument("--no-4k", action="store_true", help="skip Part B")
+    parser.add_argument("--only-4k", action="store_true",
+                        help="Part B only; Part A's 512-px figures are kept from the previous "
+                             "results JSON at --out")  # fmt: skip
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -41,10 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = HERE / "out"
     photos = benchmark_photos(quick=args.quick)
     seeds = [0] if args.quick else [0, 1]
-    methods = all_methods()
-    warm_up(methods)
-    records = bench_512.run(photos, seeds, methods, out_dir / "512")
-    summary = bench_512.summarise(records, methods)
+    if args.only_4k:  # Part A as last measured (its commit is named in the report)
+        previous = json.loads(args.out.with_suffix(".json").read_text())
+        photos, seeds = previous["photos"], previous["seeds"]
+        records, summary = previous["records_512"], previous["summary_512"]
+        env["part_a_from"] = previous["environment"]["commit"]
+    else:
+        methods = all_methods()
+        warm_up(methods)
+        records = bench_512.run(photos, seeds, methods, out_dir / "512")
+        summary = bench_512.summarise(records, methods)
     part_b = None if (args.quick or args.no_4k) else bench_4k.run(out_dir / "4k")
 
     env["wall_s"] = time.perf_counter() - started
@@ -73,6 +82,8 @@ def _markdown(args, photos, seeds, summary, part_b, env) -> str:
         "",
         f"## A. 512 px: {len(photos)} photos × 3 mask kinds × {len(seeds)} seed(s)",
         "",
+        *([f"(Part A as measured at commit `{env['part_a_from']}`; this run measured Part B only.)", ""]
+          if env.get("part_a_from") else []),
         "Means over photos and seeds. Masked metrics over the hole dilated by 8 px; detail ratio inside "
         "the hole eroded by 2 px (1 = as much fine detail as the truth). photomend methods run with "
         f"`hd_strategy=\"original\"`; PyPatchMatch with `patch_size={PYPATCHMATCH_PATCH_SIZE}`. "

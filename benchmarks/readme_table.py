@@ -50,8 +50,9 @@ def _when(env: dict) -> str:
 def removal_rows(results: dict) -> list[list[str]]:
     """Rows of bench_remove.py's results.json: 512 px quality and the 4K end-to-end fill."""
     env = results["environment"]
+    part_a = {**env, "commit": env.get("part_a_from", env["commit"])}
     where = (f"{len(results['photos'])} held-out photos x {len(results['seeds'])} seeds, "
-             f"512 px; {_when(env)}")
+             f"512 px; {_when(part_a)}")
     rows = []
     kinds = list(results["summary_512"])
     verdicts = {k: results["summary_512"][k]["verdict"] for k in kinds}
