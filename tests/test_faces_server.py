@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,26 @@ def test_restore_with_faces_and_strength_zero(client, installed):  # noqa: F811
     zero = _image(client, _run(client, "restore", {**base, "faces": "gfpgan",
                                                      "face_strength": "0"}))
     assert (zero == plain).all()
+
+
+def test_upscale_with_pulse_reports_each_face_and_the_identity_note(client, monkeypatch):
+    from photomend import zoo
+    from photomend.faces import pulse_search
+    from test_faces_pulse import tiny_weights
+
+    real = zoo.model_path
+    monkeypatch.setattr(zoo, "model_path", lambda name: (
+        Path("installed") if name.startswith("pulse-") else real(name)))
+    monkeypatch.setattr(pulse_search, "installed_weights", lambda: tiny_weights(32))
+    methods = {m["name"]: m for m in client.get("/v1/faces").json()}
+    assert methods["pulse"]["models"] == ["pulse-stylegan-ffhq", "pulse-gaussian-fit"]
+    job = _run(client, "upscale", {"scale": "2", "model": "bicubic", "faces": "pulse",
+                                   "face_steps": "2", "face_seed": "1"})
+    summary = json.loads(client.get(job["result_url"], params={"output": "faces"}).content)
+    assert summary["method"] == "pulse" and summary["faces"] == 1
+    (report,) = summary["pulse"]
+    assert report["lr_side"] == 32 and isinstance(report["matched"], bool)
+    assert "not the person's face" in summary["note"]
+    r = client.post("/v1/upscale", files={"image": ("a.png", ASTRO_PNG, "image/png")},
+                    data={"faces": "pulse", "face_steps": "0"})
+    assert r.status_code == 422, r.text
