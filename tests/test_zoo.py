@@ -132,6 +132,19 @@ def test_corrupt_installed_file_is_refused(cache):
         zoo.model_path("test-fetchable")
 
 
+def test_an_installed_file_is_hashed_once_until_it_changes(cache, monkeypatch):
+    path = zoo.fetch_model("test-fetchable")
+    calls = []
+    real = zoo.sha256_of
+    monkeypatch.setattr(zoo, "sha256_of", lambda p: calls.append(p) or real(p))
+    assert zoo.model_path("test-fetchable") == path
+    assert zoo.model_path("test-fetchable") == path
+    assert len(calls) <= 1  # (0 when fetch_model already verified this version)
+    path.write_bytes(b"bit rot")  # a new version of the file: hashed again, refused
+    with pytest.raises(ModelError, match="corrupt"):
+        zoo.model_path("test-fetchable")
+
+
 def test_reinstall_replaces_atomically(cache, tmp_path):
     first = zoo.install_file("test-importable", _published_file(tmp_path))
     again = zoo.install_file("test-importable", _published_file(tmp_path, data=PUBLISHED * 2))
