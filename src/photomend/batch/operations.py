@@ -95,8 +95,8 @@ def _faces(image: LoadedImage, *, mask: str | None, hints: str | None,
 
 
 def _video_only(image: LoadedImage, **_: Any) -> LoadedImage:
-    raise InputError("upscale_video works on videos: a job with it reads the videos of its "
-                     "input folder or manifest (photomend.batch.video)")
+    raise InputError("upscale_video and remove_video work on videos: a job with one reads the "
+                     "videos of its input folder or manifest (photomend.batch.video)")
 
 
 #: Step name -> operation. ``remove`` takes the options of :func:`photomend.removal.remove_array`
@@ -110,6 +110,9 @@ OPERATIONS: dict[str, Operation] = {
     # videos cut into segments, run by the workers and joined (photomend.batch.video): the
     # options of photomend.video.upscale_video (scale, model) plus segment, crf, preset
     "upscale_video": Operation("upscale_video", _video_only),
+    # the same for photomend.video_removal.remove_video: mask or mask_dir, resize_mask, engine,
+    # camera, radius, seed (photomend.video_removal.segment.remove_range)
+    "remove_video": Operation("remove_video", _video_only),
     # every face restored by GFPGAN (method="gfpgan", strength) or replaced by PULSE's
     # (method="pulse", steps, eps, seed): after restore or upscale in a chain
     "faces": Operation("faces", _faces, options=FACE_OPTIONS, check=_check_faces),

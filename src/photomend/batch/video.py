@@ -5,9 +5,11 @@ checksum), and the driver joins a video's segments without re-encoding once all 
 
 A killed or interrupted job, run again, skips the segments the journal has as done (their
 files still match) and resumes at the first unfinished one; a video already joined by an
-earlier run is skipped. A job has one video step (``upscale_video``; any operation of
-:data:`photomend.video.segments.RANGE_OPS`), with its options and these three:
-``segment`` (frames per segment, default 250), ``crf`` (18) and ``preset`` ("medium").
+earlier run is skipped. A job has one video step (``upscale_video``, ``remove_video``; any
+operation of :data:`photomend.video.segments.RANGE_OPS`), with its options and these three:
+``segment`` (frames per segment, default 250), ``crf`` (18) and ``preset`` ("medium"). An
+operation that needs a pass over the whole clip (``remove_video``'s still-camera background)
+does it in the driver when the video is planned, once (kept in the work folder).
 
 >>> video_step([Step("upscale_video", {"scale": 2})]).op
 'upscale_video'

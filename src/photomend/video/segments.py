@@ -5,7 +5,8 @@ copied from the source).
 
 Any frame-by-frame video operation can be cut this way: a :class:`RangeOp` says how many
 frames of ``context`` it reads on each side of a range and turns the frames of a range into
-its outputs (:func:`range_op` builds the registered ones: ``upscale_video``). The steps are
+its outputs (:func:`range_op` builds the registered ones: ``upscale_video``,
+``remove_video``). The steps are
 separate so that ``photomend batch`` runs the segments on several workers
 (:mod:`photomend.batch.video`): :func:`plan_segments` (cut points and the work folder),
 :func:`run_segment` (one segment, any process that sees the files), :func:`join_segments`.
@@ -28,8 +29,9 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,12 @@ class RangeOp:
     settings: dict[str, Any]
     context: int
     run: Callable[[Iterator[Frame], int], Iterator[np.ndarray]] = field(compare=False)
+    #: optional: ``prepare(plan)``, once per video when it is planned (in the driver), for
+    #: what every segment shares (e.g. a pass over the whole clip, kept in ``plan.work``)
+    prepare: Callable[[SegmentPlan], None] | None = field(default=None, compare=False)
+    #: optional: ``bind(plan)`` -> the operation for that video (its masks, its prepared
+    #: files), called before each segment runs
+    bind: Callable[[SegmentPlan], RangeOp] | None = field(default=None, compare=False)
 
 
 def upscale_range(scale: int = 2, model: str | None = None) -> RangeOp:
@@ -83,8 +91,15 @@ def upscale_range(scale: int = 2, model: str | None = None) -> RangeOp:
                    window_context(name)[1], run)
 
 
+def _remove_range(**options: Any) -> RangeOp:
+    from photomend.video_removal.segment import remove_range
+
+    return remove_range(**options)
+
+
 #: Operation name -> factory of its :class:`RangeOp` from keyword options.
-RANGE_OPS: dict[str, Callable[..., RangeOp]] = {"upscale_video": upscale_range}
+RANGE_OPS: dict[str, Callable[..., RangeOp]] = {"upscale_video": upscale_range,
+                                                "remove_video": _remove_range}
 
 
 def range_op(name: str, **options: Any) -> RangeOp:
@@ -196,6 +211,8 @@ def plan_segments(source: str | os.PathLike[str], output: str | os.PathLike[str]
                        info.rotation, bool(info.audio))
     if old is None or old.key != plan.key:
         plan.save()
+    if op.prepare is not None:
+        op.prepare(plan)
     return plan
 
 
@@ -205,6 +222,8 @@ def run_segment(plan: SegmentPlan, k: int, op: RangeOp) -> Path:
     part = plan.part(k)
     if part.is_file():
         return part
+    if op.bind is not None:
+        op = op.bind(plan)
     first, last = plan.cuts[k]
     times, tb = plan.times, plan.time_base
     lo, hi = max(0, first - op.context), min(plan.total, last + op.context)
@@ -212,18 +231,17 @@ def run_segment(plan: SegmentPlan, k: int, op: RangeOp) -> Path:
     reader = read_frames(plan.source, start=max(0.0, start - 1e-6),
                          duration=stop - start + 1e-3)
 
-    def frames() -> Iterator[Frame]:
+    def frames() -> Iterator[Frame]:  # numbered as in the whole clip
         for n, frame in enumerate(reader):
             if n >= hi - lo:
                 return
-            yield frame
+            yield replace(frame, index=lo + n)
 
     with VideoWriter(part, fps=plan.fps, time_base=tb, rotation=plan.rotation,
                      crf=plan.key["crf"], preset=plan.key["preset"], overwrite=True,
                      source=plan.source, bframes=0) as writer:
-        for i, out in enumerate(op.run(frames(), first - lo)):
-            if first + i >= last:
-                break  # the context after the segment: read, not output
+        # the context after the segment is read, not output (nor asked for)
+        for i, out in enumerate(islice(op.run(frames(), first - lo), last - first)):
             writer.write(out, times[first + i])
     return part
 
@@ -295,8 +313,10 @@ def _join(parts: list[Path], output: Path, audio_from: Path | None, av, *,
                 for path in parts:
                     with av.open(str(path)) as seg:
                         for packet in seg.demux(seg.streams.video[0]):
-                            if packet.dts is None:
-                                continue
+                            if packet.pts is None or not packet.size:
+                                continue  # the demuxer's flush packet
+                            if packet.dts is None:  # Matroska may leave it out; no B-frames:
+                                packet.dts = packet.pts  # decoded in presentation order
                             packet.stream = ostream
                             out.mux(packet)
                 if astreams:
