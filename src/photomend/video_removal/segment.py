@@ -60,10 +60,10 @@ def remove_range(
     ``stats``: a :class:`FillStats` that gets the counts of the segments' own frames (context
     frames not counted).
 
-    >>> remove_range(mask="m.png", auto="person")
+    >>> remove_range(mask="m.png", auto="person")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    photomend.errors.InputError: auto masks are tracked over the whole clip and cannot be cut into segments: run without segments, or give mask/mask_dir
+    photomend.errors.InputError: auto masks are tracked over the whole clip and cannot be ...
     """
     from photomend.api import check_engine
     from photomend.video.segments import RangeOp
@@ -101,11 +101,11 @@ def remove_range(
 
     def prepare(plan) -> None:
         target = plan.work / BACKGROUND
+        masks = masks_of(plan)  # the masks found, a folder checked for every frame
         if camera == "moving" or target.is_file():
             return
         from photomend.video.reader import read_frames
 
-        masks = masks_of(plan)
         bg = clip_background((f.rgb, masks(f.index, f.rgb.shape[:2]))
                              for f in read_frames(plan.source))
         tmp = plan.work / f".{BACKGROUND}.tmp.npz"
