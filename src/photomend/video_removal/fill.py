@@ -2,15 +2,20 @@
 
 Each hole pixel takes what the other frames saw there:
 
-- **static camera** (:func:`static_estimate`): the per-pixel median of the window's frames in
+- **still camera with the clip's background** (the caller's): that background times the
+  frame's light gain against it (:func:`light_gain`), its edge met to the frame around the
+  hole (:func:`seam_blend`); where the scene around a hole has changed since
+  (:func:`changed_around`), the window instead;
+- **still camera** (:func:`static_estimate`): the per-pixel median of the window's frames in
   which that pixel is not masked, a robust temporal background;
 - **moving camera** (:func:`flow_estimate`): each neighbour is aligned to the frame by
   OpenCV DIS optical flow, completed inside the hole by diffusion (flow is smooth, colour is
   not), and each pixel takes the nearest neighbour (in time) that saw it.
 
-The estimate is then matched to the frame's own brightness (:func:`blend`): the difference
-frame - estimate on a ring just outside the hole is diffused into the hole and added (a
-membrane / Poisson-style correction), so exposure changes between frames leave no seam.
+A window estimate is then matched to the frame's own brightness (:func:`blend`): the
+difference frame - estimate on a ring just outside the hole is diffused into the hole and
+added (a membrane / Poisson-style correction), so exposure changes between frames leave no
+seam.
 
 What no frame saw is left to the caller (:mod:`photomend.video_removal.stream`): it carries
 the previous output, or runs the image engine once.
