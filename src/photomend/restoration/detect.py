@@ -95,13 +95,9 @@ def defect_score(
 
     The map is float32 in [0, 1], of the size of :func:`detection_input` (the scan's own size
     for a scan of 768-1024 px, or any scan with ``classical``). For ``learned`` it is the
-    network's probability, fused with the classical detections it supports (:func:`fuse`)
-    when the model's metadata asks for it, less the regions above the default threshold that
-    look like photo content (:func:`~photomend.restoration.detect_regions.drop_content`;
-    judged at that threshold, whatever the caller's, so the map does not depend on it), raised
-    along the faint stretches of the scratches found (:func:`add_lines`), then set to 1 on
-    the stains (:func:`add_stains`) and torn corners (:func:`add_tears`) that the network
-    misses.
+    chain's score (:func:`chain_maps`). (A stacked per-pixel classifier over the chain's maps,
+    :mod:`photomend.restoration.detect_stacked`, was measured in issue 21 and not shipped:
+    docs/restore.md, session 13.)
     """
     check_detector(detector)
     h, w = rgb.shape[:2]
@@ -116,11 +112,26 @@ def defect_score(
         if progress is not None:
             progress("detect", 1, 1)
         return score, DEFAULT_THRESHOLD, 0.0
+    from photomend.restoration.detect_learned import default_threshold, hysteresis_margin
+
+    _, _, score = chain_maps(small, progress)
+    return score, default_threshold(), hysteresis_margin()
+
+
+def chain_maps(small: np.ndarray, progress: ProgressFn | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(classical score, network probability, chain score) of ``small`` (the scan at the
+    detection size), the inputs of the stacked classifier. The chain score is the network's
+    probability, fused with the classical detections it supports (:func:`fuse`) when the
+    model's metadata asks for it, less the regions above the default threshold that look like
+    photo content (:func:`~photomend.restoration.detect_regions.drop_content`), raised along
+    the faint stretches of the scratches found (:func:`add_lines`), then set to 1 on the
+    stains (:func:`add_stains`) and torn corners (:func:`add_tears`) that the network misses:
+    the ``learned`` detector's score."""
     from photomend.restoration.detect_classical import classical_score
     from photomend.restoration.detect_learned import (
         classical_support,
         default_threshold,
-        hysteresis_margin,
         learned_probability,
     )
     from photomend.restoration.detect_regions import drop_content
@@ -131,7 +142,7 @@ def defect_score(
     threshold = default_threshold()
     score = drop_content(score, small, prob, classical, threshold)
     score = add_lines(score, prob, small, threshold)
-    return add_tears(add_stains(score, small), small), threshold, hysteresis_margin()
+    return classical, prob, add_tears(add_stains(score, small), small)
 
 
 def add_lines(score: np.ndarray, prob: np.ndarray, rgb: np.ndarray,
