@@ -12,7 +12,7 @@ are ratios at heart, so a linear layer can compare a response with the local noi
 Measured in issue 21 and **not shipped** (docs/restore.md, session 13): fitted leave one
 family out by ``training/train_stacked.py`` (fits in ``training/.cache/stacked``, with their
 thresholds), it beat the chain on three of the four held-out families but not on their mean,
-and flagged 1.6 % of the clean twins of one of them and 4-6 % of a clean real photo.
+and flagged 1.6 % of the clean twins of one of them and about 4 % of a clean real photo.
 ``benchmarks/bench_restore_lofo.py`` measures it.
 """
 
