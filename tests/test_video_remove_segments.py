@@ -200,3 +200,48 @@ def test_batch_bad_options_and_missing_masks(videos, tmp_path):
                       executor_factory=InlineExecutor)
     assert summary.exit_code != 0 and (tmp_path / "out" / "a.mp4").is_file()
     assert any("frame 5 " in why for _, why in summary.failed), summary.failed
+
+
+def test_sigkill_of_a_real_run_then_rerun(tmp_path):
+    """The driver and its workers killed (SIGKILL) while segments are in work; mask_dir is
+    relative to the job file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "masks" / "long").mkdir(parents=True)
+    frames, masks, _ = object_clip(n=90, h=96, w=128)
+    write_clip(tmp_path / "in" / "long.mp4", frames)
+    for i, m in enumerate(masks):
+        cv2.imwrite(str(tmp_path / "masks" / "long" / f"{i:06d}.png"), m.astype(np.uint8) * 255)
+    job = tmp_path / "job.toml"
+    job.write_text('steps = [{op = "remove_video", mask_dir = "masks", segment = 5, '
+                   'radius = 3}]\n[input]\nfolder = "in"\n[output]\nfolder = "out"\n'
+                   '[run]\nworkers = 2\n')
+    proc = subprocess.Popen([sys.executable, "-m", "photomend", "batch", str(job), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    parts = tmp_path / "out" / "long.mp4.parts"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(parts.glob("*.mkv"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "out" / "long.mp4").exists()
+    kept = {p.name: p.stat().st_mtime_ns for p in parts.glob("*.mkv")}
+    assert 2 <= len(kept) < 18 and (parts / "background.npz").is_file()
+    rerun = subprocess.run([sys.executable, "-m", "photomend", "batch", str(job)],
+                           capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    out = tmp_path / "out" / "long.mp4"
+    assert probe(out).frames == 90 and not parts.exists()
+    assert audio_packets(out) == audio_packets(tmp_path / "in" / "long.mp4")
+    records = {r.key: r for r in read_journal(tmp_path / "out" / ".photomend-batch.sqlite")}
+    assert all(r.status == "done" for k, r in records.items() if k.startswith("long.mp4#"))
+    # the same as one uninterrupted run of the segments
+    ref = remove_video_segments(tmp_path / "in" / "long.mp4", tmp_path / "ref.mp4",
+                                tmp_path / "masks" / "long", frames=5, radius=3)
+    assert np.abs(_frames(out) - _frames(ref.output)).max() <= 2 / 255

@@ -161,8 +161,11 @@ def job_from_dict(data: Mapping[str, Any], *, base: Path = Path("."),
     def p(value: Any) -> Path | None:
         return None if value is None else (base / Path(str(value)).expanduser())
 
+    from photomend.batch.video import resolve_paths
+
     return JobSpec(
-        steps=parse_steps(data.get("steps", ()), where=where),
+        steps=tuple(resolve_paths(s, base) for s in parse_steps(data.get("steps", ()),
+                                                                 where=where)),
         output_dir=p(out["folder"]), input_dir=p(inp.get("folder")),
         manifest=p(inp.get("manifest")), masks_dir=p(inp.get("masks")),
         hints_dir=p(inp.get("hints")), recursive=bool(inp.get("recursive", False)),

@@ -30,6 +30,25 @@ from photomend.errors import InputError
 SEGMENT_OPTIONS = {"segment": 250, "crf": 18, "preset": "medium"}
 
 
+#: Options of a video step that name files: relative ones are taken from the job file's folder.
+PATH_OPTIONS = {"remove_video": ("mask", "mask_dir")}
+
+
+def resolve_paths(step: Step, base: Path) -> Step:
+    """``step`` with its path options (:data:`PATH_OPTIONS`) resolved from ``base``.
+
+    >>> resolve_paths(Step("remove_video", {"mask": "m.png"}), Path("/jobs")).options["mask"]
+    '/jobs/m.png'
+    """
+    names = [n for n in PATH_OPTIONS.get(step.op, ()) if isinstance(step.options.get(n), str)]
+    if not names:
+        return step
+    options = dict(step.options)
+    for n in names:
+        options[n] = str(base / Path(options[n]).expanduser())
+    return Step(step.op, options)
+
+
 def video_ops() -> tuple[str, ...]:
     from photomend.video.segments import RANGE_OPS
 
@@ -186,5 +205,5 @@ def _video_rows(job: JobSpec) -> list[tuple[str, Path, str]]:
     return sorted(rows)
 
 
-__all__ = ["SEGMENT_OPTIONS", "VideoTask", "join_ready", "run_segment_item", "settle_joined",
+__all__ = ["PATH_OPTIONS", "SEGMENT_OPTIONS", "resolve_paths", "VideoTask", "join_ready", "run_segment_item", "settle_joined",
            "video_items", "video_step"]
