@@ -95,18 +95,58 @@ def test_a_logo_on_a_panning_clip_in_segments(tmp_path):
 
 def test_options_and_masks_refused_clearly(walker, tmp_path):
     clip, folder, _, _ = walker
-    with pytest.raises(InputError, match="auto masks are tracked over the whole clip"):
-        remove_range(mask=folder, auto="person")
+    with pytest.raises(InputError, match="keep needs auto"):
+        remove_range(mask=folder, keep=[(1, 2)])
     with pytest.raises(InputError, match="not both"):
         remove_range(mask=folder, mask_dir=folder)
-    with pytest.raises(InputError, match="not both"):
+    with pytest.raises(InputError, match="nothing to remove"):
         remove_range()
+    with pytest.raises(InputError, match="unknown class .unicorn."):
+        remove_range(auto="unicorn")
     with pytest.raises(MaskError, match="no such file"):
         remove_range(mask=tmp_path / "nope.png")
     (folder / "000017.png").unlink()
     with pytest.raises(MaskError, match="frame 18 "):
         remove_video_segments(clip, tmp_path / "a.mp4", folder, frames=7)
     assert not (tmp_path / "a.mp4").exists()
+
+
+def test_auto_tracked_once_over_the_whole_clip(walker, tmp_path, monkeypatch):
+    """``auto`` in segments: the instances are tracked over the whole clip when it is planned,
+    so the segments remove (and keep) what the whole-clip run does."""
+    from photomend import remove_video
+    from photomend.objects import api as objects_api
+    from photomend.objects.api import Instance
+
+    clip, _, masks, _ = walker
+    calls = []
+
+    def find_red(rgb, classes, min_score=0.25):  # the walker is the red block
+        calls.append(1)
+        red = np.abs(rgb - np.float32([0.9, 0.1, 0.1])).max(axis=2) < 0.08
+        ys, xs = np.nonzero(red)
+        if len(ys) < 20:
+            return []
+        box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+        return [Instance("person", 0.9, box, red)]
+
+    monkeypatch.setattr(objects_api, "find_objects", find_red)
+    whole = remove_video(clip, tmp_path / "whole.mp4", auto="person", grow=2, radius=4, crf=0)
+    calls.clear()
+    stages = []
+    seg = remove_video_segments(clip, tmp_path / "seg.mp4", auto="person", grow=2, frames=7,
+                                radius=4, crf=0, progress=lambda s, n, t: stages.append(s))
+    assert len(calls) == 30  # one detection per frame, not per segment and context
+    assert stages[0] == "detect" and "scan" in stages and stages[-1] == "frames"
+    assert (seg.tracks, seg.kept, seg.stats.filled) == (whole.tracks, 0, 30) == (1, 0, 30)
+    assert np.abs(_frames(whole.output) - _frames(seg.output)).max() <= 1 / 255 + 1e-6
+    y, x = np.argwhere(masks[5])[0]
+    kept = remove_video_segments(clip, tmp_path / "kept.mp4", auto="person",
+                                 keep=[(x + 1, y + 1, 0.5)], frames=7, radius=4, crf=0)
+    assert kept.kept == 1 and kept.stats.filled == 0  # nothing removed: frames passed through
+    ref = remove_video(clip, tmp_path / "kept_whole.mp4", auto="person",
+                       keep=[(x + 1, y + 1, 0.5)], radius=4, crf=0)
+    assert np.abs(_frames(kept.output) - _frames(ref.output)).max() <= 1 / 255 + 1e-6
 
 
 def test_cli_segments(walker, tmp_path, capsys):
@@ -117,10 +157,10 @@ def test_cli_segments(walker, tmp_path, capsys):
     assert main(["remove", str(clip), "-m", str(folder), "--segments", "8", "--radius", "3",
                  "-o", str(out)]) == 0
     assert "30 frames" in capsys.readouterr().out and probe(out).frames == 30
-    assert main(["remove", str(clip), "--auto", "person", "--segments", "8", "-o",
-                 str(tmp_path / "b.mp4")]) == 2
+    assert main(["remove", str(clip), "-m", str(folder), "--segments", "8", "--start", "1",
+                 "-o", str(tmp_path / "b.mp4")]) == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "--segments needs --mask" in err
+    assert "Traceback" not in err and "--segments works on whole clips" in err
 
 
 # --- photomend batch ---------------------------------------------------------------------------
@@ -192,8 +232,8 @@ def test_batch_job_killed_resumes_at_the_first_unfinished_segment(videos, tmp_pa
 
 
 def test_batch_bad_options_and_missing_masks(videos, tmp_path):
-    with pytest.raises(InputError, match="auto masks"):
-        run_job(JobSpec(steps=(Step("remove_video", {"auto": "person", "mask": "x"}),),
+    with pytest.raises(InputError, match="keep needs auto"):
+        run_job(JobSpec(steps=(Step("remove_video", {"keep": [[1, 2]], "mask": "x"}),),
                         input_dir=videos[0], output_dir=tmp_path / "o1"), progress=False)
     (videos[1] / "b" / "0004.png").unlink()
     summary = run_job(_job(videos, tmp_path, workers=1), progress=False,

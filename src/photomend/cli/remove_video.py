@@ -35,7 +35,7 @@ def add_video_options(parser: argparse.ArgumentParser) -> None:
                        f"(default: {DEFAULT_RADIUS}; memory: 2N+1 frames)")
     group.add_argument("--segments", type=int, default=None, metavar="N",
                        help="work in resumable segments of N frames (kept in OUT.parts/; "
-                       "rerun the same command after a crash to go on; --mask only)")
+                       "rerun the same command after a crash to go on)")
 
 
 def run_video(args: argparse.Namespace) -> int:
@@ -60,13 +60,11 @@ def run_video(args: argparse.Namespace) -> int:
             if args.segments is not None:
                 if args.start is not None or args.duration is not None:
                     raise InputError("--segments works on whole clips (no --start/--duration)")
-                if args.auto or args.keep or args.mask is None:
-                    raise InputError("--segments needs --mask (a file or a folder): --auto's "
-                                     "tracks run over the whole clip, not per segment")
                 from photomend.video_removal.segment import remove_video_segments
 
                 result = remove_video_segments(
-                    args.image, out, args.mask, frames=args.segments,
+                    args.image, out, args.mask, auto=args.auto or None, keep=args.keep,
+                    grow=args.grow, min_score=args.min_score, frames=args.segments,
                     resize_mask=args.resize_mask, engine=args.engine, camera=args.camera,
                     radius=args.radius, crf=args.crf, seed=args.seed,
                     overwrite=args.overwrite, progress=bar)

@@ -12,8 +12,10 @@ the whole-clip run.
 
 Masks: ``mask`` is one mask for every frame (a file) or a folder of masks numbered by frame in
 the whole clip; ``mask_dir`` holds one of those per video, named by the video's stem
-(``MASKS/clip.png`` or ``MASKS/clip/000000.png``). ``auto`` (masks found and tracked per frame)
-is refused: the tracks run over the whole clip, which a segment does not see.
+(``MASKS/clip.png`` or ``MASKS/clip/000000.png``). ``auto`` (instances found in every frame and
+tracked) runs over the whole clip when it is planned, before the background, as in the whole-clip
+run; its masks are kept in the work folder (``auto/``), so every segment removes the same
+instances (``keep`` included).
 
 >>> import tempfile
 >>> logo = Path(tempfile.mkdtemp()) / "logo.png"; _ = logo.write_bytes(b"")
@@ -24,6 +26,7 @@ is refused: the tracks run over the whole clip, which a segment does not see.
 from __future__ import annotations
 
 import copy
+import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import fields, replace
@@ -38,6 +41,8 @@ from photomend.video_removal.stream import Background, FillStats, clip_backgroun
 
 #: The still camera's background of the whole clip, in the work folder.
 BACKGROUND = "background.npz"
+#: ``auto``'s tracked masks of the whole clip, in the work folder.
+AUTO, TRACKS = "auto", "tracks.json"
 MASK_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -50,32 +55,45 @@ def remove_range(
     camera: str = "auto",
     radius: int = DEFAULT_RADIUS,
     seed: int = 0,
-    auto: Any = None,
+    auto: str | list[str] | None = None,
     keep: Any = (),
+    grow: int | None = None,
+    min_score: float | None = None,
     stats: FillStats | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Any:
     """:func:`photomend.video_removal.remove_video` as a :class:`~photomend.video.segments.
     RangeOp` (options checked here, masks per video when bound to a plan).
 
-    ``stats``: a :class:`FillStats` that gets the counts of the segments' own frames (context
-    frames not counted).
+    ``auto`` (with ``keep``, ``grow``, ``min_score``): the instances are found and tracked over
+    the whole clip when it is planned (the masks kept in the work folder, ``auto/``), so every
+    segment removes what the whole-clip run removes. ``stats``: a :class:`FillStats` that gets
+    the counts of the segments' own frames (context frames not counted). ``progress``:
+    ``progress(stage, done, total)`` of the planning passes ("detect", "scan").
 
-    >>> remove_range(mask="m.png", auto="person")  # doctest: +ELLIPSIS
+    >>> remove_range(keep=[(3, 4)])
     Traceback (most recent call last):
     ...
-    photomend.errors.InputError: auto masks are tracked over the whole clip and cannot be ...
+    photomend.errors.InputError: keep needs auto (it keeps some of the instances auto finds)
     """
     from photomend.api import check_engine
     from photomend.video.segments import RangeOp
 
+    if keep and not auto:
+        raise InputError("keep needs auto (it keeps some of the instances auto finds)")
+    if mask is not None and mask_dir is not None:
+        raise InputError("give mask (a file or a folder of numbered masks) or mask_dir (one per "
+                         "video, named by its stem), not both")
+    if mask is None and mask_dir is None and not auto:
+        raise InputError("nothing to remove: give mask, mask_dir or auto=CLASSES")
+    classes = None
     if auto:
-        raise InputError("auto masks are tracked over the whole clip and cannot be cut into "
-                         "segments: run without segments, or give mask/mask_dir")
-    if keep:
-        raise InputError("keep needs auto, which segments do not take")
-    if (mask is None) == (mask_dir is None):
-        raise InputError("remove_video needs mask (a file or a folder of numbered masks) or "
-                         "mask_dir (one per video, named by its stem), not both")
+        from photomend.objects.classes import parse_classes
+
+        classes = list(parse_classes(auto))
+    if min_score is not None and not 0.0 <= float(min_score) <= 1.0:
+        raise InputError(f"min_score must be between 0 and 1, got {min_score}")
+    keep = [tuple(float(v) for v in point) for point in keep]
     if camera not in CAMERAS:
         raise InputError(f"camera must be one of {', '.join(CAMERAS)}, got {camera!r}")
     radius = int(radius)
@@ -92,22 +110,43 @@ def remove_range(
     settings = {"mask": None if mask_path is None else str(mask_path),
                 "mask_dir": None if dir_path is None else str(dir_path),
                 "resize_mask": bool(resize_mask), "engine": engine, "camera": camera,
-                "radius": radius, "seed": int(seed)}
+                "radius": radius, "seed": int(seed), "auto": classes, "keep": keep,
+                "grow": grow, "min_score": min_score}
     total = stats if stats is not None else FillStats()
 
     def masks_of(plan) -> Callable[[int, tuple[int, int]], np.ndarray]:
-        path = mask_path if mask_path is not None else _video_mask(dir_path, plan.source)
-        return _mask_loader(path, plan.total, bool(resize_mask))
+        given = None
+        if mask_path is not None or dir_path is not None:
+            path = mask_path if mask_path is not None else _video_mask(dir_path, plan.source)
+            given = _mask_loader(path, plan.total, bool(resize_mask))
+        if not classes:
+            return given
+        found = _auto_loader(plan.work / AUTO)
+        if given is None:
+            return found
+        return lambda index, hw: given(index, hw) | found(index, hw)
+
+    def tick(stage: str):
+        return None if progress is None else (lambda n, total: progress(stage, n, total))
 
     def prepare(plan) -> None:
+        if classes:
+            _track(plan, classes, keep, grow, min_score, tick("detect"))
         target = plan.work / BACKGROUND
         masks = masks_of(plan)  # the masks found, a folder checked for every frame
         if camera == "moving" or target.is_file():
             return
         from photomend.video.reader import read_frames
 
-        bg = clip_background((f.rgb, masks(f.index, f.rgb.shape[:2]))
-                             for f in read_frames(plan.source))
+        step = tick("scan")
+
+        def items():
+            for f in read_frames(plan.source):
+                yield f.rgb, masks(f.index, f.rgb.shape[:2])
+                if step is not None:
+                    step(f.index + 1, plan.total)
+
+        bg = clip_background(items())
         tmp = plan.work / f".{BACKGROUND}.tmp.npz"
         if bg is None:
             np.savez(tmp, none=np.array(True))
@@ -144,8 +183,12 @@ def remove_range(
 def remove_video_segments(
     source: str | os.PathLike[str],
     output: str | os.PathLike[str],
-    mask: str | os.PathLike[str],
+    mask: str | os.PathLike[str] | None = None,
     *,
+    auto: str | list[str] | None = None,
+    keep: Any = (),
+    grow: int | None = None,
+    min_score: float | None = None,
     frames: int = 250,
     resize_mask: bool = False,
     engine: str = "patchmatch",
@@ -159,7 +202,8 @@ def remove_video_segments(
 ) -> Any:
     """:func:`photomend.video_removal.remove_video` in segments of ``frames`` frames that
     survive a crash (rerun the same call to resume; the background pass is not redone).
-    ``mask``: a file (every frame) or a folder of masks numbered by frame. Output:
+    ``mask``: a file (every frame) or a folder of masks numbered by frame; ``auto``, ``keep``,
+    ``grow``, ``min_score`` as ``remove_video`` (tracked over the whole clip once). Output:
     .mp4/.mov/.mkv. Returns a :class:`~photomend.video_removal.api.RemoveVideoResult` whose
     stats count the segments run by this call.
 
@@ -180,8 +224,9 @@ def remove_video_segments(
     from photomend.video_removal.api import RemoveVideoResult
 
     stats = FillStats()
-    op = remove_range(mask, resize_mask=resize_mask, engine=engine, camera=camera,
-                      radius=radius, seed=seed, stats=stats)
+    op = remove_range(mask, auto=auto, keep=keep, grow=grow, min_score=min_score,
+                      resize_mask=resize_mask, engine=engine, camera=camera, radius=radius,
+                      seed=seed, stats=stats, progress=progress)
     started = time.perf_counter()
     plan = plan_segments(source, output, op, frames=frames, crf=crf, preset=preset,
                          overwrite=overwrite)
@@ -189,9 +234,57 @@ def remove_video_segments(
         run_segment(plan, k, op)
         if progress is not None:
             progress("frames", last, plan.total)
+    tracked = plan.work / AUTO / TRACKS
+    counts = json.loads(tracked.read_text()) if tracked.is_file() else {}
     width, height = join_segments(plan, overwrite=overwrite)
     return RemoveVideoResult(output=plan.output, frames=plan.total, width=width, height=height,
-                             seconds=time.perf_counter() - started, stats=stats)
+                             seconds=time.perf_counter() - started, stats=stats,
+                             tracks=counts.get("tracks", 0), kept=counts.get("kept", 0))
+
+
+def _track(plan, classes, keep, grow, min_score, progress) -> None:
+    """The tracked masks of ``classes`` in every frame of the clip, as numbered PNGs in
+    ``plan.work / AUTO`` (written into a temporary folder, renamed when complete)."""
+    import shutil
+
+    import cv2
+
+    from photomend.video.reader import read_frames
+    from photomend.video_removal.masks import kept_tracks, track_instances, track_masks
+
+    target = plan.work / AUTO
+    if target.is_dir():
+        return
+    times: list[float] = []
+
+    def frames() -> Iterator[np.ndarray]:
+        for f in read_frames(plan.source):
+            times.append(f.time)
+            yield f.rgb
+
+    tracks, count, shape = track_instances(
+        frames(), classes, grow=grow, min_score=min_score,
+        progress=None if progress is None else (lambda n: progress(n, max(plan.total, n))))
+    kept = kept_tracks(tracks, keep, times, shape)
+    tmp = plan.work / f".{AUTO}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    for i, m in enumerate(track_masks(tracks, count, shape, kept)):
+        cv2.imwrite(str(tmp / f"{i:06d}.png"), m.astype(np.uint8) * 255)
+    (tmp / TRACKS).write_text(json.dumps({"tracks": len(tracks), "kept": len(kept)}))
+    os.replace(tmp, target)
+
+
+def _auto_loader(folder: Path) -> Callable[[int, tuple[int, int]], np.ndarray]:
+    import cv2
+
+    def load(index: int, hw: tuple[int, int]) -> np.ndarray:
+        m = cv2.imread(str(folder / f"{index:06d}.png"), cv2.IMREAD_GRAYSCALE)
+        if m is None:  # no frame of that number when tracked: nothing found there
+            return np.zeros(hw, bool)
+        return m > 0
+
+    return load
 
 
 def _video_mask(folder: Path, source: Path) -> Path:
