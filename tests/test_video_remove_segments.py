@@ -285,3 +285,19 @@ def test_sigkill_of_a_real_run_then_rerun(tmp_path):
     ref = remove_video_segments(tmp_path / "in" / "long.mp4", tmp_path / "ref.mp4",
                                 tmp_path / "masks" / "long", frames=5, radius=3)
     assert np.abs(_frames(out) - _frames(ref.output)).max() <= 2 / 255
+
+
+def test_batch_masks_folder_of_the_job(videos, tmp_path, capsys):
+    """``photomend batch -i in -o out --steps remove_video --masks masks``: a remove_video step
+    without masks of its own takes the job's masks folder as mask_dir."""
+    from photomend.cli import main
+
+    folder, masks = videos
+    assert main(["batch", "-i", str(folder), "-o", str(tmp_path / "out"), "--steps",
+                 "remove_video", "--masks", str(masks), "-q"]) == 0
+    assert probe(tmp_path / "out" / "a.mp4").frames == 12
+    assert probe(tmp_path / "out" / "b.mkv").frames == 7
+    assert main(["batch", "-i", str(folder), "-o", str(tmp_path / "out2"), "--steps",
+                 "remove_video", "-q"]) != 0  # no masks at all: refused before any work
+    assert "nothing to remove" in capsys.readouterr().err
+    assert not (tmp_path / "out2" / "a.mp4").exists()

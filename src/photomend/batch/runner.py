@@ -25,7 +25,8 @@ from typing import Any, Protocol
 from photomend.batch.job import Item, JobSpec, list_items
 from photomend.batch.journal import Journal
 from photomend.batch.operations import check_options, resolve
-from photomend.batch.video import join_ready, settle_joined, video_items, video_step
+from photomend.batch.video import (join_ready, settle_joined, video_items, video_step,
+                                   with_job_masks)
 from photomend.batch.worker import thread_env
 from photomend.errors import OutputError
 from photomend.zoo import sha256_of
@@ -117,6 +118,7 @@ def run_job(
     journal); problems of single photos are in the summary.
     """
     started = time.perf_counter()
+    job = with_job_masks(job)  # remove_video without masks of its own: the job's masks folder
     ops = [resolve(step.op) for step in job.steps]
     for op, step in zip(ops, job.steps):
         check_options(op, step.options)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,25 @@ def resolve_paths(step: Step, base: Path) -> Step:
     for n in names:
         options[n] = str(base / Path(options[n]).expanduser())
     return Step(step.op, options)
+
+
+def with_job_masks(job: JobSpec) -> JobSpec:
+    """``job`` with a ``remove_video`` step that names no mask (``mask``, ``mask_dir``,
+    ``auto``) given the job's masks folder (``[input] masks``, ``--masks``) as ``mask_dir``.
+
+    >>> j = with_job_masks(JobSpec(steps=(Step("remove_video"),), output_dir=Path("o"),
+    ...                            input_dir=Path("i"), masks_dir=Path("m")))
+    >>> j.steps[0].options
+    {'mask_dir': 'm'}
+    """
+    if job.masks_dir is None or not any(
+            s.op == "remove_video" and not {"mask", "mask_dir", "auto"} & set(s.options)
+            for s in job.steps):
+        return job
+    steps = tuple(Step(s.op, {**s.options, "mask_dir": str(job.masks_dir)})
+                  if s.op == "remove_video" and not {"mask", "mask_dir", "auto"} & set(s.options)
+                  else s for s in job.steps)
+    return replace(job, steps=steps)
 
 
 def video_ops() -> tuple[str, ...]:
@@ -205,5 +224,5 @@ def _video_rows(job: JobSpec) -> list[tuple[str, Path, str]]:
     return sorted(rows)
 
 
-__all__ = ["PATH_OPTIONS", "SEGMENT_OPTIONS", "resolve_paths", "VideoTask", "join_ready", "run_segment_item", "settle_joined",
+__all__ = ["PATH_OPTIONS", "SEGMENT_OPTIONS", "resolve_paths", "with_job_masks", "VideoTask", "join_ready", "run_segment_item", "settle_joined",
            "video_items", "video_step"]

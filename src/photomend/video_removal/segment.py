@@ -85,7 +85,8 @@ def remove_range(
         raise InputError("give mask (a file or a folder of numbered masks) or mask_dir (one per "
                          "video, named by its stem), not both")
     if mask is None and mask_dir is None and not auto:
-        raise InputError("nothing to remove: give mask, mask_dir or auto=CLASSES")
+        raise InputError("nothing to remove: give mask, mask_dir (in a batch job: or the job's "
+                         "masks folder) or auto=CLASSES")
     classes = None
     if auto:
         from photomend.objects.classes import parse_classes
