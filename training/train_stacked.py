@@ -44,7 +44,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from photos import NATURE_DIR, VALIDATION_PHOTO, _resize_long_side, mate_root  # noqa: E402
+from photos import (  # noqa: E402
+    NATURE_DIR,
+    TRAINABLE_NATURE,
+    VALIDATION_PHOTO,
+    _resize_long_side,
+    mate_root,
+)
 from structure_photos import SPLITS, load_structure_photo  # noqa: E402
 
 from photomend.metrics import disk, pooled_scores, tolerant_counts  # noqa: E402
@@ -76,13 +82,18 @@ def load(name: str) -> np.ndarray:
     return _resize_long_side(rgb / 255, SIDE)
 
 
-def scans(seeds: int, kinds: bool = False):
+def scans(seeds: int, kinds: bool = False, clean_only: tuple[str, ...] = ()):
     """(key, family, image, truth mask or None for a clean twin[, its tears' mask or None]) of
-    every fit scan."""
-    for pi, name in enumerate(PHOTOS):
+    every fit scan; the photos of ``clean_only`` give their clean twins only."""
+    for pi, name in enumerate(PHOTOS + clean_only):
         rgb = load(name)
         for fi, fam in enumerate(FAMILIES):
-            for s in range(seeds):
+            for s in range(seeds if name in PHOTOS else 1):
+                if name not in PHOTOS:
+                    d = damage(rgb, fam, seed=30_000 + 100 * fi + pi)
+                    stem = f"{name.split(':')[1].split('.')[0]}_{fam}_{s}"
+                    yield stem + "_clean", fam, d.clean, None, *((None,) if kinds else ())
+                    continue
                 d = damage(rgb, fam, seed=30_000 + 1000 * s + 100 * fi + pi)
                 stem = f"{name.split(':')[1].split('.')[0]}_{fam}_{s}"
                 tear = (d.kinds.get("tear"),) if kinds else ()
@@ -206,12 +217,17 @@ def main(argv=None) -> int:
     ap.add_argument("--drop", nargs="*", default=[], choices=FEATURE_NAMES,
                     help="features left out (ablation)")
     ap.add_argument("--out", type=Path, default=CACHE)
+    ap.add_argument("--clean-photos", action="store_true",
+                    help="also the clean twins of mate's other trainable photos (the chain's "
+                         "training photos), as negatives")
     args = ap.parse_args(argv)
+    extra = tuple(f"mate:{n}" for n in TRAINABLE_NATURE if n != VALIDATION_PHOTO) \
+        if args.clean_photos else ()
     keep = np.array([n not in args.drop for n in FEATURE_NAMES])
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
     Xs, ys, fams = [], [], []
-    for key, fam, img, truth in scans(args.seeds):
+    for key, fam, img, truth in scans(args.seeds, clean_only=extra):
         a, b = sample(scan_features(key, img), truth, rng)
         Xs.append(a[:, keep])
         ys.append(b)
@@ -230,7 +246,7 @@ def main(argv=None) -> int:
     # thresholds: whole fit scans, counts per model, variant, family and kind (damaged / clean)
     counts: dict = {}
     chain_counts = {f: np.zeros(4, np.int64) for f in FAMILIES}
-    for key, fam, img, truth, tear in scans(args.seeds, kinds=True):
+    for key, fam, img, truth, tear in scans(args.seeds, kinds=True, clean_only=extra):
         X = scan_features(key, img)[keep]
         if truth is not None:  # the reference: the chain as restore thresholds it
             t = default_threshold()
