@@ -316,9 +316,9 @@ def test_progress_is_reported_while_running(slow_jobs):
 
 
 def test_worker_processes_cancel_time_out_and_recover(tmp_path):
-    big = _photo(1000, 1000, seed=3)
-    hole = np.zeros((1000, 1000), np.uint8)
-    hole[200:800, 200:800] = 255  # patchmatch on the whole megapixel: seconds
+    big = _photo(2000, 2000, seed=3)
+    hole = np.zeros((2000, 2000), np.uint8)
+    hole[300:1700, 300:1700] = 255  # patchmatch on 4 MP, a 2 MP hole: seconds even refined
     slow = {"image": ("b.png", _png(big)), "mask": ("m.png", _png(hole))}
     slow_opts = {"engine": "patchmatch", "hd_strategy": "original"}
     settings = Settings(workers=1, executor="process", job_timeout_s=2.0, results_dir=tmp_path)
