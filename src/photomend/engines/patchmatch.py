@@ -266,8 +266,12 @@ class PatchMatchEngine(Engine):
         # Sharp-weight EM at the finest level: the estimate and its matches converge to
         # textured sources (soft votes make soft images, which then match soft sources).
         sharp = img.copy()
-        for _ in range(self.em_sharp):
-            k.compute_costs(sharp, targets, nnf, cost, r, lam)
+        for i in range(self.em_sharp):
+            if i == 0:  # sharp is still img: its costs are the plain ones plus the locality term
+                offset = nnf - targets  # (int, as the kernel squares it, then float32)
+                np.add(plain, lam * (offset * offset).sum(axis=1).astype(np.float32), out=cost)
+            else:
+                k.compute_costs(sharp, targets, nnf, cost, r, lam)
             if not refining:  # (refined: the soft vote's matches, only weighted sharply)
                 k.patchmatch(sharp, targets, tindex, valid, nnf, cost, r, pm_iters, max_radius, lam)
             k.vote(sharp, hole_yx, tindex, nnf, cost, r,
