@@ -155,7 +155,7 @@ def _fill_regions(
     ``big`` over the whole photo, or (``big=None``) to ``cra`` inside their crops."""
     labels, regions = _regions(mask)
     limit = float("inf") if engine.traits.refines_natively else engine.traits.max_pixels
-    out = rgb.copy()
+    out: np.ndarray | None = None  # (copied when first needed: a 4K float copy is 100 MB)
     big_labels: list[int] = []
     for n, reg in enumerate(regions):
         if reg.pixels > limit and big is not None:
@@ -165,14 +165,19 @@ def _fill_regions(
         sub_mask = np.isin(labels[sl], reg.labels)
         fill = _original if reg.pixels <= limit else _cra
         sub = fill(engine, rgb[sl], sub_mask, working_size, None)
-        out[sl][sub_mask] = sub[sub_mask]
+        if len(regions) == 1 and sub.shape == rgb.shape:
+            out = sub  # one region whose crop is the photo: the fill is the result
+        else:
+            out = rgb.copy() if out is None else out
+            out[sl][sub_mask] = sub[sub_mask]
         if progress is not None:
             progress("regions", n + 1, len(regions))
     if big_labels:
         big_mask = np.isin(labels, big_labels)
         filled = big(engine, rgb, big_mask, working_size, progress)
+        out = rgb.copy() if out is None else out
         out[big_mask] = filled[big_mask]
-    return out
+    return rgb.copy() if out is None else out
 
 
 def _crop(engine, rgb, mask, working_size, progress):

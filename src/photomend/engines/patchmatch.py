@@ -142,9 +142,12 @@ class PatchMatchEngine(Engine):
 
     def _inpaint(self, image: np.ndarray, mask: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
         voted, sharp, trust = self._search(image, mask, progress)
-        out = image.copy()
         win = self._window(mask)
-        out[win] = self._compose(*(np.ascontiguousarray(a[win]) for a in (image, mask, voted, sharp, trust)))
+        parts = [np.ascontiguousarray(a[win]) for a in (image, mask, voted, sharp, trust)]
+        if parts[0].shape == image.shape:  # the whole image: no second full-size copy
+            return self._compose(*parts)
+        out = image.copy()
+        out[win] = self._compose(*parts)
         return out
 
     def _window(self, mask: np.ndarray) -> tuple[slice, slice]:
