@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         previous = json.loads(args.out.with_suffix(".json").read_text())
         photos, seeds = previous["photos"], previous["seeds"]
         records, summary = previous["records_512"], previous["summary_512"]
-        env["part_a_from"] = previous["environment"]["commit"]
+        env["part_a_from"] = previous["environment"].get("part_a_from", previous["environment"]["commit"])
     else:
         methods = all_methods()
         warm_up(methods)
