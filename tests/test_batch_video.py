@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("av")
 
-from video_clips import audio_packets, frame_times, make_clip  # noqa: E402
+from video_clips import DiesAfterOne, audio_packets, frame_times, make_clip  # noqa: E402
 
 from photomend.batch import JobSpec, Step, read_journal, run_job  # noqa: E402
 from photomend.batch.local import InlineExecutor  # noqa: E402
@@ -67,22 +67,10 @@ def test_local_workers_upscale_every_segment_and_join(clips, tmp_path):
     assert (again.exit_code, again.done, again.skipped) == (0, 0, 5)
 
 
-class _DiesAfterOne(InlineExecutor):
-    """Runs one segment, then the driver 'dies' (as a kill would leave the journal)."""
-
-    def wait(self, timeout):
-        results = super().wait(timeout)
-        if results:
-            self.finished = getattr(self, "finished", 0) + 1
-            if self.finished == 2:
-                raise KeyboardInterrupt
-        return results
-
-
 def test_a_killed_job_resumes_at_the_first_unfinished_segment(clips, tmp_path):
     job = _job(clips, tmp_path, workers=1)
     with pytest.raises(KeyboardInterrupt):
-        run_job(job, progress=False, executor_factory=_DiesAfterOne)
+        run_job(job, progress=False, executor_factory=DiesAfterOne)
     parts = tmp_path / "out" / "a.mp4.parts"
     done = sorted(p.name for p in parts.glob("*.mkv"))
     assert done == ["00000.mkv", "00001.mkv"] and not (tmp_path / "out" / "a.mp4").exists()

@@ -305,15 +305,21 @@ def write_clip(path, frames, fps=10, audio=True, crf=0):
     return path
 
 
-@pytest.fixture
-def walker(tmp_path):
-    frames, masks, truths = object_clip(n=12)
+def walker_clip(tmp_path, n):
+    """``n`` frames of a red block walking over a still textured background (lossless H.264
+    with an AAC tone), its masks numbered by frame in a folder, and the truth."""
+    frames, masks, truths = object_clip(n=n)
     clip = write_clip(tmp_path / "walker.mp4", frames)
     folder = tmp_path / "masks"
     folder.mkdir()
     for i, m in enumerate(masks):
         cv2.imwrite(str(folder / f"{i:06d}.png"), m.astype(np.uint8) * 255)
     return clip, folder, masks, truths
+
+
+@pytest.fixture
+def walker(tmp_path):
+    return walker_clip(tmp_path, 12)
 
 
 def test_remove_video_mask_folder_known_answer(walker, tmp_path):

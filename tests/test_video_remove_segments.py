@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("av")
 
-from test_video_remove import object_clip, write_clip  # noqa: E402
-from video_clips import audio_packets, frame_times, make_clip  # noqa: E402
+from test_video_remove import object_clip, walker_clip, write_clip  # noqa: E402
+from video_clips import DiesAfterOne, audio_packets, frame_times, make_clip  # noqa: E402
 
 from photomend.batch import JobSpec, Step, read_journal, run_job  # noqa: E402
 from photomend.batch.local import InlineExecutor  # noqa: E402
@@ -28,15 +28,7 @@ def _frames(path):
 
 @pytest.fixture
 def walker(tmp_path):
-    """30 frames of a red block walking over a still textured background (lossless H.264 with
-    an AAC tone), its masks numbered by frame, and the truth."""
-    frames, masks, truths = object_clip(n=30)
-    clip = write_clip(tmp_path / "walker.mp4", frames)
-    folder = tmp_path / "masks"
-    folder.mkdir()
-    for i, m in enumerate(masks):
-        cv2.imwrite(str(folder / f"{i:06d}.png"), m.astype(np.uint8) * 255)
-    return clip, folder, masks, truths
+    return walker_clip(tmp_path, 30)
 
 
 def test_segments_match_the_whole_clip_run(walker, tmp_path):
@@ -189,22 +181,10 @@ def _job(videos, tmp_path, **kw):
     return JobSpec(steps=(step,), input_dir=videos[0], output_dir=tmp_path / "out", **kw)
 
 
-class _DiesAfterOne(InlineExecutor):
-    """Runs one segment, then the driver 'dies' (as a kill would leave the journal)."""
-
-    def wait(self, timeout):
-        results = super().wait(timeout)
-        if results:
-            self.finished = getattr(self, "finished", 0) + 1
-            if self.finished == 2:
-                raise KeyboardInterrupt
-        return results
-
-
 def test_batch_job_killed_resumes_at_the_first_unfinished_segment(videos, tmp_path):
     job = _job(videos, tmp_path, workers=1)
     with pytest.raises(KeyboardInterrupt):
-        run_job(job, progress=False, executor_factory=_DiesAfterOne)
+        run_job(job, progress=False, executor_factory=DiesAfterOne)
     parts = tmp_path / "out" / "a.mp4.parts"
     assert sorted(p.name for p in parts.glob("*.mkv")) == ["00000.mkv", "00001.mkv"]
     assert (parts / "background.npz").is_file() and not (tmp_path / "out" / "a.mp4").exists()

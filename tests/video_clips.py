@@ -1,5 +1,6 @@
 """Tiny video clips the video tests make themselves (PyAV): moving gradients with an AAC
-audio track, a display rotation, variable frame rates, 10-bit, odd sizes, no video."""
+audio track, a display rotation, variable frame rates, 10-bit, odd sizes, no video; and the
+batch executor the video steps' resume tests kill."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from photomend.batch.local import InlineExecutor
 
 
 def moving_frame(i: int, h: int, w: int) -> np.ndarray:
@@ -94,3 +97,16 @@ def frame_times(path: Path) -> list[float]:
     from photomend.video.reader import read_frames
 
     return [f.time for f in read_frames(path)]
+
+
+class DiesAfterOne(InlineExecutor):
+    """A batch executor that runs one video segment, then the driver 'dies' (as a kill would
+    leave the journal): for the resume tests of the video batch steps."""
+
+    def wait(self, timeout):
+        results = super().wait(timeout)
+        if results:
+            self.finished = getattr(self, "finished", 0) + 1
+            if self.finished == 2:
+                raise KeyboardInterrupt
+        return results
