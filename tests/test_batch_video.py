@@ -4,18 +4,15 @@ unfinished segment; a joined video is skipped on the next run."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 pytest.importorskip("av")
 
-from video_clips import DiesAfterOne, audio_packets, frame_times, make_clip  # noqa: E402
+from video_clips import DiesAfterOne, audio_packets, frame_times, kill_batch_mid_job, make_clip  # noqa: E402
 
 from photomend.batch import JobSpec, Step, read_journal, run_job  # noqa: E402
 from photomend.batch.local import InlineExecutor  # noqa: E402
@@ -92,17 +89,9 @@ def test_sigkill_of_a_real_run_then_rerun(clips, tmp_path):
     job.write_text('steps = [{op = "upscale_video", scale = 2, model = "compact-vsr", '
                    'segment = 5}]\n[input]\nfolder = "in"\n[output]\nfolder = "out"\n'
                    '[run]\nworkers = 2\n')
-    proc = subprocess.Popen([sys.executable, "-m", "photomend", "batch", str(job), "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
     parts = tmp_path / "out" / "long.mp4.parts"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(parts.glob("*.mkv"))) < 2:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kept = kill_batch_mid_job(job, parts)
     assert not (tmp_path / "out" / "long.mp4").exists()
-    kept = {p.name: p.stat().st_mtime_ns for p in parts.glob("*.mkv")}
     assert 2 <= len(kept) < 6
     rerun = subprocess.run([sys.executable, "-m", "photomend", "batch", str(job)],
                            capture_output=True, text=True, timeout=300)

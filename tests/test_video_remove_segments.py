@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("av")
 
 from test_video_remove import object_clip, walker_clip, write_clip  # noqa: E402
-from video_clips import DiesAfterOne, audio_packets, frame_times, make_clip  # noqa: E402
+from video_clips import DiesAfterOne, audio_packets, frame_times, kill_batch_mid_job, make_clip  # noqa: E402
 
 from photomend.batch import JobSpec, Step, read_journal, run_job  # noqa: E402
 from photomend.batch.local import InlineExecutor  # noqa: E402
@@ -225,11 +225,8 @@ def test_batch_bad_options_and_missing_masks(videos, tmp_path):
 def test_sigkill_of_a_real_run_then_rerun(tmp_path):
     """The driver and its workers killed (SIGKILL) while segments are in work; mask_dir is
     relative to the job file."""
-    import os
-    import signal
     import subprocess
     import sys
-    import time
 
     (tmp_path / "in").mkdir()
     (tmp_path / "masks" / "long").mkdir(parents=True)
@@ -241,17 +238,9 @@ def test_sigkill_of_a_real_run_then_rerun(tmp_path):
     job.write_text('steps = [{op = "remove_video", mask_dir = "masks", segment = 5, '
                    'radius = 3}]\n[input]\nfolder = "in"\n[output]\nfolder = "out"\n'
                    '[run]\nworkers = 2\n')
-    proc = subprocess.Popen([sys.executable, "-m", "photomend", "batch", str(job), "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
     parts = tmp_path / "out" / "long.mp4.parts"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(parts.glob("*.mkv"))) < 2:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kept = kill_batch_mid_job(job, parts)
     assert not (tmp_path / "out" / "long.mp4").exists()
-    kept = {p.name: p.stat().st_mtime_ns for p in parts.glob("*.mkv")}
     assert 2 <= len(kept) < 18 and (parts / "background.npz").is_file()
     rerun = subprocess.run([sys.executable, "-m", "photomend", "batch", str(job)],
                            capture_output=True, text=True, timeout=300)

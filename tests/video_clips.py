@@ -110,3 +110,23 @@ class DiesAfterOne(InlineExecutor):
             if self.finished == 2:
                 raise KeyboardInterrupt
         return results
+
+
+def kill_batch_mid_job(job: Path, parts: Path) -> dict[str, int]:
+    """Start ``photomend batch JOB``, SIGKILL it with its workers once two segments are in
+    ``parts``, and return the segments left there (name -> mtime, to check a rerun keeps them)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "photomend", "batch", str(job), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(parts.glob("*.mkv"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return {p.name: p.stat().st_mtime_ns for p in parts.glob("*.mkv")}
