@@ -270,3 +270,11 @@ def test_batch_masks_folder_of_the_job(videos, tmp_path, capsys):
                  "remove_video", "-q"]) != 0  # no masks at all: refused before any work
     assert "nothing to remove" in capsys.readouterr().err
     assert not (tmp_path / "out2" / "a.mp4").exists()
+
+
+def test_ray_actors_run_the_removal_segments(videos, tmp_path):
+    pytest.importorskip("ray")
+    summary = run_job(_job(videos, tmp_path, workers=2, engine="ray"), progress=False)
+    assert summary.exit_code == 0, summary.lines()
+    assert "ray" in summary.engine.lower() and summary.done == 5  # a.mp4: 3 segments, b.mkv: 2
+    assert probe(tmp_path / "out" / "a.mp4").frames == 12
