@@ -294,3 +294,28 @@ def test_a_big_hole_is_refined_at_full_resolution_and_stays_sharp():
     assert chroma(out) > 0.8 * chroma(img) > chroma(cra)
     lo, hi = img[~hole].min(axis=0), img[~hole].max(axis=0)
     assert np.all(out[hole] >= lo - 0.02) and np.all(out[hole] <= hi + 0.02)
+
+
+def test_two_threads_fill_at_once_under_numba_workqueue_layer():
+    """Where no OpenMP runtime is installed numba falls back to its workqueue layer, which
+    aborts the process when two threads launch parallel kernels at once (the CLI's warm-up
+    thread and its fill did): the kernels take a lock."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import threading, numpy as np\n"
+        "from photomend.engines import create_engine\n"
+        "img = np.random.default_rng(0).random((96, 96, 3), dtype=np.float32)\n"
+        "hole = np.zeros((96, 96), bool); hole[30:60, 30:60] = True\n"
+        "def fill(): create_engine('patchmatch', seed=0).inpaint(img, hole)\n"
+        "threads = [threading.Thread(target=fill) for _ in range(4)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "import numba; print(numba.threading_layer())\n"
+    )
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "workqueue"

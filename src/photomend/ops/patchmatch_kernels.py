@@ -17,6 +17,7 @@ compare against. ``cache=True`` keeps the compile (a few seconds) to the first r
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
@@ -62,7 +63,7 @@ def patch_ssd(img, ty, tx, sy, sx, r, best):
 
 
 @njit(cache=True, parallel=True)
-def compute_costs(img, targets, nnf, cost, r, lam):
+def _compute_costs(img, targets, nnf, cost, r, lam):
     """Recompute the cost of every match after the image estimate changed (targets are
     independent: spread over the cores)."""
     for i in prange(targets.shape[0]):
@@ -132,7 +133,7 @@ def patchmatch(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, lam
 
 
 @njit(cache=True, parallel=True)
-def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior):
+def _vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior):
     """Wexler voting, in place: each hole pixel becomes the weighted mean of the source pixels
     that the patches covering it propose; weight = exp(-mean SSD / (2 sigma^2)) * ``prior[k]``
     (float32 N, a per-target confidence: Wexler et al.'s gamma^-distance to the known region).
@@ -205,3 +206,23 @@ def upsample_nnf(coarse_tindex, coarse_nnf, targets, valid, valid_yx, nnf):
             nnf[i, 0] = valid_yx[j, 0]
             nnf[i, 1] = valid_yx[j, 1]
 
+
+
+#: One parallel kernel at a time in this process. Numba's workqueue threading layer (its
+#: fallback where no OpenMP runtime is installed) aborts the process when two threads launch
+#: parallel kernels at once (the CLI's warm-up thread and its fill, the server's threads);
+#: on 2 cores each kernel uses them all anyway.
+_PARALLEL = threading.Lock()
+
+
+def compute_costs(img, targets, nnf, cost, r, lam):
+    """Recompute the cost of every match after the image estimate changed (the targets are
+    spread over the cores)."""
+    with _PARALLEL:
+        _compute_costs(img, targets, nnf, cost, r, lam)
+
+
+def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior):
+    """Wexler voting, in place (see :func:`_vote`); the hole pixels are spread over the cores."""
+    with _PARALLEL:
+        _vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior)
