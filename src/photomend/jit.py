@@ -24,6 +24,12 @@ from pathlib import Path
 _PROBE = "scipy.linalg.cython_blas"
 _LOCK = threading.Lock()
 
+#: Held while a ``parallel=True`` kernel runs, so that one runs at a time in the process.
+#: Numba's workqueue threading layer (its fallback where no OpenMP runtime is installed) aborts
+#: the process when two threads launch parallel kernels at once (the CLI's warm-up thread and
+#: its fill; the server's threads); on 2 cores each kernel uses them all anyway.
+PARALLEL_LOCK = threading.Lock()
+
 
 def _has_cython_blas() -> bool:
     """True when SciPy's ``linalg/cython_blas`` extension is installed (without importing

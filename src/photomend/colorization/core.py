@@ -26,6 +26,7 @@ from photomend.colorization import kernels
 from photomend.colorization import propagate as prop
 from photomend.colorization.hints import Hints
 from photomend.errors import ColorizeError
+from photomend.jit import PARALLEL_LOCK
 
 METHODS = ("hints", "reference", "auto")
 #: Confidence of a network's prediction when hints are combined with it.
@@ -105,7 +106,8 @@ def colorize_array(
         progress("colorize", 0, 4)
     h, w = rgb.shape[:2]
     y = np.empty((h, w), np.float32)
-    kernels.luma_of(rgb, y)
+    with PARALLEL_LOCK:  # parallel kernels: one at a time (photomend.jit)
+        kernels.luma_of(rgb, y)
     size = prop.working_size((w, h), working_pixels)
     y_small = cv2.resize(y, size, interpolation=cv2.INTER_AREA) if size != (w, h) else y
     targets = np.zeros((size[1], size[0], 2), np.float32)
@@ -148,10 +150,12 @@ def colorize_array(
     out = np.empty((h, w, 3), np.float32)
     if size != (w, h):  # guided upsampling and recombination in one pass at full resolution
         coef = prop.guided_coefficients(y_small, chroma_small)
-        shrunk = kernels.upsample_compose(y, coef, saturation, out) / float(h * w)
+        with PARALLEL_LOCK:
+            shrunk = kernels.upsample_compose(y, coef, saturation, out) / float(h * w)
     else:
         chroma = np.ascontiguousarray(chroma_small, dtype=np.float32)
-        shrunk = kernels.compose_rgb(y, chroma, saturation, out) / float(h * w)
+        with PARALLEL_LOCK:
+            shrunk = kernels.compose_rgb(y, chroma, saturation, out) / float(h * w)
     if shrunk > 0.001:
         notes.append(f"{shrunk:.1%} of the pixels had colours outside sRGB at their luma; their "
                      "saturation was reduced so the luma stays unchanged")

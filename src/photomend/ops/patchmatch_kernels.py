@@ -17,11 +17,10 @@ compare against. ``cache=True`` keeps the compile (a few seconds) to the first r
 from __future__ import annotations
 
 import os
-import threading
 
 import numpy as np
 
-from photomend.jit import import_numba
+from photomend.jit import PARALLEL_LOCK, import_numba
 
 # The parallel kernels run on numba's OpenMP pool, whose threads by default spin between
 # kernels: on 2 cores that halves what the fill's other steps (and other jobs) get. Set before
@@ -208,21 +207,15 @@ def upsample_nnf(coarse_tindex, coarse_nnf, targets, valid, valid_yx, nnf):
 
 
 
-#: One parallel kernel at a time in this process. Numba's workqueue threading layer (its
-#: fallback where no OpenMP runtime is installed) aborts the process when two threads launch
-#: parallel kernels at once (the CLI's warm-up thread and its fill, the server's threads);
-#: on 2 cores each kernel uses them all anyway.
-_PARALLEL = threading.Lock()
-
 
 def compute_costs(img, targets, nnf, cost, r, lam):
     """Recompute the cost of every match after the image estimate changed (the targets are
     spread over the cores)."""
-    with _PARALLEL:
+    with PARALLEL_LOCK:  # (see photomend.jit)
         _compute_costs(img, targets, nnf, cost, r, lam)
 
 
 def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior):
     """Wexler voting, in place (see :func:`_vote`); the hole pixels are spread over the cores."""
-    with _PARALLEL:
+    with PARALLEL_LOCK:  # (see photomend.jit)
         _vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior)
