@@ -5,22 +5,17 @@ but cannot be chosen; Face strength shows only with GFPGAN."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import numpy as np
 import pytest
 from PIL import Image
 
-uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn")
 pytest.importorskip("playwright.sync_api")
 pytest.importorskip("torch")
 skimage_data = pytest.importorskip("skimage.data")
 
-from photomend.server import Settings, create_app  # noqa: E402
 from test_faces_gfpgan import exported, installed, models_dir  # noqa: E402,F401
-from test_server_browser import CHROMIUM, browser  # noqa: E402,F401
+from test_server_browser import CHROMIUM, browser, serving  # noqa: E402,F401
 
 pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium"),
               pytest.mark.usefixtures("one_torch_thread")]
@@ -29,20 +24,8 @@ FACE_BOX = (174, 76, 275, 176)  # the astronaut's face at 512 px (x0, y0, x1, y1
 
 @pytest.fixture
 def server_url(installed):  # noqa: F811  (the zoo folder is set before the workers start)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(Settings(port=port, workers=1, executor="thread"))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
+    with serving("thread") as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ writes the screenshot docs/studio.png.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -31,12 +32,14 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromiu
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
-@pytest.fixture(scope="module")
-def server_url():
+@contextlib.contextmanager
+def serving(executor: str):
+    """The studio's server on a free local port in a thread, one worker of ``executor``;
+    yields its URL and stops it afterwards."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(Settings(port=port, workers=1, executor="process"))
+    app = create_app(Settings(port=port, workers=1, executor=executor))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -47,6 +50,12 @@ def server_url():
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    with serving("process") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
