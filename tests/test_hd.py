@@ -70,3 +70,22 @@ def test_auto_fills_every_region_natively_with_patchmatch(photo):
     big[:300] = False
     for part in (small, big):
         assert np.abs(out[part] - img[part]).mean() > 0.01
+
+
+def test_crop_keeps_only_the_hole_of_a_cra_fill_whose_crop_is_the_photo(photo):
+    """``crop`` with an engine that does not refine natively: a region too big for it is filled
+    with CRA in its crop, and even when that crop is the whole photo only the hole is taken
+    (CRA's feathered rim outside the mask is not)."""
+    from dataclasses import replace
+
+    from photomend.engines.opencv import TeleaEngine
+
+    class SmallTelea(TeleaEngine):
+        traits = replace(TeleaEngine.traits, max_pixels=10_000)
+
+    img, _ = photo
+    hole = np.zeros(img.shape[:2], bool)
+    hole[200:760, 300:980] = True  # its crop (half its size around it) is the whole photo
+    out = run_strategy("crop", SmallTelea(), img, hole, working_size=256)
+    np.testing.assert_array_equal(out[~hole], img[~hole])
+    assert np.abs(out[hole] - img[hole]).mean() > 0.01

@@ -165,8 +165,10 @@ def _fill_regions(
         sub_mask = np.isin(labels[sl], reg.labels)
         fill = _original if reg.pixels <= limit else _cra
         sub = fill(engine, rgb[sl], sub_mask, working_size, None)
-        if len(regions) == 1 and sub.shape == rgb.shape:
-            out = sub  # one region whose crop is the photo: the fill is the result
+        if len(regions) == 1 and sub.shape == rgb.shape and fill is _original:
+            # One region whose crop is the photo: the engine's fill (the pixels outside the
+            # mask untouched) is the result. (CRA also feathers a rim outside: not kept here.)
+            out = sub
         else:
             out = rgb.copy() if out is None else out
             out[sl][sub_mask] = sub[sub_mask]
