@@ -398,10 +398,9 @@ class PatchMatchEngine(Engine):
     trust_error = 3e-6
     locality = 0.03
     #: Levels whose hole has more pixels than this (a 512-px photo's holes, even a quarter of
-    #: it, have fewer) only
-    #: refine the doubled matches: one EM iteration, one scan, random search within
-    #: ``refine_radius``; the finest level then votes the matches, soft and sharp, without a
-    #: scan. On the TUNE photos at 1024 px the metrics are those of the full search (PSNR
+    #: it, have fewer) only refine the doubled matches: one EM iteration, one scan, random
+    #: search within ``refine_radius``; the finest level then votes the matches, soft and
+    #: sharp, without a scan. On the TUNE photos at 1024 px the metrics are those of the full search (PSNR
     #: 14.90 dB both, edge F1 0.422 vs 0.426, detail 0.59 both) in half the time.
     refine_pixels = 70_000
     refine_radius = 4
@@ -411,8 +410,8 @@ class PatchMatchEngine(Engine):
     prior_depth_max = 250.0
     #: Long side (px) of the copy the structure lines are found on.
     lines_side = 1024
-    #: Context (px) around a big hole's bounding box for the colour guard (:meth:`_window`):
-    #: the reach of their widest Gaussian (sigma 54 px, truncated at 4 sigma).
+    #: Context (px) around a big hole's bounding box for the colour guard and the texture pass
+    #: (:meth:`_window`): the reach of their widest Gaussian (sigma 54 px, truncated at 4 sigma).
     context_px = 224
 
     def _weights(
