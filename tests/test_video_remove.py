@@ -271,6 +271,8 @@ def test_numbered_masks(tmp_path):
 # --- files and the CLI -----------------------------------------------------------------------
 av = pytest.importorskip("av")
 
+from video_clips import mux_tone  # noqa: E402
+
 
 def write_clip(path, frames, fps=10, audio=True, crf=0):
     """H.264 (crf 0) with an AAC tone, like tests/video_clips.make_clip."""
@@ -292,16 +294,7 @@ def write_clip(path, frames, fps=10, audio=True, crf=0):
         for p in v.encode():
             c.mux(p)
         if a is not None:
-            total = int(16000 * len(frames) / fps)
-            for t in range(0, total, 1024):
-                s = 0.3 * np.sin(2 * np.pi * 440 * np.arange(t, t + 1024) / 16000)
-                af = av.AudioFrame.from_ndarray(s.astype(np.float32)[None], format="fltp",
-                                                layout="mono")
-                af.sample_rate, af.pts = 16000, t
-                for p in a.encode(af):
-                    c.mux(p)
-            for p in a.encode():
-                c.mux(p)
+            mux_tone(c, a, int(16000 * len(frames) / fps))
     return path
 
 

@@ -55,18 +55,23 @@ def make_clip(path: Path, *, frames: int = 12, size: tuple[int, int] = (48, 64),
         for p in v.encode():
             c.mux(p)
         if a is not None:
-            n, t, total = 1024, 0, int(16000 * frames / fps)
-            while t < total:
-                s = (0.3 * np.sin(2 * np.pi * 440 * np.arange(t, t + n) / 16000))
-                af = av.AudioFrame.from_ndarray(s.astype(np.float32)[None], format="fltp",
-                                                layout="mono")
-                af.sample_rate, af.pts = 16000, t
-                t += n
-                for p in a.encode(af):
-                    c.mux(p)
-            for p in a.encode():
-                c.mux(p)
+            mux_tone(c, a, int(16000 * frames / fps))
     return path
+
+
+def mux_tone(container, stream, samples: int) -> None:
+    """Encode a 440 Hz tone of ``samples`` samples (16 kHz mono, blocks of 1024) into the AAC
+    ``stream`` of ``container``, and flush it."""
+    import av
+
+    for t in range(0, samples, 1024):
+        s = 0.3 * np.sin(2 * np.pi * 440 * np.arange(t, t + 1024) / 16000)
+        af = av.AudioFrame.from_ndarray(s.astype(np.float32)[None], format="fltp", layout="mono")
+        af.sample_rate, af.pts = 16000, t
+        for p in stream.encode(af):
+            container.mux(p)
+    for p in stream.encode():
+        container.mux(p)
 
 
 def make_audio_only(path: Path) -> Path:
