@@ -411,23 +411,25 @@ def test_cli(walker, tmp_path, capsys):
     assert "Traceback" not in err and "--select works on photos" in err
 
 
+def find_red_walker(rgb, classes=("person",), min_score=0.25):
+    """A stand-in for ``find_objects``: the walker (the red block) as one person."""
+    from photomend.objects.api import Instance
+
+    red = np.abs(rgb - np.float32([0.9, 0.1, 0.1])).max(axis=2) < 0.08
+    ys, xs = np.nonzero(red)
+    if len(ys) < 20:
+        return []
+    box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+    return [Instance("person", 0.9, box, red)]
+
+
 def test_remove_video_auto_tracks_and_keep(walker, tmp_path, monkeypatch):
     from photomend import remove_video
     from photomend.objects import api as objects_api
-    from photomend.objects.api import Instance
     from photomend.video.reader import read_frames
 
     clip, _, masks, truths = walker
-
-    def find_red(rgb, classes, min_score=0.25):  # the walker is the red block
-        red = np.abs(rgb - np.float32([0.9, 0.1, 0.1])).max(axis=2) < 0.08
-        ys, xs = np.nonzero(red)
-        if len(ys) < 20:
-            return []
-        box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
-        return [Instance("person", 0.9, box, red)]
-
-    monkeypatch.setattr(objects_api, "find_objects", find_red)
+    monkeypatch.setattr(objects_api, "find_objects", find_red_walker)
     seen = []
     r = remove_video(clip, tmp_path / "auto", auto="person", grow=2,
                      progress=lambda stage, done, total: seen.append(stage))

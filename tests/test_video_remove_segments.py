@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("av")
 
-from test_video_remove import object_clip, walker_clip, write_clip  # noqa: E402
+from test_video_remove import find_red_walker, object_clip, walker_clip, write_clip  # noqa: E402
 from video_clips import DiesAfterOne, audio_packets, frame_times, kill_batch_mid_job, make_clip  # noqa: E402
 
 from photomend.batch import JobSpec, Step, read_journal, run_job  # noqa: E402
@@ -108,19 +108,13 @@ def test_auto_tracked_once_over_the_whole_clip(walker, tmp_path, monkeypatch):
     so the segments remove (and keep) what the whole-clip run does."""
     from photomend import remove_video
     from photomend.objects import api as objects_api
-    from photomend.objects.api import Instance
 
     clip, _, masks, _ = walker
     calls = []
 
-    def find_red(rgb, classes, min_score=0.25):  # the walker is the red block
+    def find_red(rgb, classes, min_score=0.25):  # counted
         calls.append(1)
-        red = np.abs(rgb - np.float32([0.9, 0.1, 0.1])).max(axis=2) < 0.08
-        ys, xs = np.nonzero(red)
-        if len(ys) < 20:
-            return []
-        box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
-        return [Instance("person", 0.9, box, red)]
+        return find_red_walker(rgb, classes, min_score)
 
     monkeypatch.setattr(objects_api, "find_objects", find_red)
     whole = remove_video(clip, tmp_path / "whole.mp4", auto="person", grow=2, radius=4, crf=0)
