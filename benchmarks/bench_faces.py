@@ -208,16 +208,10 @@ def run_pulse_speed(steps: int) -> int:
     cpu = time.process_time()
     res = P.pulse(lr, steps=steps, seed=1, weights=weights)
     cpu = (time.process_time() - cpu) / steps
-    load = os.getloadavg()[0]
     out = {"steps": steps, "seconds": round(res.seconds, 1), "it_per_s": round(res.it_per_s, 4),
            "projected_100_steps_s": round(100 / res.it_per_s, 0),
            "cpu_s_per_step": round(cpu, 2),
-           "torch_threads": torch.get_num_threads(), "load_average_1min": round(load, 1),
-           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-           "date": time.strftime("%Y-%m-%d"),
-           "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
-                                    text=True, capture_output=True).stdout.strip()}
-    (HERE / "results_faces_pulse.json").write_text(json.dumps(out, indent=1) + "\n")
+           "torch_threads": torch.get_num_threads(), **_conditions()}
     md = ("# PULSE speed at 1024 px (bench_faces.py --pulse-steps)\n\n"
           f"{out['date']}, commit {out['commit']}, {out['machine']}, {out['torch_threads']} "
           f"torch threads, 1-minute load average {out['load_average_1min']} (other jobs share "
@@ -227,8 +221,7 @@ def run_pulse_speed(steps: int) -> int:
           "|---|---|---|---|---|---|\n"
           f"| {steps} | {out['seconds']} | {out['it_per_s']} | {out['projected_100_steps_s']:.0f} s"
           f" | {out['cpu_s_per_step']} | <= 300 s |\n")
-    (HERE / "results_faces_pulse.md").write_text(md)
-    print(md)
+    _write("results_faces_pulse", out, md)
     return 0
 
 
@@ -274,12 +267,7 @@ def run_gfpgan_speed(runs: int) -> int:
     out = {"runs": runs, "median_s": round(float(np.median(times)), 2),
            "times_s": [round(t, 2) for t in times], "ort_threads": num_threads(),
            "cpu_s_median": round(float(np.median(cpu)), 2), "cpu_s": [round(t, 2) for t in cpu],
-           "load_average_1min": round(os.getloadavg()[0], 1),
-           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-           "date": time.strftime("%Y-%m-%d"),
-           "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
-                                    text=True, capture_output=True).stdout.strip()}
-    (HERE / "results_faces_gfpgan.json").write_text(json.dumps(out, indent=1) + "\n")
+           **_conditions()}
     md = ("# GFPGAN speed, one 512 px face, ONNX Runtime fp32 (bench_faces.py --gfpgan-runs)"
           f"\n\n{out['date']}, commit {out['commit']}, {out['machine']}, {out['ort_threads']} "
           f"ONNX Runtime threads, 1-minute load average {out['load_average_1min']} (other jobs "
@@ -288,9 +276,24 @@ def run_gfpgan_speed(runs: int) -> int:
           "\n|---|---|---|---|---|---|\n"
           f"| {runs} | {out['median_s']} s | {out['times_s']} | {out['cpu_s_median']} s | "
           f"{out['cpu_s']} | <= 2 s wall |\n")
-    (HERE / "results_faces_gfpgan.md").write_text(md)
-    print(md)
+    _write("results_faces_gfpgan", out, md)
     return 0
+
+
+def _conditions() -> dict:
+    """Date, commit, machine and the 1-minute load average, for a results file."""
+    return {"load_average_1min": round(os.getloadavg()[0], 1),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "date": time.strftime("%Y-%m-%d"),
+            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
+                                     text=True, capture_output=True).stdout.strip()}
+
+
+def _write(stem: str, result: dict, md: str) -> None:
+    """``benchmarks/STEM.json`` and ``STEM.md``; the Markdown is printed too."""
+    (HERE / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (HERE / f"{stem}.md").write_text(md)
+    print(md)
 
 
 def main(argv=None) -> int:
@@ -312,8 +315,7 @@ def main(argv=None) -> int:
 
     from photomend.nn.onnx import num_threads
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
-                            capture_output=True).stdout.strip()
+    conditions = _conditions()  # (the commit measured, not one made meanwhile)
     all_cases = cases(args.data)
     frames = read_frames(args.data / "vtest.avi")
     for i, f in frames.items():
@@ -361,14 +363,10 @@ def main(argv=None) -> int:
                                "seconds": round(haar["seconds"][paths[k]], 3)}
             rows.append(row)
             print(json.dumps(row), flush=True)
-    res = {"commit": commit, "threads": num_threads(), "date": time.strftime("%Y-%m-%d"),
-           "load_average_1min": round(os.getloadavg()[0], 1),
-           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+    res = {**conditions, "threads": num_threads(), "load_average_1min": round(os.getloadavg()[0], 1),
            "haar_opencv": haar["opencv"] if haar else None, "rows": rows}
     res["summary"] = summarise(rows)
-    (HERE / "results_faces.json").write_text(json.dumps(res, indent=1) + "\n")
-    (HERE / "results_faces.md").write_text(to_markdown(res))
-    print(to_markdown(res))
+    _write("results_faces", res, to_markdown(res))
     return 0
 
 
