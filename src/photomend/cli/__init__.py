@@ -25,6 +25,7 @@ from photomend.cli.common import (
     exit_now,
     say,
 )
+from photomend.cli.malloc import keep_freed_buffers
 from photomend.errors import InputError, OutputError
 
 
@@ -40,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     if argv is None:
+        keep_freed_buffers()  # (this process only: not a caller's that passes argv)
         exit_now(_run(sys.argv[1:]))
     return _run(list(argv))
 
