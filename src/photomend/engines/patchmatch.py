@@ -18,7 +18,8 @@ from photomend.engines.base import BUILTIN_TRAITS, Engine, ProgressFn, register_
 from photomend.engines.opencv import diffusion_fill
 from photomend.errors import MaskError
 from photomend.ops import colour_guard, structure_lines
-from photomend.ops.spread import spread
+from photomend.ops.grey import channel_mean
+from photomend.ops.spread import spread, spread_many
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def _surrounding_detail(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     Known pixels within 2 px of the hole are left out (seam)."""
     known = (~mask).astype(np.float32)
     clean = cv2.erode(known, np.ones((5, 5), np.uint8))
-    return np.sqrt(spread(_fine(image.mean(axis=2)) ** 2, clean, (6.0, 18.0, 54.0)))
+    return np.sqrt(spread(_fine(channel_mean(image)) ** 2, clean, (6.0, 18.0, 54.0)))
 
 
 @register_engine
@@ -287,7 +288,7 @@ class PatchMatchEngine(Engine):
         None when the weight is 0 or the photo has no line that crosses the hole."""
         if self.line_weight <= 0:
             return None
-        grey, hole = image.mean(axis=2), mask
+        grey, hole = channel_mean(image), mask
         # Lines are found on a copy of at most ``lines_side`` px (LSD and the rim's diffusion
         # fill cost seconds at 4K, and the segment lengths are tuned at that size).
         s0 = min(1.0, self.lines_side / max(mask.shape))
@@ -363,15 +364,14 @@ class PatchMatchEngine(Engine):
         depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
         low = _hole_lowpass(sharp, mask, self.texture_sigma)
         fade = np.clip(depth / self.texture_fade, 0.0, 1.0)
-        texture = fade * (sharp - low).mean(axis=2)
+        texture = fade * channel_mean(sharp - low)
         # Fine detail (as _surrounding_detail measures it) of the voted fill, dv, and of the texture, dt: the gain g solves, per pixel over a
         # local window, mean((dv + g dt)^2) = the detail around (they are correlated: both
         # come from the same sources, so their energies do not simply add).
-        dv = _fine(voted.mean(axis=2))
+        dv = _fine(channel_mean(voted))
         dt = _fine(texture)
-        a = spread(dt * dt, hole, (6.0, 18.0))
-        b = spread(dv * dt, hole, (6.0, 18.0))
-        c = spread(dv * dv, hole, (6.0, 18.0)) - _surrounding_detail(image, mask) ** 2
+        a, b, c = spread_many((dt * dt, dv * dt, dv * dv), hole, (6.0, 18.0))
+        c -= _surrounding_detail(image, mask) ** 2
         root = np.sqrt(np.maximum(b * b - a * c, 0.0))
         gain = np.where(c < 0, (root - b) / np.maximum(a, 1e-10), 0.0)
         texture *= np.minimum(gain, self.texture_gain_max) * (1.0 - trust)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["spread"]
+__all__ = ["spread", "spread_many"]
 
 
 def spread(
@@ -28,16 +28,37 @@ def spread(
     >>> round(float(s[32, 4]), 3), round(float(s[32, 60]), 3), 0.0 < float(s[32, 32]) < 2.0
     (2.0, 0.0, True)
     """
-    num = cv2.GaussianBlur(values * weights, (0, 0), sigmas[0])
+    return spread_many((values,), weights, sigmas, enough=enough)[0]
+
+
+def spread_many(
+    values: tuple[np.ndarray, ...], weights: np.ndarray, sigmas: tuple[float, ...], *,
+    enough: float = 0.05,
+) -> list[np.ndarray]:
+    """:func:`spread` of each of ``values`` over the same ``weights``, whose blurs are computed
+    once (the same results as separate calls).
+
+    >>> v = np.random.default_rng(0).random((2, 32, 32), dtype=np.float32)
+    >>> w = np.ones((32, 32), np.float32); w[8:20, 8:20] = 0.0
+    >>> one, two = spread_many((v[0], v[1]), w, (3.0, 9.0))
+    >>> bool(np.array_equal(two, spread(v[1], w, (3.0, 9.0))))
+    True
+    """
     reach = cv2.GaussianBlur(weights, (0, 0), sigmas[0])
-    out = num / np.maximum(reach, 1e-6)
+    first = np.maximum(reach, 1e-6)
+    wider = []  # per wider sigma: (sigma, its weight blur, the blend weight of the finer result)
     for sigma in sigmas[1:]:
         den = _blur(weights, sigma)
-        wide = _blur(values * weights, sigma) / np.maximum(den, 1e-6)
-        fine = np.clip(reach / enough, 0.0, 1.0)
-        out = fine * out + (1.0 - fine) * wide
+        wider.append((sigma, np.maximum(den, 1e-6), np.clip(reach / enough, 0.0, 1.0)))
         reach = np.maximum(reach, den)
-    return out
+    outs = []
+    for v in values:
+        vw = v * weights
+        out = cv2.GaussianBlur(vw, (0, 0), sigmas[0]) / first
+        for sigma, den, fine in wider:
+            out = fine * out + (1.0 - fine) * (_blur(vw, sigma) / den)
+        outs.append(out)
+    return outs
 
 
 #: Gaussians at least this wide (sigma, px) are computed on a copy shrunk 4x: a wide blur holds
