@@ -66,34 +66,55 @@ def find_segments(grey: np.ndarray, hole: np.ndarray, *, min_length: float = MIN
     if found is None:
         return np.zeros((0, 4), np.float32)
     clear = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3) >= 1.5
-    h, w = hole.shape
-    out = []
-    for x0, y0, x1, y1 in found.reshape(-1, 4):
-        n = int(np.hypot(x1 - x0, y1 - y0)) + 1
-        if n < min_length:
-            continue
-        t = np.linspace(0.0, 1.0, n)
-        xs = np.clip(np.rint(x0 + t * (x1 - x0)).astype(int), 0, w - 1)
-        ys = np.clip(np.rint(y0 + t * (y1 - y0)).astype(int), 0, h - 1)
-        a, b = _longest_run(clear[ys, xs])
-        if b - a >= min_length:
-            out.append((x0 + t[a] * (x1 - x0), y0 + t[a] * (y1 - y0),
-                        x0 + t[b - 1] * (x1 - x0), y0 + t[b - 1] * (y1 - y0)))
-    return np.asarray(out, np.float32).reshape(-1, 4)
+    return _clear_parts(found.reshape(-1, 4), clear, min_length)
 
 
-def _longest_run(ok: np.ndarray) -> tuple[int, int]:
-    """(start, stop) of the longest run of True in a bool vector ((0, 0) if none).
+def _clear_parts(found: np.ndarray, clear: np.ndarray, min_length: float) -> np.ndarray:
+    """Of each segment (N x 4 float32) at least ``min_length`` px long, the longest run of its
+    pixels (one per px, as ``np.linspace`` spaces them) on ``clear``, kept where that run is at
+    least ``min_length`` long; all segments at once (a loop over the 1,000-2,000 segments of a
+    photo cost 0.1 s of a 4K removal).
 
-    >>> _longest_run(np.array([1, 1, 0, 1, 1, 1, 0], bool)), _longest_run(np.zeros(3, bool))
-    ((3, 6), (0, 0))
+    >>> clear = np.ones((10, 40), bool); clear[:, 20:24] = False
+    >>> _clear_parts(np.float32([[2, 5, 37, 5], [2, 2, 5, 2]]), clear, 10.0).round(1).tolist()
+    [[2.0, 5.0, 19.0, 5.0]]
     """
-    edges = np.diff(np.concatenate([[0], ok.astype(np.int8), [0]]))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    if not len(starts):
-        return (0, 0)
-    i = int(np.argmax(stops - starts))  # the first of the longest, as before
-    return (int(starts[i]), int(stops[i]))
+    h, w = clear.shape
+    x0, y0, x1, y1 = (found[:, i] for i in range(4))
+    dx, dy = x1 - x0, y1 - y0
+    n = np.hypot(dx, dy).astype(np.int64) + 1
+    keep = np.flatnonzero(n >= min_length)
+    if not len(keep):
+        return np.zeros((0, 4), np.float32)
+    n = n[keep]
+    seg = np.repeat(np.arange(len(keep)), n)  # (each sample's segment, among the kept)
+    first = np.concatenate([[0], np.cumsum(n)[:-1]])
+    k = np.arange(len(seg)) - first[seg]  # (its index along the segment)
+    step = 1.0 / np.maximum(n - 1, 1).astype(np.float64)
+    t = k * step[seg]  # (np.linspace(0, 1, n), bit for bit)
+    t[(first + n - 1)[n > 1]] = 1.0
+    ox, oy, ex, ey = x0[keep][seg], y0[keep][seg], dx[keep][seg], dy[keep][seg]
+    xs = np.clip(np.rint(ox + t * ex).astype(int), 0, w - 1)
+    ys = np.clip(np.rint(oy + t * ey).astype(int), 0, h - 1)
+    ok = clear[ys, xs]
+    # Runs of True that do not cross from one segment into the next.
+    starts_new = ok & ~np.concatenate([[False], ok[:-1]])
+    starts_new[first] = ok[first]
+    ends = ok & ~np.concatenate([ok[1:], [False]])
+    ends[first + n - 1] = ok[first + n - 1]
+    run_a, run_b = np.flatnonzero(starts_new), np.flatnonzero(ends) + 1
+    if not len(run_a):
+        return np.zeros((0, 4), np.float32)
+    run_seg, length = seg[run_a], run_b - run_a
+    # Per segment the first of its longest runs: sort by segment, longest first, then start.
+    order = np.lexsort((run_a, -length, run_seg))
+    best = order[np.concatenate([[True], run_seg[order][1:] != run_seg[order][:-1]])]
+    best = best[length[best] >= min_length]
+    a, b = run_a[best], run_b[best] - 1
+    j = keep[run_seg[best]]
+    ta, tb = t[a], t[b]
+    return np.stack([x0[j] + ta * dx[j], y0[j] + ta * dy[j],
+                     x0[j] + tb * dx[j], y0[j] + tb * dy[j]], axis=1).astype(np.float32)
 
 
 def rays(segments: np.ndarray, hole: np.ndarray) -> list[Ray]:
