@@ -203,6 +203,10 @@ class PatchMatchEngine(Engine):
         from photomend.ops import patchmatch_kernels as k
 
         k.seed_rng(self.seed)
+        # A photo larger than the size the structure is tuned at scans in bands on all the
+        # cores (2 cores: a 4K fill 3.5 -> 2.8 s on the TUNE photos, masked PSNR -0.1 +- 0.07
+        # dB, the other metrics as before); a smaller one keeps the sequential scan (0.4 s).
+        banded = max(mask.shape) > self.lines_side
         n = len(levels)
         npix = np.float32(3 * (2 * r + 1) ** 2)
         prev_tindex = prev_nnf = None
@@ -251,7 +255,8 @@ class PatchMatchEngine(Engine):
             for _ in range(n_em):
                 k.compute_costs(img, targets, nnf, cost, r, lam)
                 if pm_iters:
-                    k.patchmatch(img, targets, tindex, valid, nnf, cost, r, pm_iters, max_radius, lam)
+                    k.patchmatch(img, targets, tindex, valid, nnf, cost, r, pm_iters, max_radius, lam,
+                                 banded=banded)
                 k.vote(img, hole_yx, tindex, nnf, cost, r, *self._weights(cost, npix), prior)
             prev_tindex, prev_nnf = tindex, nnf
             if progress is not None:
@@ -277,7 +282,8 @@ class PatchMatchEngine(Engine):
             else:
                 k.compute_costs(sharp, targets, nnf, cost, r, lam)
             if not refining:  # (refined: the soft vote's matches, only weighted sharply)
-                k.patchmatch(sharp, targets, tindex, valid, nnf, cost, r, pm_iters, max_radius, lam)
+                k.patchmatch(sharp, targets, tindex, valid, nnf, cost, r, pm_iters, max_radius, lam,
+                             banded=banded)
             k.vote(sharp, hole_yx, tindex, nnf, cost, r,
                    *self._weights(cost, npix, self.sharp_percentile), prior)
         return voted, sharp[..., :3], trust

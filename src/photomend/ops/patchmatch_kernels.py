@@ -100,8 +100,9 @@ def _try(img, valid, targets, nnf, cost, i, sy, sx, r, lam):
 
 
 @njit(cache=True)
-def patchmatch(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, lam):
-    """Improve ``nnf`` in place: ``iters`` alternating scans of propagation + random search."""
+def _scan(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, lam):
+    """Improve ``nnf`` in place: ``iters`` alternating scans of propagation + random search
+    (one sequential scan of all targets; numba's seeded generator)."""
     n = targets.shape[0]
     h, w = valid.shape
     for it in range(iters):
@@ -129,6 +130,89 @@ def patchmatch(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, lam
                 sx = nnf[i, 1] + np.random.randint(-rad, rad + 1)
                 _try(img, valid, targets, nnf, cost, i, sy, sx, r, lam)
                 rad //= 2
+
+
+#: :func:`_banded_scan` runs this many bands of targets at once (a fixed number, so that the
+#: result does not depend on how many cores run them).
+BANDS = 8
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_XS_MUL = np.uint64(0x2545F4914F6CDD1D)
+
+
+@njit(cache=True, inline="always")
+def _splitmix(x):
+    """A well-mixed 64-bit value of ``x`` (SplitMix64's finaliser): a band's generator seed."""
+    x = x + _GOLDEN
+    x = (x ^ (x >> np.uint64(30))) * _MIX1
+    x = (x ^ (x >> np.uint64(27))) * _MIX2
+    x = x ^ (x >> np.uint64(31))
+    return x if x != np.uint64(0) else _GOLDEN
+
+
+@njit(cache=True, inline="always")
+def _offset(state, rad):
+    """(next state, a uniform integer in [-rad, rad]): xorshift64*, one per band."""
+    state ^= state >> np.uint64(12)
+    state ^= state << np.uint64(25)
+    state ^= state >> np.uint64(27)
+    v = (state * _XS_MUL) >> np.uint64(11)
+    return state, np.int64(v % np.uint64(2 * rad + 1)) - rad
+
+
+@njit(cache=True)
+def draw_seed():
+    """A seed for one :func:`_banded_scan` call from numba's seeded generator (:func:`seed_rng`):
+    the calls of a fill differ, and a fill is deterministic."""
+    return np.random.randint(0, 2**62)
+
+
+@njit(cache=True, parallel=True)
+def _banded_scan(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, lam, seed):
+    """:func:`_scan` on all the cores: each scan runs :data:`BANDS` contiguous bands of targets (rows of the hole) side by side,
+    each with its own generator. Within a band, propagation takes the neighbour's match of this
+    scan, as in one sequential scan; across a band's edge, the neighbour's match from before
+    the scan (another band may be changing it): the same result on any number of cores, and a
+    good match crosses a band's edge one scan later.
+    """
+    n = targets.shape[0]
+    h, w = valid.shape
+    for it in range(iters):
+        forward = it % 2 == 0
+        step = -1 if forward else 1
+        before = nnf.copy()
+        for b in prange(BANDS):
+            lo = n * b // BANDS
+            hi = n * (b + 1) // BANDS
+            state = _splitmix(np.uint64(seed) + np.uint64(it * BANDS + b) * _GOLDEN)
+            for j in range(hi - lo):
+                i = lo + j if forward else hi - 1 - j
+                ty = targets[i, 0]
+                tx = targets[i, 1]
+                # Propagation: the neighbour already visited in this scan suggests its shifted
+                # match.
+                nx = tx + step
+                if 0 <= nx < w:
+                    k = tindex[ty, nx]
+                    if k >= 0:
+                        src = nnf if lo <= k < hi else before
+                        _try(img, valid, targets, nnf, cost, i, src[k, 0], src[k, 1] - step, r,
+                             lam)
+                ny = ty + step
+                if 0 <= ny < h:
+                    k = tindex[ny, tx]
+                    if k >= 0:
+                        src = nnf if lo <= k < hi else before
+                        _try(img, valid, targets, nnf, cost, i, src[k, 0] - step, src[k, 1], r,
+                             lam)
+                # Random search in exponentially shrinking windows around the current best.
+                rad = max_radius
+                while rad >= 1:
+                    state, oy = _offset(state, rad)
+                    state, ox = _offset(state, rad)
+                    _try(img, valid, targets, nnf, cost, i, nnf[i, 0] + oy, nnf[i, 1] + ox, r,
+                         lam)
+                    rad //= 2
 
 
 @njit(cache=True, parallel=True)
@@ -213,6 +297,19 @@ def compute_costs(img, targets, nnf, cost, r, lam):
     spread over the cores)."""
     with PARALLEL_LOCK:  # (see photomend.jit)
         _compute_costs(img, targets, nnf, cost, r, lam)
+
+
+def patchmatch(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, lam, *,
+               banded=False):
+    """Improve ``nnf`` in place: ``iters`` alternating scans of propagation + random search;
+    ``banded``: in bands spread over the cores (:func:`_banded_scan`), else in one sequential
+    scan (:func:`_scan`)."""
+    if not banded:
+        _scan(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, lam)
+        return
+    seed = draw_seed()
+    with PARALLEL_LOCK:  # (see photomend.jit)
+        _banded_scan(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, lam, seed)
 
 
 def vote(img, hole_yx, tindex, nnf, cost, r, inv_two_sigma2, npix, prior):
