@@ -351,3 +351,17 @@ def test_two_threads_fill_at_once_under_numba_workqueue_layer():
                          timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip() == "workqueue"
+
+
+def test_load_kernels_loads_the_banded_scan_that_big_photos_use():
+    """prewarm's background thread loads the banded scan with the argument types a photo
+    larger than lines_side brings, so the real fill finds it loaded (nothing new to load)."""
+    engine = create_engine("patchmatch")
+    engine.load_kernels()
+    assert len(k._banded_scan.signatures) == 1
+    img = np.random.default_rng(5).random((40, engine.lines_side + 80, 3), dtype=np.float32)
+    hole = np.zeros(img.shape[:2], bool)
+    hole[15:25, 500:520] = True
+    out = engine.inpaint(img, hole)
+    assert np.isfinite(out).all()
+    assert len(k._banded_scan.signatures) == 1

@@ -110,6 +110,7 @@ def prewarm(engine: str = DEFAULT_ENGINE) -> threading.Thread | None:
         hole[40:56, 50:74] = True
         try:  # cra at a tiny working size runs the engine's and the aggregation's kernels
             remove_array(rgb, hole, engine=engine, hd_strategy="cra", working_size=64)
+            create_engine(engine).load_kernels()  # (those only big photos use)
         except Exception:  # noqa: BLE001, S110  (an optimisation, never a failure)
             pass
 

@@ -51,6 +51,10 @@ class Engine:
     def __init__(self, *, seed: int = 0) -> None:
         self.seed = int(seed)
 
+    def load_kernels(self) -> None:
+        """Load the compiled kernels that a small fill does not reach (nothing by default);
+        :func:`photomend.removal.prewarm` calls it in its background thread."""
+
     def inpaint(
         self, image: np.ndarray, mask: np.ndarray, *, progress: ProgressFn | None = None
     ) -> np.ndarray:

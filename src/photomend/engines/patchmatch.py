@@ -128,6 +128,20 @@ class PatchMatchEngine(Engine):
     #: Width (px, finest level) of the band around the hole that sources may not touch.
     halo = 3
 
+    def load_kernels(self) -> None:
+        """The banded scan of photos larger than ``lines_side``, on a tiny level."""
+        from photomend.ops import patchmatch_kernels as k
+
+        img = np.zeros((16, 16, 3), np.float32)
+        hole = np.zeros((16, 16), bool)
+        hole[6:9, 6:9] = True
+        targets, tindex = _targets(hole, self.radius)
+        valid = _source_centres(hole, self.radius)
+        nnf = np.argwhere(valid).astype(np.int32)[np.zeros(len(targets), int)]
+        cost = np.zeros(len(targets), np.float32)
+        k.patchmatch(img, targets, tindex, valid, nnf, cost, self.radius, 1, 4, np.float32(0.0),
+                     banded=True)
+
     def _pyramid(self, image: np.ndarray, mask: np.ndarray) -> list[_Level]:
         levels = [_Level(image, mask)]
         while True:
