@@ -99,30 +99,39 @@ def _try(img, valid, targets, nnf, cost, i, sy, sx, r, lam):
         nnf[i, 1] = sx
 
 
+@njit(cache=True, inline="always")
+def _propagate(img, valid, targets, tindex, nnf, before, lo, hi, cost, i, step, r, lam):
+    """Propagation for target ``i``: the neighbours already visited in this scan suggest their
+    shifted matches, read from ``nnf`` for targets ``lo`` to ``hi`` (this band's) and from
+    ``before`` for the others (another band's, as they were before the scan)."""
+    h, w = valid.shape
+    ty = targets[i, 0]
+    tx = targets[i, 1]
+    nx = tx + step
+    if 0 <= nx < w:
+        k = tindex[ty, nx]
+        if k >= 0:
+            src = nnf if lo <= k < hi else before
+            _try(img, valid, targets, nnf, cost, i, src[k, 0], src[k, 1] - step, r, lam)
+    ny = ty + step
+    if 0 <= ny < h:
+        k = tindex[ny, tx]
+        if k >= 0:
+            src = nnf if lo <= k < hi else before
+            _try(img, valid, targets, nnf, cost, i, src[k, 0] - step, src[k, 1], r, lam)
+
+
 @njit(cache=True)
 def _scan(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, lam):
     """Improve ``nnf`` in place: ``iters`` alternating scans of propagation + random search
     (one sequential scan of all targets; numba's seeded generator)."""
     n = targets.shape[0]
-    h, w = valid.shape
     for it in range(iters):
         forward = it % 2 == 0
         step = -1 if forward else 1
         for j in range(n):
             i = j if forward else n - 1 - j
-            ty = targets[i, 0]
-            tx = targets[i, 1]
-            # Propagation: the neighbour already visited in this scan suggests its shifted match.
-            nx = tx + step
-            if 0 <= nx < w:
-                k = tindex[ty, nx]
-                if k >= 0:
-                    _try(img, valid, targets, nnf, cost, i, nnf[k, 0], nnf[k, 1] - step, r, lam)
-            ny = ty + step
-            if 0 <= ny < h:
-                k = tindex[ny, tx]
-                if k >= 0:
-                    _try(img, valid, targets, nnf, cost, i, nnf[k, 0] - step, nnf[k, 1], r, lam)
+            _propagate(img, valid, targets, tindex, nnf, nnf, 0, n, cost, i, step, r, lam)
             # Random search in exponentially shrinking windows around the current best.
             rad = max_radius
             while rad >= 1:
@@ -176,7 +185,6 @@ def _banded_scan(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, l
     good match crosses a band's edge one scan later.
     """
     n = targets.shape[0]
-    h, w = valid.shape
     for it in range(iters):
         forward = it % 2 == 0
         step = -1 if forward else 1
@@ -187,24 +195,8 @@ def _banded_scan(img, targets, tindex, valid, nnf, cost, r, iters, max_radius, l
             state = _splitmix(np.uint64(seed) + np.uint64(it * BANDS + b) * _GOLDEN)
             for j in range(hi - lo):
                 i = lo + j if forward else hi - 1 - j
-                ty = targets[i, 0]
-                tx = targets[i, 1]
-                # Propagation: the neighbour already visited in this scan suggests its shifted
-                # match.
-                nx = tx + step
-                if 0 <= nx < w:
-                    k = tindex[ty, nx]
-                    if k >= 0:
-                        src = nnf if lo <= k < hi else before
-                        _try(img, valid, targets, nnf, cost, i, src[k, 0], src[k, 1] - step, r,
-                             lam)
-                ny = ty + step
-                if 0 <= ny < h:
-                    k = tindex[ny, tx]
-                    if k >= 0:
-                        src = nnf if lo <= k < hi else before
-                        _try(img, valid, targets, nnf, cost, i, src[k, 0] - step, src[k, 1], r,
-                             lam)
+                _propagate(img, valid, targets, tindex, nnf, before, lo, hi, cost, i, step, r,
+                           lam)
                 # Random search in exponentially shrinking windows around the current best.
                 rad = max_radius
                 while rad >= 1:
