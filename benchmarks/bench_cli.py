@@ -193,9 +193,10 @@ def bytecode_aside():
     moved = []
     with tempfile.TemporaryDirectory(dir=WORK) as keep:  # (the same file system: rename)
         try:
-            for i, pyc in enumerate(Path(photomend.__file__).parent.rglob("*.pyc")):
-                moved.append((pyc, Path(keep, f"{i}.pyc")))
-                pyc.rename(moved[-1][1])
+            for i, pyc in enumerate(list(Path(photomend.__file__).parent.rglob("*.pyc"))):
+                kept = Path(keep, f"{i}.pyc")
+                pyc.rename(kept)
+                moved.append((pyc, kept))  # (only once moved: the finally puts back these)
             yield
         finally:
             for pyc, kept in moved:
@@ -234,6 +235,15 @@ def engine_vs_opencv(f: dict[str, Path], repeats: int) -> list[dict]:
     return rows
 
 
+def _row(label: str, c: dict, w: dict, over: float) -> dict:
+    """A results row from :func:`paired`'s figures (and its progress line, printed)."""
+    print(f"{label}: CLI {c['wall']:.2f} s ({c['cpu']:.2f} s CPU, {c['faults']:.0f} faults), "
+          f"warm {w['wall']:.2f} s ({w['cpu']:.2f} s CPU, {w['faults']:.0f} faults)", flush=True)
+    return {"job": label, "cli_s": c["wall"], "warm_s": w["wall"], "overhead_s": over,
+            "cli_cpu_s": c["cpu"], "warm_cpu_s": w["cpu"],
+            "cli_faults": c["faults"], "warm_faults": w["faults"]}
+
+
 def run(repeats: int) -> tuple[list[dict], list[dict]]:
     files = make_inputs()
     compile_bytecode()
@@ -245,22 +255,13 @@ def run(repeats: int) -> tuple[list[dict], list[dict]]:
         writes = args[0] in ("remove", "restore", "upscale")
         cold_args = [*args, "--overwrite", "-q"] if writes else args
         warm(args)  # untimed: imports, kernels, sessions
-        c, w, over = paired(repeats, [*exe, *cold_args], args)
-        rows.append({"job": label, "cli_s": c["wall"], "warm_s": w["wall"], "overhead_s": over,
-                     "cli_cpu_s": c["cpu"], "warm_cpu_s": w["cpu"],
-                     "cli_faults": c["faults"], "warm_faults": w["faults"]})
-        print(f"{label}: CLI {c['wall']:.2f} s ({c['cpu']:.2f} s CPU, {c['faults']:.0f} faults), "
-              f"warm {w['wall']:.2f} s ({w['cpu']:.2f} s CPU, {w['faults']:.0f} faults)",
-              flush=True)
+        rows.append(_row(label, *paired(repeats, [*exe, *cold_args], args)))
         if label.startswith("remove") and "default" in label:
             # The same without photomend's bytecode: the first run of an editable install.
             with bytecode_aside():
-                c, w, over = paired(repeats, [*exe, *cold_args], args,
-                                    env={"PYTHONDONTWRITEBYTECODE": "1"})
-            rows.append({"job": f"{label}, first run (no bytecode yet)", "cli_s": c["wall"],
-                         "warm_s": w["wall"], "overhead_s": over, "cli_cpu_s": c["cpu"],
-                         "warm_cpu_s": w["cpu"], "cli_faults": c["faults"],
-                         "warm_faults": w["faults"]})
+                rows.append(_row(f"{label}, first run (no bytecode yet)",
+                                 *paired(repeats, [*exe, *cold_args], args,
+                                         env={"PYTHONDONTWRITEBYTECODE": "1"})))
     script = [sys.executable, str(files["script"]), str(files["photo4k"]), str(files["mask4k"]),
               str(out / "opencv.jpg")]
     opencv = medians(repeats, cold, script)
