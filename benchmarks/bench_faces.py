@@ -363,7 +363,8 @@ def main(argv=None) -> int:
                                "seconds": round(haar["seconds"][paths[k]], 3)}
             rows.append(row)
             print(json.dumps(row), flush=True)
-    res = {**conditions, "threads": num_threads(), "load_average_1min": round(os.getloadavg()[0], 1),
+    res = {**conditions, "threads": num_threads(),  # (the load at the end of the run, not the start)
+           "load_average_1min": round(os.getloadavg()[0], 1),
            "haar_opencv": haar["opencv"] if haar else None, "rows": rows}
     res["summary"] = summarise(rows)
     _write("results_faces", res, to_markdown(res))
