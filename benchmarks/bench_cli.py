@@ -11,7 +11,9 @@ For each row, in one run on the same machine:
   interpreter, imports, reading, the work, writing);
 - **warm**: the same arguments through :func:`photomend.cli.main` in this process after one
   untimed call, so imports are done and numba kernels and ONNX sessions are loaded: the work
-  itself, with the same reading and writing;
+  itself, with the same reading and writing. This process takes the memory policy of
+  photomend's own processes first (:func:`photomend.process_memory.hold_freed_memory`, as the
+  command, batch workers and server job processes do), so the two differ by start-up alone;
 - **overhead** = CLI - warm (target: at most 0.5 s);
 - for ``remove --engine telea`` also a minimal OpenCV script in a fresh process,
   ``cv2.imread -> cv2.inpaint(TELEA, radius 5) -> cv2.imwrite`` (JPEG quality 95), on the same
@@ -53,6 +55,7 @@ import numpy as np
 from PIL import Image
 
 from masks import make_mask
+from photomend.process_memory import hold_freed_memory
 from photos import CACHE, elephants_4k
 
 HERE = Path(__file__).resolve().parent
@@ -235,13 +238,14 @@ def engine_vs_opencv(f: dict[str, Path], repeats: int) -> list[dict]:
     return rows
 
 
-def _row(label: str, c: dict, w: dict, over: float) -> dict:
-    """A results row from :func:`paired`'s figures (and its progress line, printed)."""
+def _row(label: str, c: dict, w: dict, over: float, *, variant: bool = False) -> dict:
+    """A results row from :func:`paired`'s figures (and its progress line, printed);
+    ``variant``: a variant of a job shown for comparison, without a target."""
     print(f"{label}: CLI {c['wall']:.2f} s ({c['cpu']:.2f} s CPU, {c['faults']:.0f} faults), "
           f"warm {w['wall']:.2f} s ({w['cpu']:.2f} s CPU, {w['faults']:.0f} faults)", flush=True)
     return {"job": label, "cli_s": c["wall"], "warm_s": w["wall"], "overhead_s": over,
             "cli_cpu_s": c["cpu"], "warm_cpu_s": w["cpu"],
-            "cli_faults": c["faults"], "warm_faults": w["faults"]}
+            "cli_faults": c["faults"], "warm_faults": w["faults"], "variant": variant}
 
 
 def run(repeats: int) -> tuple[list[dict], list[dict]]:
@@ -255,13 +259,20 @@ def run(repeats: int) -> tuple[list[dict], list[dict]]:
         writes = args[0] in ("remove", "restore", "upscale")
         cold_args = [*args, "--overwrite", "-q"] if writes else args
         warm(args)  # untimed: imports, kernels, sessions
-        rows.append(_row(label, *paired(repeats, [*exe, *cold_args], args)))
+        rows.append(_row(label, *paired(repeats, [*exe, *cold_args], args),
+                         variant="PNG" in label))
         if label.startswith("remove") and "default" in label:
             # The same without photomend's bytecode: the first run of an editable install.
             with bytecode_aside():
                 rows.append(_row(f"{label}, first run (no bytecode yet)",
                                  *paired(repeats, [*exe, *cold_args], args,
-                                         env={"PYTHONDONTWRITEBYTECODE": "1"})))
+                                         env={"PYTHONDONTWRITEBYTECODE": "1"}), variant=True))
+        if label.startswith(("remove", "restore")) and "telea" not in label:
+            # The command as it was before the memory policy: glibc's and NumPy's defaults (a
+            # GLIBC_TUNABLES in the environment leaves the process's malloc alone).
+            rows.append(_row(f"{label}, memory as before (glibc and NumPy defaults)",
+                             *paired(repeats, [*exe, *cold_args], args,
+                                     env={"GLIBC_TUNABLES": ""}), variant=True))
     script = [sys.executable, str(files["script"]), str(files["photo4k"]), str(files["mask4k"]),
               str(out / "opencv.jpg")]
     opencv = medians(repeats, cold, script)
@@ -305,11 +316,6 @@ def commit() -> str:
         return "unknown"
 
 
-def _variant(job: str) -> bool:
-    """A row that shows a variant of a job (PNG output, no bytecode), without a target."""
-    return "PNG" in job or "first run" in job
-
-
 def report(rows: list[dict], engines: list[dict], repeats: int) -> str:
     lines = [
         "# Command line: start-up and overhead",
@@ -333,7 +339,7 @@ def report(rows: list[dict], engines: list[dict], repeats: int) -> str:
         over = r["overhead_s"]
         if r["job"] == "photomend --help":
             target = f"CLI <= {HELP_TARGET_S} s: {'met' if r['cli_s'] <= HELP_TARGET_S else 'not met'}"
-        elif r["job"].startswith(("remove", "restore", "upscale")) and not _variant(r["job"]):
+        elif r["job"].startswith(("remove", "restore", "upscale")) and not r["variant"]:
             target = (f"overhead <= {OVERHEAD_TARGET_S} s: "
                       f"{'met' if over <= OVERHEAD_TARGET_S else 'not met'}")
         else:
@@ -384,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results_cli.md",
                     help="the report; the figures also go to the same name with .json")
     args = ap.parse_args(argv)
+    hold_freed_memory()  # (the warm runs: a photomend process, as the fresh ones are)
     rows, engines = run(args.repeats)
     text = report(rows, engines, args.repeats)
     args.out.write_text(text)

@@ -124,8 +124,7 @@ def cli_rows(results: dict) -> list[list[str]]:
             rows.append(["command line", "`photomend --help`", f"{job['cli_s']:.2f} s",
                          f"<= {targets['help_s']} s", _met(job["cli_s"] <= targets["help_s"]),
                          f"{link}: fresh process; {where}"])
-        elif name.startswith(("remove", "restore", "upscale")) and not (
-                "PNG" in name or "first run" in name):
+        elif name.startswith(("remove", "restore", "upscale")) and not job.get("variant"):
             rows.append(["command line", f"overhead of `{name}`",
                          f"{over:+.2f} s ({job['cli_s']:.2f} s vs {job['warm_s']:.2f} s warm)",
                          f"<= {targets['overhead_s']} s", _met(over <= targets["overhead_s"]),

@@ -23,13 +23,16 @@ from photomend.batch.local import crash_result
 from photomend.batch.runner import default_workers
 from photomend.batch.worker import Pipeline, limit_threads
 from photomend.errors import InputError, PhotomendError
+from photomend.process_memory import hold_freed_memory
 
 
 class _BatchActor:
-    """Runs in a Ray worker process: thread caps, then the pipeline, once."""
+    """Runs in a Ray worker process (its own, one per actor): thread caps and memory policy,
+    then the pipeline, once."""
 
     def __init__(self, steps: Any, max_pixels: int | None, quality: int, threads: int) -> None:
         limit_threads(threads)
+        hold_freed_memory()
         self.pipeline = Pipeline(steps, max_pixels=max_pixels, quality=quality)
 
     def process(self, item: Item) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from photomend.batch.job import Item, Step
 from photomend.batch.operations import Operation, check_options, resolve
 from photomend.errors import InputError, OutputError
 from photomend.io import LoadedImage, check_destination, read_image, write_image
+from photomend.process_memory import hold_freed_memory
 from photomend.zoo import sha256_of
 
 #: Thread-count variables of the numeric libraries (OpenMP/BLAS/numba/...) and of photomend's
@@ -189,11 +190,13 @@ _INIT_ERROR: str | None = None
 
 def init_worker(steps: Sequence[Step], max_pixels: int | None, quality: int,
                 threads: int) -> None:
-    """ProcessPoolExecutor initializer: thread caps, then the pipeline (models) once."""
+    """ProcessPoolExecutor initializer: thread caps and memory policy, then the pipeline (models)
+    once."""
     global _PIPELINE, _INIT_ERROR
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides how a Ctrl-C ends the job
     _exit_with_parent()
     limit_threads(threads)
+    hold_freed_memory()
     try:
         _PIPELINE = Pipeline(steps, max_pixels=max_pixels, quality=quality)
     except Exception as exc:  # noqa: BLE001  (reported with each photo, not as a dead pool)

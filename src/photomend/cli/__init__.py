@@ -25,8 +25,8 @@ from photomend.cli.common import (
     exit_now,
     say,
 )
-from photomend.cli.malloc import keep_freed_buffers
 from photomend.errors import InputError, OutputError
+from photomend.process_memory import hold_freed_memory
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     if argv is None:
-        keep_freed_buffers()  # (this process only: not a caller's that passes argv)
+        hold_freed_memory()  # (this process only: not a caller's that passes argv)
         exit_now(_run(sys.argv[1:]))
     return _run(list(argv))
 

@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Callable
 
+from photomend.process_memory import hold_freed_memory
 from photomend.server.ops import Outputs, operations
 from photomend.server.problems import classify
 
@@ -56,6 +57,7 @@ def throttled(send: Callable[[str, int, int], None],
 def process_main(conn) -> None:
     """Entry point of a worker process: serve jobs from ``conn`` until it closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
+    hold_freed_memory()
     operations()  # import the library before the first job
     conn.send(("ready",))
     cancelled = False
