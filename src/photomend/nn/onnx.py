@@ -77,10 +77,19 @@ def session(path: str | Path, *, threads: int | None = None):
         return sess
 
 
-def run(sess, x: np.ndarray) -> np.ndarray:
-    """Run a one-input, one-output network on ``x`` (NCHW float32); its first output."""
+def run(sess, x: np.ndarray, *, release: bool = False) -> np.ndarray:
+    """Run a one-input, one-output network on ``x`` (NCHW float32); its first output.
+
+    ``release``: give the memory ONNX Runtime keeps for the next run (its arena: the network's
+    activations, 0.5 GB for the restore detector's tiles) back once this run ends; for the last
+    run of a series, when other big work follows.
+    """
     name = sess.get_inputs()[0].name
-    return sess.run(None, {name: np.ascontiguousarray(x, np.float32)})[0]
+    options = None
+    if release:
+        options = _ort().RunOptions()
+        options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return sess.run(None, {name: np.ascontiguousarray(x, np.float32)}, options)[0]
 
 
 def run_image(sess, rgb: np.ndarray) -> np.ndarray:

@@ -124,7 +124,7 @@ def learned_probability(
             xx = _reflect(np.arange(cx0, cx0 + cw), w)
             piece = rgb[yy][:, xx].transpose(2, 0, 1)[None]
             batch = np.concatenate([piece, piece[:, :, :, ::-1]]) if tta else piece
-            logits = nn_onnx.run(sess, batch)[:, 0]
+            logits = nn_onnx.run(sess, batch, release=done + 1 == total)[:, 0]
             prob = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
             if tta:
                 prob = 0.5 * (prob[0] + prob[1][:, ::-1])
