@@ -380,23 +380,33 @@ class PatchMatchEngine(Engine):
         Where the matches are exact (``trust`` near 1: regular texture) the voted fill is taken
         as it is.
         """
-        hole = mask.astype(np.float32)
+        # (Each full-size temporary is dropped as soon as it is used: on a 12 MP scan every
+        # plane is 46 MB, and the peak memory of a restore is reached here.)
+        around = _surrounding_detail(image, mask) ** 2
         depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
-        low = _hole_lowpass(sharp, mask, self.texture_sigma)
         fade = np.clip(depth / self.texture_fade, 0.0, 1.0)
-        texture = fade * channel_mean(sharp - low)
-        # Fine detail (as _surrounding_detail measures it) of the voted fill, dv, and of the texture, dt: the gain g solves, per pixel over a
-        # local window, mean((dv + g dt)^2) = the detail around (they are correlated: both
-        # come from the same sources, so their energies do not simply add).
+        del depth
+        low = _hole_lowpass(sharp, mask, self.texture_sigma)
+        np.subtract(sharp, low, out=low)
+        texture = fade * channel_mean(low)
+        del low, fade
+        # Fine detail (as _surrounding_detail measures it) of the voted fill, dv, and of the
+        # texture, dt: the gain g solves, per pixel over a local window,
+        # mean((dv + g dt)^2) = the detail around (they are correlated: both come from the
+        # same sources, so their energies do not simply add).
         dv = _fine(channel_mean(voted))
         dt = _fine(texture)
-        a, b, c = spread_many((dt * dt, dv * dt, dv * dv), hole, (6.0, 18.0))
-        c -= _surrounding_detail(image, mask) ** 2
+        a, b, c = spread_many((dt * dt, dv * dt, dv * dv), mask.astype(np.float32), (6.0, 18.0))
+        del dv, dt
+        c -= around
+        del around
         root = np.sqrt(np.maximum(b * b - a * c, 0.0))
         gain = np.where(c < 0, (root - b) / np.maximum(a, 1e-10), 0.0)
+        del root, a, b, c
         texture *= np.minimum(gain, self.texture_gain_max) * (1.0 - trust)
+        del gain
         out = image.copy()
-        out[mask] = (voted + texture[..., None])[mask]
+        out[mask] = voted[mask] + texture[mask][:, None]
         return out
 
     #: Confidence of a patch's vote: vote_gamma ** -(distance of its centre from known pixels).
