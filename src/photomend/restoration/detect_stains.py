@@ -67,7 +67,7 @@ def stain_probability_small(small: np.ndarray, *, model: str | Path | None = Non
     ph, pw = -h % MULTIPLE, -w % MULTIPLE
     x = np.pad(small, ((0, ph), (0, pw), (0, 0)), mode="reflect").transpose(2, 0, 1)[None]
     batch = np.concatenate([x, x[:, :, :, ::-1]]) if tta else x
-    logits = nn_onnx.run(sess, batch)[:, 0]
+    logits = nn_onnx.run(sess, batch, release=True)[:, 0]  # (one run per scan)
     prob = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
     prob = 0.5 * (prob[0] + prob[1][:, ::-1]) if tta else prob[0]
     return np.ascontiguousarray(prob[:h, :w], np.float32)
