@@ -51,16 +51,16 @@ from benchmarks.bench_upscale import (  # noqa: E402
     ssim_y,
     y_channel,
 )
-from benchmarks.photos import HELD_OUT_NATURE, NATURE_DIR, mate_root  # noqa: E402
+from benchmarks.photos import HELD_OUT_NATURE, NATURE_DIR, mate_root, opencv_doc_data  # noqa: E402
 
-CLIP_DIR = Path("/work/pkgs/ocvdoc/usr/share/doc/opencv-doc/examples/data")
 MODELS = ("bicubic", "compact", "compact-vsr")
 SCALES = (2, 4)
 
 
 def clip_frames(name: str, first: int, last: int | None) -> np.ndarray:
     """RGB uint8 frames [first, last) of an opencv-doc clip (last=None: to the end)."""
-    cap, frames, i = cv2.VideoCapture(str(CLIP_DIR / name)), [], 0
+    path = opencv_doc_data() / name
+    cap, frames, i = cv2.VideoCapture(str(path)), [], 0
     while True:
         ok, bgr = cap.read()
         if not ok or (last is not None and i >= last):
@@ -68,6 +68,8 @@ def clip_frames(name: str, first: int, last: int | None) -> np.ndarray:
         if i >= first:
             frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         i += 1
+    if not frames:
+        raise RuntimeError(f"{path}: no frames {first}-{last} could be read")
     return np.stack(frames)
 
 

@@ -106,6 +106,17 @@ def mate_source() -> str:
     return package_source(MATE_PACKAGE)
 
 
+#: Debian's opencv-doc: its sample photos (structure_photos.py) and clips (``tree.avi``,
+#: ``Megamind.avi``, ``vtest.avi``: bench_video.py, training/train_vsr.py) live in this folder.
+OPENCV_DOC_PACKAGE = "opencv-doc"
+OPENCV_DOC_DATA = "usr/share/doc/opencv-doc/examples/data"
+
+
+def opencv_doc_data() -> Path:
+    """opencv-doc's sample data folder, the package extracted into the cache on first use."""
+    return debian_package(OPENCV_DOC_PACKAGE, OPENCV_DOC_DATA) / OPENCV_DOC_DATA
+
+
 def debian_package(package: str, probe: str) -> Path:
     """``CACHE/package``: the Debian package extracted there on first use.
 

@@ -18,10 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from photos import debian_package, package_source
+from photos import OPENCV_DOC_PACKAGE, opencv_doc_data, package_source
 
-OPENCV_DOC_PACKAGE = "opencv-doc"
-DATA_DIR = "usr/share/doc/opencv-doc/examples/data"
 #: name -> SHA-256 of the file in opencv-doc 4.6.0+dfsg-12, sorted by name.
 STRUCTURE_PHOTOS = {
     "aero1.jpg": "d9a69191f6e3642ea361bc3c62e677b2f40fe6534b78da540f4155e0734b59ef",
@@ -77,7 +75,7 @@ def _original(name: str) -> np.ndarray:
     """uint8 RGB of the photo as shipped, after checking its SHA-256."""
     if name not in STRUCTURE_PHOTOS:
         raise ValueError(f"unknown structure photo {name!r}; choose from {', '.join(STRUCTURE_PHOTOS)}")
-    path = debian_package(OPENCV_DOC_PACKAGE, DATA_DIR) / DATA_DIR / name
+    path = opencv_doc_data() / name
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != STRUCTURE_PHOTOS[name]:
         raise RuntimeError(f"{path} has SHA-256 {digest}, not the frozen {STRUCTURE_PHOTOS[name]}: "

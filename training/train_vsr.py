@@ -57,13 +57,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "training"))
 sys.path.insert(0, str(ROOT / "src"))
-from benchmarks.photos import NATURE_DIR, TRAINABLE_NATURE, mate_root  # noqa: E402
+from benchmarks.photos import NATURE_DIR, TRAINABLE_NATURE, mate_root, opencv_doc_data  # noqa: E402
 from photomend.video.flow import dis_flow  # noqa: E402
 from train_sr import bicubic_down, bicubic_up, build_model  # noqa: E402
 
 WEIGHTS = ROOT / "src" / "photomend" / "data" / "weights"
 CACHE = ROOT / "training" / ".cache"
-CLIP_DIR = Path("/work/pkgs/ocvdoc/usr/share/doc/opencv-doc/examples/data")
 #: The last frames of these clips are kept out of training for the benchmark's held-out clips.
 DEV_TAIL = {"tree.avi": 24, "Megamind.avi": 40}
 VTEST_HELD_OUT_FROM = 400
@@ -84,9 +83,11 @@ def clip_ranges() -> dict[str, tuple[int, int]]:
     """Training frame ranges of the real clips (the benchmark keeps the rest)."""
     out = {}
     for name, tail in DEV_TAIL.items():
-        cap, n = cv2.VideoCapture(str(CLIP_DIR / name)), 0
+        cap, n = cv2.VideoCapture(str(opencv_doc_data() / name)), 0
         while cap.grab():  # the header's frame count is not always right
             n += 1
+        if n - tail <= T:
+            raise RuntimeError(f"{opencv_doc_data() / name}: {n} frames read, too few to train on")
         out[name] = (0, n - tail)
     out["vtest.avi"] = (0, VTEST_HELD_OUT_FROM)
     return out
@@ -103,7 +104,7 @@ def real_sequences(scale: int, rng: np.random.Generator, count: int) -> list[np.
         lo, hi = ranges[name]
         n_k = int((picks == k).sum())
         starts = sorted(int(s) for s in rng.integers(lo, hi - T, size=n_k))
-        cap = cv2.VideoCapture(str(CLIP_DIR / name))
+        cap = cv2.VideoCapture(str(opencv_doc_data() / name))
         frames: dict[int, np.ndarray] = {}
         wanted = {s + t for s in starts for t in range(T)}
         for i in range(max(wanted) + 1):
