@@ -243,6 +243,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--scales", type=int, nargs="+", default=list(SCALES))
     ap.add_argument("--clips", nargs="+", default=None, help="only these clips")
+    ap.add_argument("--out", default=None, metavar="STEM",
+                    help="write benchmarks/STEM.md and .json (default: results_video with "
+                         "--final, else results_video_dev); for a partial run beside the full one")
     ap.add_argument("--worker", nargs=3, metavar=("CLIP", "SCALE", "MODEL"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -269,7 +272,7 @@ def main(argv=None) -> int:
     if not args.no_speed:
         with tempfile.TemporaryDirectory() as d:
             result["speed"], result["memory"] = speed(Path(d))
-    stem = "results_video" if args.final else "results_video_dev"
+    stem = args.out or ("results_video" if args.final else "results_video_dev")
     (HERE / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     write_markdown(result, HERE / f"{stem}.md")
     print(f"wrote {HERE / (stem + '.md')}")
