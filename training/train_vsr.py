@@ -85,11 +85,12 @@ def clip_ranges() -> dict[str, tuple[int, int]]:
     """Training frame ranges of the real clips (the benchmark keeps the rest)."""
     out = {}
     for name, tail in DEV_TAIL.items():
-        cap, n = cv2.VideoCapture(str(opencv_doc_data() / name)), 0
+        path = opencv_doc_data() / name
+        cap, n = cv2.VideoCapture(str(path)), 0
         while cap.grab():  # the header's frame count is not always right
             n += 1
         if n - tail <= T:
-            raise RuntimeError(f"{opencv_doc_data() / name}: {n} frames read, too few to train on")
+            raise RuntimeError(f"{path}: {n} frames read, too few to train on")
         out[name] = (0, n - tail)
     out["vtest.avi"] = (0, VTEST_HELD_OUT_FROM)
     return out

@@ -1,8 +1,8 @@
 """How photomend's own processes (the ``photomend`` command, batch workers, server job
 processes) manage memory: freed image buffers are kept for reuse, and no transparent huge pages.
 
-A photo's work allocates and frees many buffers of 1-150 MB (a 12 MP restore: ~130 blocks of
-4 MB or more, 7 GB in all, for a peak of 2.8 GB). With glibc's defaults each block above the
+A photo's work allocates and frees many buffers of 1-150 MB (a 12 MP restore, when this was
+written: ~130 blocks of 4 MB or more, 7 GB in all, for a peak of 2.8 GB; 2.0 GB since). With glibc's defaults each block above the
 *mmap threshold* (at most 32 MB) is a fresh ``mmap``, so every one of them is faulted in again
 (the kernel zeroes each page on first touch) and unmapped when freed; and NumPy asks for
 transparent huge pages on big arrays, whose faults can stall in the kernel's compaction. Measured
