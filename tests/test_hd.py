@@ -43,6 +43,34 @@ def test_regions_merge_overlapping_crops():
     assert sorted(len(r.labels) for r in regions) == [1, 2]
 
 
+def test_regions_far_apart_keep_their_own_crops():
+    """A long scratch and a speck whose crops overlap only at a corner: one crop around both
+    would be far bigger than the two, so each keeps its own (a scan's specks and tears merged
+    into one crop the size of the scan)."""
+    mask = np.zeros((1000, 1000), bool)
+    mask[100:110, 100:500] = True  # crop ~ (0-315, 0-700)
+    mask[300:310, 650:660] = True  # crop ~ (236-374, 586-724)
+    _, regions = _regions(mask)
+    assert len(regions) == 2
+    assert sum(r.pixels for r in regions) < 0.5 * mask.size
+
+
+def test_a_hole_inside_another_regions_crop_is_never_a_source(photo):
+    """Crops that are not merged still see each other's holes as hole: a red blotch (a hole)
+    inside the scratch's crop must not be copied into the scratch's fill."""
+    img, _ = photo
+    img = img.copy()
+    hole = np.zeros(img.shape[:2], bool)
+    hole[100:112, 100:700] = True  # a long scratch
+    hole[380:410, 900:930] = True  # a blotch at the edge of its crop, its own crop sticking out
+    img[hole] = (1.0, 0.0, 0.0)
+    _, regions = _regions(hole)
+    assert len(regions) == 2
+    out = run_strategy("crop", create_engine("patchmatch", seed=0), img, hole, working_size=256)
+    reddish = (out[..., 0] > 0.9) & (out[..., 1] < 0.1) & (out[..., 2] < 0.1)
+    assert not reddish[hole].any()
+
+
 def test_unknown_strategy_and_bad_working_size():
     img = np.zeros((64, 64, 3), np.float32)
     hole = np.zeros((64, 64), bool)
