@@ -78,6 +78,14 @@ LR_PATCH = {2: 40, 4: 32}
 #: compression look and lost 0.3 dB to ``compact`` on a clean held-out pan: hence 2:1 and a
 #: 20x lower rate for the layers that come from ``compact``.
 SEQUENCES = {"synthetic": 240, "real": 120}
+#: Weight of the temporal term: Charbonnier on the change of the error between consecutive
+#: frames (so a still clip's outputs must not move, and a moving one's must move as the truth
+#: does). 0 for the runs before session 16; without it a long run's output jumped by up to 20
+#: levels between frames of a still clip, depending on how far the state had travelled.
+TEMPORAL = 0.0
+#: Share of the real sequences that repeat one frame (a still shot: the state must add nothing
+#: that changes with the position in the window).
+STILL_REAL = 0.0
 PRETRAINED_LR = 5e-6
 
 
@@ -119,7 +127,9 @@ def real_sequences(scale: int, rng: np.random.Generator, count: int) -> list[np.
         for s in starts:
             h, w = frames[s].shape[:2]
             y, x = int(rng.integers(0, h - p + 1)), int(rng.integers(0, w - p + 1))
-            out.append(np.stack([frames[s + t][y:y + p, x:x + p] for t in range(T)]))
+            still = STILL_REAL > 0 and rng.random() < STILL_REAL
+            out.append(np.stack([frames[s if still else s + t][y:y + p, x:x + p]
+                                 for t in range(T)]))
     return out
 
 
@@ -309,12 +319,16 @@ def train(scale: int, steps: int, channels: int, seed: int, torch, log) -> objec
     for step in range(1, steps + 1):
         lr, bic, hr, fp, fn = (torch.from_numpy(a) for a in sample_batch(seqs, scale, rng))
         out = bic + model(lr, fp, fn)
-        loss = torch.sqrt((out - hr) ** 2 + 1e-6).mean()
+        err = out - hr
+        loss = frame_loss = torch.sqrt(err ** 2 + 1e-6).mean()
+        if TEMPORAL:
+            change = err[:, 1:] - err[:, :-1]
+            loss = frame_loss + TEMPORAL * torch.sqrt(change ** 2 + 1e-6).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
-        running += loss.item()
+        running += frame_loss.item()
         with torch.no_grad():
             b, t = lr.shape[:2]
             zero = lr.new_zeros(b * t, channels, *lr.shape[3:])
@@ -353,6 +367,7 @@ def export(model, scale: int, out: Path, torch) -> list[Path]:
 
 
 def main(argv=None) -> int:
+    global PRETRAINED_LR, T, TEMPORAL, STILL_REAL, CACHE
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scales", type=int, nargs="+", default=[2, 4])
     ap.add_argument("--steps", type=int, default=None, help="steps per scale (default: STEPS)")
@@ -364,16 +379,24 @@ def main(argv=None) -> int:
     ap.add_argument("--pretrained-lr", type=float, default=None,
                     help="learning rate of the layers taken from compact (default: "
                     "PRETRAINED_LR)")
+    ap.add_argument("--frames", type=int, default=T, help="frames per training sequence")
+    ap.add_argument("--temporal", type=float, default=TEMPORAL,
+                    help="weight of the temporal-consistency term (default: TEMPORAL)")
+    ap.add_argument("--still-real", type=float, default=STILL_REAL,
+                    help="share of real sequences that repeat one frame (default: STILL_REAL)")
+    ap.add_argument("--cache", type=Path, default=CACHE,
+                    help="folder of the checkpoints and the log (one per concurrent run)")
     ap.add_argument("--export-only", action="store_true",
                     help="export the last checkpoint of each scale (an interrupted run)")
     args = ap.parse_args(argv)
     import torch
 
-    global PRETRAINED_LR
+    T, TEMPORAL, STILL_REAL = args.frames, args.temporal, args.still_real
     if args.sequences:
         SEQUENCES.update(synthetic=args.sequences[0], real=args.sequences[1])
     if args.pretrained_lr is not None:
         PRETRAINED_LR = args.pretrained_lr
+    CACHE = args.cache
     torch.set_num_threads(1)
     CACHE.mkdir(parents=True, exist_ok=True)
     log_path = CACHE / "train_vsr.log"
@@ -396,13 +419,14 @@ def main(argv=None) -> int:
         else:
             log(f"== x{scale} {time.strftime('%Y-%m-%d %H:%M:%S')} steps={steps} T={T} "
                 f"batch={BATCH} patch={LR_PATCH[scale]} channels={args.channels} "
-                f"seed={args.seed}")
+                f"seed={args.seed} temporal={TEMPORAL} still_real={STILL_REAL}")
             model = train(scale, steps, args.channels, args.seed, torch, log)
         paths = export(model, scale, args.out, torch)
         meta[f"x{scale}"] = {
             "steps": steps, "frames_per_sequence": T, "batch": BATCH,
             "lr_patch": LR_PATCH[scale], "channels": args.channels, "seed": args.seed,
             "sequences": SEQUENCES, "pretrained_lr": PRETRAINED_LR,
+            "temporal": TEMPORAL, "still_real": STILL_REAL,
             "real_clips": clip_ranges(), "photos": list(TRAINABLE_NATURE),
             "minutes": round((time.time() - started) / 60, 1),
             "init": f"fuse from sr_compact_x{scale}.onnx (state channels zero)",
