@@ -71,14 +71,42 @@ def test_multi_frame_static_clip_stays_constant(scale):
 @pytest.mark.parametrize("scale", [2, 4])
 def test_multi_frame_still_photo_does_not_flicker(scale):
     """A still textured photo: the recurrent state restarts at every streaming window, and a
-    model that leans on it too hard jumps there (x4 trained 3000 steps: up to 19 levels between
-    frames on this crop; the shipped models: about 3)."""
+    model that leans on it too hard jumps there (x4 trained 3000 steps without the temporal
+    term: up to 19 levels between frames on this crop; the shipped models: under 3)."""
     import skimage.data
 
     still = skimage.data.astronaut()[100:340:4, 120:440:4].astype(np.float32) / 255
     outs = list(upscale_frames([still] * 13, scale, model="compact-vsr"))
     worst = max(float(np.abs(a - b).max()) for a, b in zip(outs, outs[1:]))
     assert worst < 6 / 255
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_multi_frame_clip_ends_see_both_sides(scale):
+    """The ends are mirrored (frames 2, 1 before frame 0): with one output frame per window,
+    every frame of a still clip, the first and the last included, gets the same states from
+    both sides, so the same output."""
+    still = moving_frame(3, 20, 28).astype(np.float32) / 255
+    up = vsr.MultiFrameUpscaler(scale, window=1, context=2)
+    outs = list(up.upscale_frames([still] * 6))
+    assert len(outs) == 6
+    for out in outs[1:]:
+        np.testing.assert_allclose(out, outs[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7])
+def test_multi_frame_short_clips_give_one_frame_each(n):
+    frames = [moving_frame(i, 12, 16).astype(np.float32) / 255 for i in range(n)]
+    outs = list(vsr.MultiFrameUpscaler(2).upscale_frames(frames))
+    assert [o.shape for o in outs] == [(24, 32, 3)] * n
+    skipped = list(vsr.MultiFrameUpscaler(2).upscale_frames(frames, skip=1))
+    assert len(skipped) == n - 1
+
+
+def test_multi_frame_names_a_frame_of_another_size():
+    frames = [np.zeros((12, 16, 3), np.float32)] * 4 + [np.zeros((12, 18, 3), np.float32)]
+    with pytest.raises(ValueError, match="frame 5 is"):
+        list(vsr.MultiFrameUpscaler(2).upscale_frames(frames))
 
 
 def test_multi_frame_streams_with_bounded_lookahead():

@@ -1,25 +1,28 @@
 """Train photomend's multi-frame video super-resolution model (``compact-vsr``, x2 and x4) and
 export it to ONNX.
 
-Reproducing the shipped weights (CPU, one torch thread, seeded; ~13 and ~12 min on a busy
-2-core machine)::
+Reproducing the shipped weights (CPU, one torch thread, seeded; ~13 min for x2 and ~39 min for
+x4 on a busy 2-core machine)::
 
     pip install torch==2.13.0 onnx av
-    python training/train_vsr.py --scales 2                       # x2 (run 2 settings)
-    python training/train_vsr.py --scales 4 --sequences 160 160 --pretrained-lr 1e-4   # x4
+    python training/train_vsr.py --scales 2                       # x2
+    python training/train_vsr.py --scales 4 --sequences 160 160 --pretrained-lr 1e-4 \
+        --steps 3000 --frames 7 --temporal 1 --still-real 0.1    # x4
 
     python training/train_vsr.py --scales 2 --steps 40 --out /tmp/vsr   # a quick smoke run
-    python training/train_vsr.py --steps 6000          # longer: what a free afternoon buys
     python training/train_vsr.py --channels 32         # a wider recurrent state
 
-Two short runs were made per scale; each scale ships the one that did better on the
-development clips (``benchmarks/bench_video.py`` without ``--final``): x2 from run 2 (the
-defaults here), x4 from run 1 (the flags above); see
-``src/photomend/data/weights/vsr_compact.json``. The loss was still falling at the end of
-both (400 and 300 steps of 4 sequences). More steps raise PSNR but not safely: x4 at 3000
-steps gained +0.46 dB on the held-out frames and flickered on still content (docs/video.md,
-session 15; ``tests/test_video_upscale.py`` checks still clips). On a GPU, raise ``--steps``,
-``BATCH`` and ``LR_PATCH``, and keep that test passing.
+x2: two short runs (400 steps), the one that did better on the development clips
+(``benchmarks/bench_video.py`` without ``--final``) ships. x4 (session 16): trained ten times
+longer without the temporal term, the model gained on every clip but its output jumped by up
+to 20 levels between frames of a still clip, depending on how far the recurrent state had
+travelled since a window started; with ``--temporal 1`` (the change of the error between
+consecutive frames is penalised, so a still clip's outputs must stay put) and still real
+sequences, 5- and 7-frame runs were compared on the development clips and on still crops,
+and the 7-frame one (the streaming windows run the state over up to 7 frames) ships. See
+``src/photomend/data/weights/vsr_compact.json`` and docs/video.md; ``tests/test_video_upscale.py``
+checks still clips. On a GPU, raise ``--steps``, ``BATCH`` and ``LR_PATCH``, and keep that
+test passing.
 
 Model (BasicVSR-like, small): two recurrent branches carry a ``C``-channel state through the
 clip at low resolution, one backward (from the last frame to the first) and one forward. At

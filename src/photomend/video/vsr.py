@@ -16,8 +16,10 @@ extra frames on both sides (the backward branch needs to see ahead), so memory h
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from importlib.resources import files
+from itertools import chain, islice
 from pathlib import Path
 
 import cv2
@@ -58,6 +60,12 @@ class RecurrentWindows:
 
     window: int
     context: int
+    #: Mirror ``context`` frames at the clip's two ends (frames 2, 1 before frame 0, as
+    #: EDVR pads): the first and last frames then get a state from both sides, as every
+    #: other frame does, instead of one that starts from zero and jumps a few frames later on
+    #: still content. Only at the clip's real ends: a segment read with ``skip`` frames of
+    #: context and enough frames after it gets the frames of the whole clip.
+    mirror_ends = False
 
     def _prepare(self, rgb: np.ndarray):
         raise NotImplementedError
@@ -77,6 +85,37 @@ class RecurrentWindows:
         before it gets exactly the frames the whole clip would give there, when it starts at
         a multiple of ``window``.
         """
+        if self.mirror_ends and self.context > 0:
+            yield from self._mirrored(frames, int(skip))
+            return
+        yield from self._stream(frames, int(skip))
+
+    def _mirrored(self, frames: Iterable[np.ndarray], skip: int) -> Iterator[np.ndarray]:
+        k, it = self.context, iter(frames)
+        head = list(islice(it, k + 1))
+        lead = [np.ascontiguousarray(f, np.float32) for f in head[1:][::-1]] if skip == 0 else []
+        fed, exhausted = 0, False
+        tail: deque[np.ndarray] = deque(maxlen=k + 1)
+
+        def stream() -> Iterator[np.ndarray]:
+            nonlocal fed, exhausted
+            yield from lead
+            for f in chain(head, it):
+                f = np.ascontiguousarray(f, np.float32)
+                if f.shape != head[0].shape:  # (numbered here: the inner count has the lead)
+                    raise ValueError(f"frame {fed + 1} is {f.shape}, not {head[0].shape}")
+                tail.append(f)
+                fed += 1
+                yield f
+            exhausted = True
+            yield from list(tail)[-2::-1]  # frames n-2, ..., n-1-k
+
+        for i, out in enumerate(self._stream(stream(), skip + len(lead))):
+            if exhausted and skip + i >= fed:
+                return  # the outputs of the mirrored tail
+            yield out
+
+    def _stream(self, frames: Iterable[np.ndarray], skip: int) -> Iterator[np.ndarray]:
         it = iter(frames)
         w, k = self.window, self.context
         lrs: list[np.ndarray] = []  # lrs[i] is frame base + i
@@ -125,6 +164,8 @@ class MultiFrameUpscaler(RecurrentWindows):
     >>> [f.shape for f in up.upscale_frames(frames)]
     [(24, 32, 3), (24, 32, 3), (24, 32, 3)]
     """
+
+    mirror_ends = True
 
     def __init__(self, scale: int, *, window: int = WINDOW, context: int = CONTEXT) -> None:
         check_scale(int(scale))
