@@ -203,7 +203,7 @@ def speed(tmp: Path) -> tuple[list[dict], list[dict]]:
 def write_markdown(result: dict, path: Path) -> None:
     env = result["environment"]
     lines = [f"# Video super-resolution ({env['date']}, commit {env['commit']})", "",
-             f"CPU: {env['cpu']}, {env['cores']} cores (shared with other jobs; load "
+             f"CPU: {env['cpu']}, {env['cores']} cores (load average at the start: "
              f"{result['load']}), ONNX Runtime {env['onnxruntime']}, {env['threads']} threads. "
              "Protocol in `benchmarks/bench_video.py`.", "",
              "Y-PSNR (dB) / SSIM, mean over frames; flicker = warping error between consecutive "
