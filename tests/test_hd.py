@@ -117,3 +117,25 @@ def test_crop_keeps_only_the_hole_of_a_cra_fill_whose_crop_is_the_photo(photo):
     out = run_strategy("crop", SmallTelea(), img, hole, working_size=256)
     np.testing.assert_array_equal(out[~hole], img[~hole])
     assert np.abs(out[hole] - img[hole]).mean() > 0.01
+
+
+def test_a_speck_inside_a_bigger_crop_is_filled_there_once(photo):
+    """Crops are filled biggest first, each keeping the components wholly inside it: a speck
+    in the scratch's crop is filled with the scratch, and its own (unmerged) crop is skipped."""
+    from photomend.engines.opencv import TeleaEngine
+
+    calls = []
+
+    class CountingTelea(TeleaEngine):
+        def inpaint(self, rgb, mask, **kw):
+            calls.append(int(mask.sum()))
+            return super().inpaint(rgb, mask, **kw)
+
+    img, _ = photo
+    hole = np.zeros(img.shape[:2], bool)
+    hole[100:112, 100:700] = True
+    hole[380:410, 900:930] = True  # inside the scratch's crop, its own crop sticking out
+    assert len(_regions(hole)[1]) == 2
+    out = run_strategy("crop", CountingTelea(), img, hole, working_size=256)
+    assert calls == [int(hole.sum())]
+    assert np.abs(out[hole] - img[hole]).mean() > 0.01

@@ -121,16 +121,23 @@ class _Region:
         return (self.y1 - self.y0) * (self.x1 - self.x0)
 
 
-def _regions(mask: np.ndarray) -> tuple[np.ndarray, list[_Region]]:
+def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, stats) of the 8-connected hole components (OpenCV's; row 0 is the background)."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return labels, stats
+
+
+def _regions(mask: np.ndarray, components: tuple[np.ndarray, np.ndarray] | None = None,
+             ) -> tuple[np.ndarray, list[_Region]]:
     """Connected hole regions with their padded crop boxes. Two overlapping boxes are merged
     when their union is no bigger than the two together (a cluster of specks: one crop);
-    otherwise each keeps its own crop, in which the other's hole pixels stay hole. (Merging
-    every overlap made the dozens of specks and tears of a scan one crop the size of the scan:
-    a 12 MP restore held ~2 GB for a fill that touches 2.5 % of it.)"""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    otherwise each keeps its own crop. (Merging every overlap made the dozens of specks and
+    tears of a scan one crop the size of the scan: a 12 MP restore held ~2 GB for a fill that
+    touches 2.5 % of it.)"""
+    labels, stats = components if components is not None else _components(mask)
     h, w = mask.shape
     boxes = []
-    for i in range(1, n):
+    for i in range(1, len(stats)):
         x, y, bw, bh = stats[i, :4]
         m = max(CROP_MARGIN_PX, round(CROP_MARGIN_FRAC * max(bw, bh)))
         boxes.append([max(0, y - m), min(h, y + bh + m), max(0, x - m), min(w, x + bw + m), {i}])
@@ -160,32 +167,55 @@ def _fill_regions(
     progress: ProgressFn | None, *, big: Callable | None,
 ) -> np.ndarray:
     """Fill each region that fits the engine in its crop at native resolution; hand the rest to
-    ``big`` over the whole photo, or (``big=None``) to ``cra`` inside their crops."""
-    labels, regions = _regions(mask)
+    ``big`` over the whole photo, or (``big=None``) to ``cra`` inside their crops.
+
+    The crops are filled one after the other, the biggest first, each from the photo as filled
+    so far: a crop fills every hole still open in it (an open hole is never a source) and keeps
+    the components that lie wholly inside it, so a speck inside a tear's crop is filled once,
+    there, and a component cut by the crop's edge waits for a crop that holds it whole (its
+    own region's always does)."""
+    labels, stats = _components(mask)
+    labels, regions = _regions(mask, (labels, stats))
     limit = float("inf") if engine.traits.refines_natively else engine.traits.max_pixels
     out: np.ndarray | None = None  # (copied when first needed: a 4K float copy is 100 MB)
+    done = np.zeros(len(stats), bool)  # components filled and kept
+    done[0] = True  # (the background)
     big_labels: list[int] = []
-    for n, reg in enumerate(regions):
+    for reg in regions:
         if reg.pixels > limit and big is not None:
             big_labels.extend(reg.labels)
-            continue
+    done_big = done.copy()
+    done_big[big_labels] = True  # (never kept by a crop: CRA fills them over the whole photo)
+    order = sorted((r for r in regions if not (r.pixels > limit and big is not None)),
+                   key=lambda r: -r.pixels)
+    x, y, bw, bh = (stats[:, k] for k in range(4))
+    for n, reg in enumerate(order):
+        if progress is not None and n:
+            progress("regions", n, len(order))
+        if done[list(reg.labels)].all():
+            continue  # every component was kept by a bigger crop that held it whole
         sl = (slice(reg.y0, reg.y1), slice(reg.x0, reg.x1))
-        own = np.isin(labels[sl], reg.labels)
-        # Every hole in the crop is hole (never a source); only this region's pixels are kept.
+        inside = ((y >= reg.y0) & (y + bh <= reg.y1) & (x >= reg.x0) & (x + bw <= reg.x1)
+                  & ~done_big)
+        src = rgb if out is None else out
+        open_mask = mask[sl] & ~done[labels[sl]]
         fill = _original if reg.pixels <= limit else _cra
-        sub = fill(engine, rgb[sl], mask[sl], working_size, None)
+        sub = fill(engine, src[sl], open_mask, working_size, None)
         if len(regions) == 1 and sub.shape == rgb.shape and fill is _original:
             # One region whose crop is the photo: the engine's fill (the pixels outside the
             # mask untouched) is the result. (CRA also feathers a rim outside: not kept here.)
             out = sub
         else:
+            keep = open_mask & inside[labels[sl]]
             out = rgb.copy() if out is None else out
-            out[sl][own] = sub[own]
-        if progress is not None:
-            progress("regions", n + 1, len(regions))
+            out[sl][keep] = sub[keep]
+        done |= inside
+    if progress is not None and order:
+        progress("regions", len(order), len(order))
     if big_labels:
         big_mask = np.isin(labels, big_labels)
-        filled = big(engine, rgb, big_mask, working_size, progress)
+        # (from the photo with the small regions filled: their object is no source either)
+        filled = big(engine, rgb if out is None else out, big_mask, working_size, progress)
         out = rgb.copy() if out is None else out
         out[big_mask] = filled[big_mask]
     return rgb.copy() if out is None else out
