@@ -362,3 +362,20 @@ def test_a_thick_dark_curved_scratch_is_found_and_filled():
     far = ~cv2.dilate(m, np.ones((15, 15), np.uint8)).astype(bool)
     assert mask[far].mean() < 0.02
     assert _psnr(out, clean, truth) > _psnr(scan, clean, truth) + 8
+
+
+def test_the_missed_stretch_of_a_scratch_is_not_drawn_on_through_its_fill():
+    """A bright scratch whose middle alone was found: the thick fill must not continue the
+    rest of the scratch into the hole (PatchMatch's line guidance would: 0.95 there)."""
+    from photomend.restoration.pipeline import repair
+
+    rng = np.random.default_rng(0)
+    base = cv2.resize(rng.random((32, 32, 3), dtype=np.float32), (256, 256),
+                      interpolation=cv2.INTER_CUBIC)
+    img = np.clip(0.35 + 0.2 * base + 0.03 * rng.standard_normal((256, 256, 3)), 0, 1)
+    img = img.astype(np.float32)
+    img[:, 127:130] = 0.95
+    hole = np.zeros((256, 256), bool)
+    hole[80:180, 116:141] = True
+    out = repair(img, hole)
+    assert out[85:175, 127:130].mean() < img[85:175, 100:110].mean() + 0.15

@@ -224,9 +224,24 @@ def repair(rgb: np.ndarray, mask: np.ndarray, *, seed: int = 0,
     if thin.any():
         out = remove_array(out, thin, engine="telea", hd_strategy="original", progress=progress)
     if thick.any():
-        out = remove_array(out, thick, engine="patchmatch", hd_strategy="auto", seed=seed,
-                           progress=progress)
+        out = _fill_thick(out, thick, seed=seed, progress=progress)
     return out
+
+
+def _fill_thick(rgb: np.ndarray, mask: np.ndarray, *, seed: int,
+                progress: ProgressFn | None) -> np.ndarray:
+    """PatchMatch with the ``auto`` HD strategy, without its structure-line guidance: the line
+    entering a defect is as often the stretch of the scratch the detector missed as an edge of
+    the photo, and continued into the hole it redraws the scratch (seen on the 12 MP bench
+    scan once its defects were filled in crops of their own: the lines are found at native
+    scale there). On the TUNE photos at 1024 px, with the learned detector's masks, the repair
+    gains moved by at most 0.2 dB either way, mean 0.0."""
+    from photomend.engines import create_engine
+    from photomend.hd import run_strategy
+
+    engine = create_engine("patchmatch", seed=seed)
+    engine.line_weight = 0.0
+    return run_strategy("auto", engine, rgb, mask, progress=progress)
 
 
 def split_thin(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
