@@ -300,6 +300,11 @@ def build_vsr(scale: int, channels: int, torch):
     return VSR(channels)
 
 
+def charbonnier(diff):
+    """The loss of every term: mean sqrt(diff^2 + 1e-6) (a smooth L1)."""
+    return (diff * diff + 1e-6).sqrt().mean()
+
+
 def train(scale: int, steps: int, channels: int, seed: int, torch, log) -> object:
     rng = np.random.default_rng(seed + scale)
     torch.manual_seed(seed + scale)
@@ -323,10 +328,9 @@ def train(scale: int, steps: int, channels: int, seed: int, torch, log) -> objec
         lr, bic, hr, fp, fn = (torch.from_numpy(a) for a in sample_batch(seqs, scale, rng))
         out = bic + model(lr, fp, fn)
         err = out - hr
-        loss = frame_loss = torch.sqrt(err ** 2 + 1e-6).mean()
+        loss = frame_loss = charbonnier(err)
         if TEMPORAL:
-            change = err[:, 1:] - err[:, :-1]
-            loss = frame_loss + TEMPORAL * torch.sqrt(change ** 2 + 1e-6).mean()
+            loss = frame_loss + TEMPORAL * charbonnier(err[:, 1:] - err[:, :-1])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -337,7 +341,7 @@ def train(scale: int, steps: int, channels: int, seed: int, torch, log) -> objec
             zero = lr.new_zeros(b * t, channels, *lr.shape[3:])
             flat = lr.flatten(0, 1)
             ref = bic.flatten(0, 1) + single(flat, zero, zero)
-            base += torch.sqrt((ref - hr.flatten(0, 1)) ** 2 + 1e-6).mean().item()
+            base += charbonnier(ref - hr.flatten(0, 1)).item()
         if step % every == 0 or step == steps:
             n = every if step % every == 0 else step % every
             log(f"x{scale} step {step}/{steps} loss {running / n:.5f} (single-frame compact "

@@ -174,20 +174,21 @@ def _fill_regions(
     the components that lie wholly inside it, so a speck inside a tear's crop is filled once,
     there, and a component cut by the crop's edge waits for a crop that holds it whole (its
     own region's always does)."""
-    labels, stats = _components(mask)
-    labels, regions = _regions(mask, (labels, stats))
+    components = _components(mask)
+    labels, stats = components
+    _, regions = _regions(mask, components)
     limit = float("inf") if engine.traits.refines_natively else engine.traits.max_pixels
     out: np.ndarray | None = None  # (copied when first needed: a 4K float copy is 100 MB)
+
+    def is_big(reg: _Region) -> bool:
+        return big is not None and reg.pixels > limit
+
+    big_labels = [i for reg in regions if is_big(reg) for i in reg.labels]
     done = np.zeros(len(stats), bool)  # components filled and kept
     done[0] = True  # (the background)
-    big_labels: list[int] = []
-    for reg in regions:
-        if reg.pixels > limit and big is not None:
-            big_labels.extend(reg.labels)
-    done_big = done.copy()
-    done_big[big_labels] = True  # (never kept by a crop: CRA fills them over the whole photo)
-    order = sorted((r for r in regions if not (r.pixels > limit and big is not None)),
-                   key=lambda r: -r.pixels)
+    keepable = ~done
+    keepable[big_labels] = False  # (never kept by a crop: ``big`` fills them over the photo)
+    order = sorted((r for r in regions if not is_big(r)), key=lambda r: -r.pixels)
     x, y, bw, bh = (stats[:, k] for k in range(4))
     for n, reg in enumerate(order):
         if progress is not None and n:
@@ -196,7 +197,7 @@ def _fill_regions(
             continue  # every component was kept by a bigger crop that held it whole
         sl = (slice(reg.y0, reg.y1), slice(reg.x0, reg.x1))
         inside = ((y >= reg.y0) & (y + bh <= reg.y1) & (x >= reg.x0) & (x + bw <= reg.x1)
-                  & ~done_big)
+                  & keepable)
         src = rgb if out is None else out
         open_mask = mask[sl] & ~done[labels[sl]]
         fill = _original if reg.pixels <= limit else _cra
