@@ -128,13 +128,13 @@ def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _regions(mask: np.ndarray, components: tuple[np.ndarray, np.ndarray] | None = None,
-             ) -> tuple[np.ndarray, list[_Region]]:
+             ) -> list[_Region]:
     """Connected hole regions with their padded crop boxes. Two overlapping boxes are merged
     when their union is no bigger than the two together (a cluster of specks: one crop);
     otherwise each keeps its own crop. (Merging every overlap made the dozens of specks and
     tears of a scan one crop the size of the scan: a 12 MP restore held ~2 GB for a fill that
     touches 2.5 % of it.)"""
-    labels, stats = components if components is not None else _components(mask)
+    _, stats = components if components is not None else _components(mask)
     h, w = mask.shape
     boxes = []
     for i in range(1, len(stats)):
@@ -159,7 +159,7 @@ def _regions(mask: np.ndarray, components: tuple[np.ndarray, np.ndarray] | None 
                     break
             if merged:
                 break
-    return labels, [_Region(b[0], b[1], b[2], b[3], tuple(sorted(b[4]))) for b in boxes]
+    return [_Region(b[0], b[1], b[2], b[3], tuple(sorted(b[4]))) for b in boxes]
 
 
 def _fill_regions(
@@ -176,7 +176,7 @@ def _fill_regions(
     own region's always does)."""
     components = _components(mask)
     labels, stats = components
-    _, regions = _regions(mask, components)
+    regions = _regions(mask, components)
     limit = float("inf") if engine.traits.refines_natively else engine.traits.max_pixels
     out: np.ndarray | None = None  # (copied when first needed: a 4K float copy is 100 MB)
 
