@@ -55,6 +55,38 @@ def test_regions_far_apart_keep_their_own_crops():
     assert sum(r.pixels for r in regions) < 0.5 * mask.size
 
 
+def test_a_chain_of_specks_stops_merging_at_the_size_cap(monkeypatch):
+    """Specks in a row, each crop overlapping the next: merged pairwise they would chain into
+    one crop as long as the row (a 12 MP scan's specks: one 4.8 MP crop); past the cap each
+    merge would grow the crop beyond it, so the row stays in several crops."""
+    import photomend.hd as hd
+
+    mask = np.zeros((200, 2000), bool)
+    for x in range(100, 1900, 100):
+        mask[95:105, x:x + 10] = True
+    assert len(_regions(mask)) == 1  # (no cap: one crop)
+    monkeypatch.setattr(hd, "MERGE_MAX_PIXELS", 200 * 600)
+    regions = _regions(mask)
+    assert len(regions) > 2
+    assert max(r.pixels for r in regions) <= 200 * 600
+    assert sorted(i for r in regions for i in r.labels) == list(range(1, 19))
+
+
+def test_in_place_fills_the_given_array_with_the_same_result(photo):
+    img, _ = photo
+    hole = np.zeros(img.shape[:2], bool)
+    hole[100:112, 100:700] = True
+    hole[380:410, 900:930] = True
+    engine = create_engine("patchmatch", seed=0)
+    before = img.copy()
+    copy = run_strategy("crop", engine, img, hole, working_size=256)
+    np.testing.assert_array_equal(img, before)  # (without in_place the photo is untouched)
+    scratch = img.copy()
+    filled = run_strategy("crop", engine, scratch, hole, working_size=256, in_place=True)
+    assert filled is scratch
+    np.testing.assert_array_equal(filled, copy)
+
+
 def test_a_hole_inside_another_regions_crop_is_never_a_source(photo):
     """Crops that are not merged still see each other's holes as hole: a red blotch (a hole)
     inside the scratch's crop must not be copied into the scratch's fill."""

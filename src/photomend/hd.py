@@ -34,6 +34,11 @@ STRATEGIES = ("auto", "cra", "crop", "resize", "original")
 #: Context kept around a hole region in ``crop`` (px, and fraction of the region's size).
 CROP_MARGIN_PX = 64
 CROP_MARGIN_FRAC = 0.5
+#: Two crop boxes are merged only while their union stays within this size (or within the bigger
+#: of the two): a merged crop saves the work the two would repeat on their overlap, but each of
+#: its pixels costs the fill ~160 bytes at once (a 12 MP scan's specks chained into one 4.8 MP
+#: crop: ~0.8 GB at the peak of its restore; 0.2 GB less with this cap, as fast).
+MERGE_MAX_PIXELS = 1_000_000
 
 
 def run_strategy(
@@ -44,8 +49,14 @@ def run_strategy(
     *,
     working_size: int = 512,
     progress: ProgressFn | None = None,
+    in_place: bool = False,
 ) -> np.ndarray:
-    """Fill ``mask`` in ``rgb`` with ``engine`` using the high-resolution strategy ``name``."""
+    """Fill ``mask`` in ``rgb`` with ``engine`` using the high-resolution strategy ``name``.
+
+    ``in_place``: ``rgb`` is the caller's scratch copy, which the strategies that fill crop by
+    crop (``auto`` on a big photo, ``crop``) may fill and return instead of a copy (a 12 MP
+    float image is 144 MB; restore's thick fill passes its own Telea result).
+    """
     try:
         fn = _STRATEGY_FUNCS[name]
     except KeyError:
@@ -54,6 +65,8 @@ def run_strategy(
         ) from None
     if working_size < 32:
         raise InputError(f"working size must be at least 32 px, got {working_size}")
+    if in_place and fn in (_auto, _crop):
+        return fn(engine, rgb, mask, working_size, progress, in_place=True)
     return fn(engine, rgb, mask, working_size, progress)
 
 
@@ -130,8 +143,8 @@ def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _regions(mask: np.ndarray, components: tuple[np.ndarray, np.ndarray] | None = None,
              ) -> list[_Region]:
     """Connected hole regions with their padded crop boxes. Two overlapping boxes are merged
-    when their union is no bigger than the two together (a cluster of specks: one crop);
-    otherwise each keeps its own crop. (Merging every overlap made the dozens of specks and
+    when their union is no bigger than the two together (a cluster of specks: one crop) and
+    stays within :data:`MERGE_MAX_PIXELS`; otherwise each keeps its own crop. (Merging every overlap made the dozens of specks and
     tears of a scan one crop the size of the scan: a 12 MP restore held ~2 GB for a fill that
     touches 2.5 % of it.)"""
     _, stats = components if components is not None else _components(mask)
@@ -152,7 +165,7 @@ def _regions(mask: np.ndarray, components: tuple[np.ndarray, np.ndarray] | None 
                     continue
                 union = [min(p[0], q[0]), max(p[1], q[1]), min(p[2], q[2]), max(p[3], q[3]),
                          p[4] | q[4]]
-                if area(union) <= area(p) + area(q):
+                if area(union) <= min(area(p) + area(q), max(MERGE_MAX_PIXELS, area(p), area(q))):
                     boxes[a] = union
                     del boxes[b]
                     merged = True
@@ -164,7 +177,7 @@ def _regions(mask: np.ndarray, components: tuple[np.ndarray, np.ndarray] | None 
 
 def _fill_regions(
     engine: Engine, rgb: np.ndarray, mask: np.ndarray, working_size: int,
-    progress: ProgressFn | None, *, big: Callable | None,
+    progress: ProgressFn | None, *, big: Callable | None, in_place: bool = False,
 ) -> np.ndarray:
     """Fill each region that fits the engine in its crop at native resolution; hand the rest to
     ``big`` over the whole photo, or (``big=None``) to ``cra`` inside their crops.
@@ -178,7 +191,7 @@ def _fill_regions(
     labels, stats = components
     regions = _regions(mask, components)
     limit = float("inf") if engine.traits.refines_natively else engine.traits.max_pixels
-    out: np.ndarray | None = None  # (copied when first needed: a 4K float copy is 100 MB)
+    out: np.ndarray | None = rgb if in_place else None  # (else copied when first needed)
 
     def is_big(reg: _Region) -> bool:
         return big is not None and reg.pixels > limit
@@ -222,14 +235,14 @@ def _fill_regions(
     return rgb.copy() if out is None else out
 
 
-def _crop(engine, rgb, mask, working_size, progress):
-    return _fill_regions(engine, rgb, mask, working_size, progress, big=None)
+def _crop(engine, rgb, mask, working_size, progress, in_place=False):
+    return _fill_regions(engine, rgb, mask, working_size, progress, big=None, in_place=in_place)
 
 
-def _auto(engine, rgb, mask, working_size, progress):
+def _auto(engine, rgb, mask, working_size, progress, in_place=False):
     if mask.size <= engine.traits.max_pixels:
         return _original(engine, rgb, mask, working_size, progress)
-    return _fill_regions(engine, rgb, mask, working_size, progress, big=_cra)
+    return _fill_regions(engine, rgb, mask, working_size, progress, big=_cra, in_place=in_place)
 
 
 _STRATEGY_FUNCS = {

@@ -81,7 +81,7 @@ def run(sess, x: np.ndarray, *, release: bool = False) -> np.ndarray:
     """Run a one-input, one-output network on ``x`` (NCHW float32); its first output.
 
     ``release``: give the memory ONNX Runtime keeps for the next run (its arena: the network's
-    activations, 0.5 GB for the restore detector's tiles) back once this run ends; for the last
+    activations, 0.3 GB for a restore detector tile) back once this run ends; for the last
     run of a series, when other big work follows.
     """
     name = sess.get_inputs()[0].name

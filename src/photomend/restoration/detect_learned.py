@@ -95,8 +95,8 @@ def learned_probability(
     when not given).
 
     The image is cut into ``tile`` x ``tile`` pieces read with ``tile_pad`` pixels of context
-    on each side (reflected at the border); each piece and its mirror image run as one batch of
-    two, and the two probability maps are averaged (``tta=False``: the piece alone).
+    on each side (reflected at the border); each piece and its mirror image run one after the
+    other, and the two probability maps are averaged (``tta=False``: the piece alone).
     """
     sess = nn_onnx.session(model or weights_path())
     if input_channels(model) == 6:
@@ -123,13 +123,16 @@ def learned_probability(
             yy = _reflect(np.arange(cy0, cy0 + ch), h)
             xx = _reflect(np.arange(cx0, cx0 + cw), w)
             piece = rgb[yy][:, xx].transpose(2, 0, 1)[None]
-            batch = np.concatenate([piece, piece[:, :, :, ::-1]]) if tta else piece
-            logits = nn_onnx.run(sess, batch, release=done + 1 == total)[:, 0]
-            prob = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
-            if tta:
-                prob = 0.5 * (prob[0] + prob[1][:, ::-1])
-            else:
-                prob = prob[0]
+            # (the piece and its mirror as two runs, not one batch of two: as fast, and the
+            # network's activations take half the memory: 0.3 GB less at the peak of a 12 MP
+            # restore, each page of which a fresh process would fault in)
+            views = (piece, piece[:, :, :, ::-1]) if tta else (piece,)
+            last = done + 1 == total
+            prob = 0.0
+            for k, view in enumerate(views):
+                logits = nn_onnx.run(sess, view, release=last and k + 1 == len(views))[0, 0]
+                p = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+                prob = prob + (p[:, ::-1] if k else p) / len(views)
             out[y0:y1, x0:x1] = prob[pad:pad + y1 - y0, pad:pad + x1 - x0]
             done += 1
             if progress is not None:

@@ -224,12 +224,13 @@ def repair(rgb: np.ndarray, mask: np.ndarray, *, seed: int = 0,
     if thin.any():
         out = remove_array(out, thin, engine="telea", hd_strategy="original", progress=progress)
     if thick.any():
-        out = _fill_thick(out, thick, seed=seed, progress=progress)
+        # (into the Telea result when there is one: it is ours; the caller's rgb never is)
+        out = _fill_thick(out, thick, seed=seed, progress=progress, in_place=not np.may_share_memory(out, rgb))
     return out
 
 
 def _fill_thick(rgb: np.ndarray, mask: np.ndarray, *, seed: int,
-                progress: ProgressFn | None) -> np.ndarray:
+                progress: ProgressFn | None, in_place: bool = False) -> np.ndarray:
     """PatchMatch with the ``auto`` HD strategy, without its structure-line guidance: the line
     entering a defect is as often the stretch of the scratch the detector missed as an edge of
     the photo, and continued into the hole it redraws the scratch (seen on the 12 MP bench
@@ -241,7 +242,7 @@ def _fill_thick(rgb: np.ndarray, mask: np.ndarray, *, seed: int,
 
     engine = create_engine("patchmatch", seed=seed)
     engine.line_weight = 0.0
-    return run_strategy("auto", engine, rgb, mask, progress=progress)
+    return run_strategy("auto", engine, rgb, mask, progress=progress, in_place=in_place)
 
 
 def split_thin(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
