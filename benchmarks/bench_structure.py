@@ -341,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     records = evaluate(fill_fns, args.split, seeds, 512, photos=photos)
     if args.four_k:
-        fns_4k = {k: fill_fns[k] for k in ("photomend", "telea")}
+        variants = [name for name, _ in map(_variant, args.variant)]
+        fns_4k = {k: fill_fns[k] for k in ("photomend", "telea", *variants)}
         photos_4k = SPLITS["heldout"][:2] if args.quick else None
         records += evaluate(fns_4k, "heldout", (0,), "4k", photos=photos_4k)
     summary = summarise(records)
@@ -366,7 +367,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=2, help="seeds per photo and mask kind (default 2)")
     parser.add_argument("--quick", action="store_true", help="2 photos per split, 1 seed")
     parser.add_argument("--4k", dest="four_k", action="store_true",
-                        help="also the HELDOUT photos at 3840x2160: photomend and Telea")  # fmt: skip
+                        help="also the HELDOUT photos at 3840x2160: photomend, Telea and the variants")  # fmt: skip
     parser.add_argument("--sheets", type=Path, help="folder for crop sheets of photomend's worst cases")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=module:function",
                         help="add a fill function (rgb, mask, seed) -> rgb; the module must be importable")

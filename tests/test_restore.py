@@ -379,3 +379,24 @@ def test_the_missed_stretch_of_a_scratch_is_not_drawn_on_through_its_fill():
     hole[80:180, 116:141] = True
     out = repair(img, hole)
     assert out[85:175, 127:130].mean() < img[85:175, 100:110].mean() + 0.15
+
+
+@pytest.mark.parametrize("with_thin", [False, True])
+def test_repair_never_writes_into_the_callers_array(with_thin):
+    """The thick fill writes into restore's own Telea result when there is one (one full-size
+    copy less), never into the array it was given, whether or not thin defects came first;
+    both ways the result fills every defect."""
+    from photomend.restoration.pipeline import repair
+
+    rgb = np.random.default_rng(5).random((600, 1800, 3), dtype=np.float32)  # > 1 MP: crops
+    mask = np.zeros(rgb.shape[:2], bool)
+    mask[100:160, 200:260] = True  # thick
+    mask[400:420, 1500:1560] = True  # thick
+    if with_thin:
+        mask[300, 100:1700] = True  # a one-pixel scratch: Telea
+    rgb[mask] = 1.0
+    before = rgb.copy()
+    out = repair(rgb, mask)
+    assert np.array_equal(rgb, before)
+    assert not np.shares_memory(out, rgb)
+    assert (out[mask] < 0.999).any(axis=1).mean() > 0.99  # every defect refilled

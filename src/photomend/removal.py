@@ -34,7 +34,8 @@ def default_engine() -> tuple[str, str]:
     """
     for name in PREFERRED_ENGINES:
         if engine_readiness(name) is None:
-            return name, f"{name} is installed (preferred: {', '.join(PREFERRED_ENGINES)})"
+            return name, (f"{name} can run, its model installed (preferred: "
+                          f"{', '.join(PREFERRED_ENGINES)})")
     return DEFAULT_ENGINE, f"no learned engine is installed ({', '.join(PREFERRED_ENGINES)})"
 
 
