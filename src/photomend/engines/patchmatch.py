@@ -156,13 +156,18 @@ class PatchMatchEngine(Engine):
         return levels[::-1]
 
     def _inpaint(self, image: np.ndarray, mask: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
-        voted, sharp, trust = self._search(image, mask, progress)
+        searched = self._search(image, mask, progress)
         win = self._window(mask)
-        parts = [np.ascontiguousarray(a[win]) for a in (image, mask, voted, sharp, trust)]
+        parts = [np.ascontiguousarray(a[win]) for a in (image, mask, *searched)]
         if parts[0].shape == image.shape:  # the whole image: no second full-size copy
             return self._compose(*parts)
+        # (the full-size votes dropped before the composition, the output made after it: at
+        # the peak of a 4K fill, 110 of 580 MB less, each page of which a fresh process faults in)
+        del searched
+        composed = self._compose(*parts)
+        del parts
         out = image.copy()
-        out[win] = self._compose(*parts)
+        out[win] = composed
         return out
 
     def _window(self, mask: np.ndarray) -> tuple[slice, slice]:
