@@ -55,18 +55,15 @@ def test_regions_far_apart_keep_their_own_crops():
     assert sum(r.pixels for r in regions) < 0.5 * mask.size
 
 
-def test_a_chain_of_specks_stops_merging_at_the_size_cap(monkeypatch):
+def test_a_chain_of_specks_stops_merging_at_the_size_cap():
     """Specks in a row, each crop overlapping the next: merged pairwise they would chain into
     one crop as long as the row (a 12 MP scan's specks: one 4.8 MP crop); past the cap each
     merge would grow the crop beyond it, so the row stays in several crops."""
-    import photomend.hd as hd
-
     mask = np.zeros((200, 2000), bool)
     for x in range(100, 1900, 100):
         mask[95:105, x:x + 10] = True
     assert len(_regions(mask)) == 1  # (no cap: one crop)
-    monkeypatch.setattr(hd, "MERGE_MAX_PIXELS", 200 * 600)
-    regions = _regions(mask)
+    regions = _regions(mask, merge_max_pixels=200 * 600)
     assert len(regions) > 2
     assert max(r.pixels for r in regions) <= 200 * 600
     assert sorted(i for r in regions for i in r.labels) == list(range(1, 19))

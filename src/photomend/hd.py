@@ -34,11 +34,6 @@ STRATEGIES = ("auto", "cra", "crop", "resize", "original")
 #: Context kept around a hole region in ``crop`` (px, and fraction of the region's size).
 CROP_MARGIN_PX = 64
 CROP_MARGIN_FRAC = 0.5
-#: Two crop boxes are merged only while their union stays within this size (or within the bigger
-#: of the two): a merged crop saves the work the two would repeat on their overlap, but each of
-#: its pixels costs the fill ~160 bytes at once (a 12 MP scan's specks chained into one 4.8 MP
-#: crop: ~0.8 GB at the peak of its restore; 0.2 GB less with this cap, as fast).
-MERGE_MAX_PIXELS = 1_000_000
 
 
 def run_strategy(
@@ -50,12 +45,15 @@ def run_strategy(
     working_size: int = 512,
     progress: ProgressFn | None = None,
     in_place: bool = False,
+    merge_max_pixels: int | None = None,
 ) -> np.ndarray:
     """Fill ``mask`` in ``rgb`` with ``engine`` using the high-resolution strategy ``name``.
 
-    ``in_place``: ``rgb`` is the caller's scratch copy, which the strategies that fill crop by
-    crop (``auto`` on a big photo, ``crop``) may fill and return instead of a copy (a 12 MP
-    float image is 144 MB; restore's thick fill passes its own Telea result).
+    For the strategies that fill crop by crop (``auto`` on a big photo, ``crop``):
+    ``in_place``: ``rgb`` is the caller's scratch copy, which they may fill and return instead
+    of a copy (a 12 MP float image is 144 MB; restore's thick fill passes its own Telea result);
+    ``merge_max_pixels``: overlapping crops merge only while their union stays within this size
+    or within the bigger of the two (see :func:`_regions`).
     """
     try:
         fn = _STRATEGY_FUNCS[name]
@@ -65,8 +63,9 @@ def run_strategy(
         ) from None
     if working_size < 32:
         raise InputError(f"working size must be at least 32 px, got {working_size}")
-    if in_place and fn in (_auto, _crop):
-        return fn(engine, rgb, mask, working_size, progress, in_place=True)
+    if fn in (_auto, _crop):
+        return fn(engine, rgb, mask, working_size, progress, in_place=in_place,
+                  merge_max_pixels=merge_max_pixels)
     return fn(engine, rgb, mask, working_size, progress)
 
 
@@ -141,10 +140,11 @@ def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _regions(mask: np.ndarray, components: tuple[np.ndarray, np.ndarray] | None = None,
-             ) -> list[_Region]:
+             merge_max_pixels: int | None = None) -> list[_Region]:
     """Connected hole regions with their padded crop boxes. Two overlapping boxes are merged
-    when their union is no bigger than the two together (a cluster of specks: one crop) and
-    stays within :data:`MERGE_MAX_PIXELS`; otherwise each keeps its own crop. (Merging every overlap made the dozens of specks and
+    when their union is no bigger than the two together (a cluster of specks: one crop) and,
+    given ``merge_max_pixels``, within that size or the bigger of the two; otherwise each keeps
+    its own crop. (Merging every overlap made the dozens of specks and
     tears of a scan one crop the size of the scan: a 12 MP restore held ~2 GB for a fill that
     touches 2.5 % of it.)"""
     _, stats = components if components is not None else _components(mask)
@@ -165,7 +165,8 @@ def _regions(mask: np.ndarray, components: tuple[np.ndarray, np.ndarray] | None 
                     continue
                 union = [min(p[0], q[0]), max(p[1], q[1]), min(p[2], q[2]), max(p[3], q[3]),
                          p[4] | q[4]]
-                if area(union) <= min(area(p) + area(q), max(MERGE_MAX_PIXELS, area(p), area(q))):
+                cap = max(merge_max_pixels or area(union), area(p), area(q))
+                if area(union) <= min(area(p) + area(q), cap):
                     boxes[a] = union
                     del boxes[b]
                     merged = True
@@ -178,6 +179,7 @@ def _regions(mask: np.ndarray, components: tuple[np.ndarray, np.ndarray] | None 
 def _fill_regions(
     engine: Engine, rgb: np.ndarray, mask: np.ndarray, working_size: int,
     progress: ProgressFn | None, *, big: Callable | None, in_place: bool = False,
+    merge_max_pixels: int | None = None,
 ) -> np.ndarray:
     """Fill each region that fits the engine in its crop at native resolution; hand the rest to
     ``big`` over the whole photo, or (``big=None``) to ``cra`` inside their crops.
@@ -189,7 +191,7 @@ def _fill_regions(
     own region's always does)."""
     components = _components(mask)
     labels, stats = components
-    regions = _regions(mask, components)
+    regions = _regions(mask, components, merge_max_pixels)
     limit = float("inf") if engine.traits.refines_natively else engine.traits.max_pixels
     out: np.ndarray | None = rgb if in_place else None  # (else copied when first needed)
 
@@ -235,14 +237,14 @@ def _fill_regions(
     return rgb.copy() if out is None else out
 
 
-def _crop(engine, rgb, mask, working_size, progress, in_place=False):
-    return _fill_regions(engine, rgb, mask, working_size, progress, big=None, in_place=in_place)
+def _crop(engine, rgb, mask, working_size, progress, **crops):
+    return _fill_regions(engine, rgb, mask, working_size, progress, big=None, **crops)
 
 
-def _auto(engine, rgb, mask, working_size, progress, in_place=False):
+def _auto(engine, rgb, mask, working_size, progress, **crops):
     if mask.size <= engine.traits.max_pixels:
         return _original(engine, rgb, mask, working_size, progress)
-    return _fill_regions(engine, rgb, mask, working_size, progress, big=_cra, in_place=in_place)
+    return _fill_regions(engine, rgb, mask, working_size, progress, big=_cra, **crops)
 
 
 _STRATEGY_FUNCS = {
