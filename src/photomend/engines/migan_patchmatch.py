@@ -47,8 +47,9 @@ class MiganPatchMatchEngine(PatchMatchEngine):
     #: the weakest of them.
     prior_weight = 1.0
 
-    def __init__(self, *, seed: int = 0, weights: str | Path | None = None) -> None:
-        super().__init__(seed=seed)
+    def __init__(self, *, seed: int = 0, weights: str | Path | None = None,
+                 line_weight: float | None = None) -> None:
+        super().__init__(seed=seed, line_weight=line_weight)
         # (ModelMissingError with the fetch command here, before any slow work)
         self._migan = MiganEngine(seed=seed, weights=weights)
         self._prior: np.ndarray | None = None

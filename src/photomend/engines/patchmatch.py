@@ -109,6 +109,14 @@ class PatchMatchEngine(Engine):
     name = "patchmatch"
     traits = BUILTIN_TRAITS["patchmatch"]
 
+    def __init__(self, *, seed: int = 0, line_weight: float | None = None) -> None:
+        """``line_weight``: the structure lines' weight instead of :attr:`line_weight` (0: no
+        line guidance; restore's thick fill, where the line entering a defect is often the
+        scratch itself)."""
+        super().__init__(seed=seed)
+        if line_weight is not None:
+            self.line_weight = float(line_weight)
+
     #: Patch radius (7x7 patches).
     radius = 3
     #: The pyramid stops when the coarse hole is this thin (distance to known, px) or the image

@@ -247,8 +247,7 @@ def _fill_thick(rgb: np.ndarray, mask: np.ndarray, *, seed: int,
     from photomend.engines import create_engine
     from photomend.hd import run_strategy
 
-    engine = create_engine("patchmatch", seed=seed)
-    engine.line_weight = 0.0
+    engine = create_engine("patchmatch", seed=seed, line_weight=0.0)
     return run_strategy("auto", engine, rgb, mask, progress=progress, in_place=in_place,
                         merge_max_pixels=MERGE_MAX_PIXELS)
 
