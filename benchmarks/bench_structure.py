@@ -334,15 +334,15 @@ def _case_value(records: list[dict], case: dict, method: str, metric: str) -> st
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     env = environment()
-    fill_fns = {**default_fill_fns(), **dict(_variant(v) for v in args.variant)}
+    variants = dict(_variant(v) for v in args.variant)
+    fill_fns = {**default_fill_fns(), **variants}
     missing = {} if "pypatchmatch" in fill_fns else {"pypatchmatch": pypatchmatch_method().missing}
     seeds = range(1 if args.quick else args.seeds)
     photos = [p for s in _splits(args.split) for p in SPLITS[s][:2]] if args.quick else None
     started = time.perf_counter()
     records = evaluate(fill_fns, args.split, seeds, 512, photos=photos)
     if args.four_k:
-        variants = [name for name, _ in map(_variant, args.variant)]
-        fns_4k = {k: fill_fns[k] for k in ("photomend", "telea", *variants)}
+        fns_4k = {**{k: fill_fns[k] for k in ("photomend", "telea")}, **variants}
         photos_4k = SPLITS["heldout"][:2] if args.quick else None
         records += evaluate(fns_4k, "heldout", (0,), "4k", photos=photos_4k)
     summary = summarise(records)

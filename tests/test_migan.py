@@ -310,15 +310,15 @@ def npm_published(cache, pipeline, tmp_path, monkeypatch):
     monkeypatch.setitem(zoo._REGISTRY, "migan", replace(zoo.get_model("migan"),
                                                         sha256=migan.SHA256,
                                                         alt_sha256=(digest,)))
+    import shutil
+
+    import photomend.upscaling.tfjs as tfjs
+
     calls = []
 
     def npm_pack(package, version, dest):
         calls.append(f"{package}@{version}")
         return Path(shutil.copy(tarball, dest))
-
-    import shutil
-
-    import photomend.upscaling.tfjs as tfjs
 
     monkeypatch.setattr(migan.shutil, "which", lambda name: "/usr/bin/npm")
     monkeypatch.setattr(tfjs, "npm_pack", npm_pack)

@@ -165,8 +165,9 @@ def _regions(mask: np.ndarray, components: tuple[np.ndarray, np.ndarray] | None 
                     continue
                 union = [min(p[0], q[0]), max(p[1], q[1]), min(p[2], q[2]), max(p[3], q[3]),
                          p[4] | q[4]]
-                cap = max(merge_max_pixels or area(union), area(p), area(q))
-                if area(union) <= min(area(p) + area(q), cap):
+                capped = merge_max_pixels is not None and area(union) > max(
+                    merge_max_pixels, area(p), area(q))
+                if area(union) <= area(p) + area(q) and not capped:
                     boxes[a] = union
                     del boxes[b]
                     merged = True

@@ -232,7 +232,8 @@ def repair(rgb: np.ndarray, mask: np.ndarray, *, seed: int = 0,
         out = remove_array(out, thin, engine="telea", hd_strategy="original", progress=progress)
     if thick.any():
         # (into the Telea result when there is one: it is ours; the caller's rgb never is)
-        out = _fill_thick(out, thick, seed=seed, progress=progress, in_place=not np.may_share_memory(out, rgb))
+        out = _fill_thick(out, thick, seed=seed, progress=progress,
+                          in_place=not np.may_share_memory(out, rgb))
     return out
 
 
