@@ -89,3 +89,28 @@ def test_to_float_matches_a_division():
         assert got.dtype == np.float32
         assert np.array_equal(got, a.astype(np.float32) / np.float32(top))
         assert got.max() <= 1.0
+
+
+@pytest.mark.parametrize(("engine", "strategy"), [("telea", "auto"), ("ns", "original"),
+                                                  ("patchmatch", "crop")])
+def test_remove_in_place_fills_the_given_array_with_the_same_pixels(scene, engine, strategy):
+    from photomend.removal import remove_array
+
+    img, hole = scene
+    expected = remove_array(img, hole, engine=engine, hd_strategy=strategy, working_size=128)
+    assert not np.array_equal(expected[hole], img[hole])  # (the caller's photo is untouched)
+    scratch = img.copy()
+    out = remove_array(scratch, hole, engine=engine, hd_strategy=strategy, working_size=128,
+                       in_place=True)
+    assert np.array_equal(out, expected)
+    assert np.shares_memory(out, scratch)  # (written into, not copied: the memory is saved)
+
+
+def test_remove_in_place_never_writes_into_an_array_it_had_to_convert(scene):
+    from photomend.removal import remove_array
+
+    img, hole = scene
+    given = img.astype(np.float64)
+    out = remove_array(given, hole, engine="telea", in_place=True)
+    assert np.array_equal(given, img.astype(np.float64))  # (converted: its own copy filled)
+    assert out.dtype == np.float32 and not np.array_equal(out[hole], img[hole])

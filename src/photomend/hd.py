@@ -49,9 +49,10 @@ def run_strategy(
 ) -> np.ndarray:
     """Fill ``mask`` in ``rgb`` with ``engine`` using the high-resolution strategy ``name``.
 
-    For the strategies that fill crop by crop (``auto`` on a big photo, ``crop``):
-    ``in_place``: ``rgb`` is the caller's scratch copy, which they may fill and return instead
-    of a copy (a 12 MP float image is 144 MB; restore's thick fill passes its own Telea result);
+    ``in_place`` (``auto``, ``crop``, ``original``): ``rgb`` is the caller's scratch copy,
+    which may be filled and returned instead of a copy (a 12 MP float image is 144 MB;
+    restore's thick fill passes its own Telea result; the ``photomend`` command the photo it
+    decoded). For the strategies that fill crop by crop (``auto`` on a big photo, ``crop``):
     ``merge_max_pixels``: overlapping crops merge only while their union stays within this size
     or within the bigger of the two (see :func:`_regions`).
     """
@@ -66,10 +67,14 @@ def run_strategy(
     if fn in (_auto, _crop):
         return fn(engine, rgb, mask, working_size, progress, in_place=in_place,
                   merge_max_pixels=merge_max_pixels)
+    if fn is _original:
+        return fn(engine, rgb, mask, working_size, progress, in_place=in_place)
     return fn(engine, rgb, mask, working_size, progress)
 
 
-def _original(engine, rgb, mask, working_size, progress):
+def _original(engine, rgb, mask, working_size, progress, *, in_place=False):
+    if in_place:
+        return engine.inpaint_in_place(rgb, mask, progress=progress)
     return engine.inpaint(rgb, mask, progress=progress)
 
 
@@ -244,7 +249,8 @@ def _crop(engine, rgb, mask, working_size, progress, **crops):
 
 def _auto(engine, rgb, mask, working_size, progress, **crops):
     if mask.size <= engine.traits.max_pixels:
-        return _original(engine, rgb, mask, working_size, progress)
+        return _original(engine, rgb, mask, working_size, progress,
+                         in_place=crops.get("in_place", False))
     return _fill_regions(engine, rgb, mask, working_size, progress, big=_cra, **crops)
 
 

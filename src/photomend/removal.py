@@ -48,11 +48,15 @@ def remove_array(
     working_size: int = DEFAULT_WORKING_SIZE,
     seed: int = 0,
     progress: ProgressFn | None = None,
+    in_place: bool = False,
 ) -> np.ndarray:
     """Fill the pixels of ``rgb`` under ``mask`` and return a new float32 HxWx3 array.
 
     ``rgb`` is float32 HxWx3 in [0, 1]; ``mask`` is bool HxW, True where content is removed.
     An empty mask returns an unchanged copy; a mask covering everything raises :class:`MaskError`.
+    ``in_place=True``: the caller gives ``rgb`` up (a float32 array), and the fill may be
+    written into it and returned instead of a new array (the command line does so with the
+    photo it decoded: a 4K photo is 100 MB less memory to touch).
 
     >>> import numpy as np
     >>> img = np.random.default_rng(0).random((64, 64, 3), dtype=np.float32)
@@ -70,16 +74,19 @@ def remove_array(
             f"{rgb.shape[1]}x{rgb.shape[0]} (width x height)"
         )
     mask = mask.astype(bool)
+    given = rgb
     rgb = rgb.astype(np.float32, copy=False)
     if not mask.any():
-        return rgb.copy()
+        return rgb if in_place else rgb.copy()
     if mask.all():
         raise MaskError("the mask covers the whole image: there is nothing left to copy from")
     from photomend.hd import run_strategy  # (imported with the first fill, not with photomend)
 
     eng = create_engine(engine, seed=seed)
     return run_strategy(
-        hd_strategy, eng, rgb, mask, working_size=working_size, progress=progress
+        hd_strategy, eng, rgb, mask, working_size=working_size, progress=progress,
+        # (a conversion above is this call's own copy, whatever the caller said)
+        in_place=in_place or rgb is not given,
     )
 
 

@@ -294,6 +294,7 @@ def _remove_one(
             loaded = before.with_rgb(remove_array(
                 before.rgb, hole, engine=args.engine, hd_strategy=args.hd_strategy,
                 working_size=args.working_size, seed=args.seed, progress=progress,
+                in_place=compare is None,  # (the sheet shows the photo as it was)
             ))
         elif not args.quiet and mask is None:
             what = " or ".join(args.auto) if getattr(args, "auto", None) else "object"

@@ -68,6 +68,14 @@ class Engine:
         out = self._inpaint(np.ascontiguousarray(image, np.float32), mask.astype(bool), progress)
         return self._finished(out, image, mask)
 
+    def inpaint_in_place(
+        self, image: np.ndarray, mask: np.ndarray, *, progress: ProgressFn | None = None
+    ) -> np.ndarray:
+        """:meth:`inpaint` for a caller that gives ``image`` up: an engine may write its fill
+        into it and return it (a 4K float photo is 100 MB, and a fresh process pays for every
+        new page it touches). By default the same as :meth:`inpaint` (a new array)."""
+        return self.inpaint(image, mask, progress=progress)
+
     @staticmethod
     def _finished(out: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """``out`` clipped to [0, 1], float32, with the pixels outside ``mask`` from ``image``.

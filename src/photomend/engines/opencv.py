@@ -8,8 +8,10 @@ import numpy as np
 from photomend.engines.base import BUILTIN_TRAITS, Engine, ProgressFn, register_engine
 
 
-def diffusion_fill(image: np.ndarray, mask: np.ndarray, flag: int, radius: int) -> np.ndarray:
-    """OpenCV's fill of ``mask`` (``cv2.INPAINT_TELEA`` or ``INPAINT_NS``); a new array.
+def diffusion_fill(image: np.ndarray, mask: np.ndarray, flag: int, radius: int, *,
+                   in_place: bool = False) -> np.ndarray:
+    """OpenCV's fill of ``mask`` (``cv2.INPAINT_TELEA`` or ``INPAINT_NS``); a new array, or
+    ``image`` itself filled when ``in_place``.
 
     OpenCV inpaints 8-bit images only; 8 bits are plenty for a smooth diffusion fill. It reads
     only the pixels within ``radius`` of the hole, so it runs on the hole's bounding box plus
@@ -23,7 +25,7 @@ def diffusion_fill(image: np.ndarray, mask: np.ndarray, flag: int, radius: int) 
     >>> bool((np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)[hole] == full[hole]).all())
     True
     """
-    out = image.copy()
+    out = image if in_place else image.copy()
     if not mask.any():
         return out
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
@@ -50,6 +52,16 @@ class _OpenCVEngine(Engine):
         # image's and whose fill is in [0, 1]: the base class's clip-and-copy pass is not needed.
         return diffusion_fill(np.asarray(image, np.float32), np.asarray(mask, bool), self.flag,
                               self.radius)
+
+    def inpaint_in_place(
+        self, image: np.ndarray, mask: np.ndarray, *, progress: ProgressFn | None = None
+    ) -> np.ndarray:
+        own = (isinstance(image, np.ndarray) and image.dtype == np.float32
+               and image.flags.writeable and image.flags.c_contiguous)
+        if not own:
+            return self.inpaint(image, mask, progress=progress)
+        return diffusion_fill(image, np.asarray(mask, bool), self.flag, self.radius,
+                              in_place=True)
 
     def _inpaint(self, image: np.ndarray, mask: np.ndarray,
                  progress: ProgressFn | None) -> np.ndarray:

@@ -169,7 +169,8 @@ def _run_remove(files: dict[str, bytes], opts: RemoveOptions, max_pixels: int,
 
         hole = hole | auto_mask(loaded, opts.auto)
     rgb = remove_array(loaded.rgb, hole, engine=opts.engine, hd_strategy=opts.hd_strategy,
-                       working_size=opts.working_size, seed=opts.seed, progress=progress)
+                       working_size=opts.working_size, seed=opts.seed, progress=progress,
+                       in_place=True)  # (the photo decoded for this request)
     return {"image": _encode(loaded.with_rgb(rgb), opts)}
 
 
