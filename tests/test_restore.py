@@ -400,3 +400,22 @@ def test_repair_never_writes_into_the_callers_array(with_thin):
     assert np.array_equal(rgb, before)
     assert not np.shares_memory(out, rgb)
     assert (out[mask] < 0.999).any(axis=1).mean() > 0.99  # every defect refilled
+
+
+@pytest.mark.parametrize("with_thin", [False, True])
+def test_repair_in_place_fills_the_given_array_with_the_same_pixels(with_thin):
+    """``in_place=True`` (the command line's decoded scan): the same repair, written into the
+    given array instead of a full-size copy."""
+    from photomend.restoration.pipeline import repair
+
+    rgb = np.random.default_rng(6).random((600, 1800, 3), dtype=np.float32)  # > 1 MP: crops
+    mask = np.zeros(rgb.shape[:2], bool)
+    mask[100:160, 200:260] = True  # thick
+    if with_thin:
+        mask[300, 100:1700] = True  # thin: Telea first
+    before = rgb.copy()
+    expected = repair(rgb, mask)
+    out = repair(rgb, mask, in_place=True)
+    assert out is rgb
+    assert np.array_equal(out, expected)
+    assert not np.array_equal(out[mask], before[mask])  # (filled)

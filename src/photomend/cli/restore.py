@@ -210,7 +210,7 @@ def _restore_one(scan: Path, out: Path, args: argparse.Namespace, *, extra: Path
         result, mask = restore_loaded(
             before, detector=args.detector, threshold=args.threshold, extra_mask=extra_mask,
             colorize=colorize, upscale=args.upscale, max_pixels=args.max_pixels,
-            progress=progress,
+            progress=progress, in_place=compare is None,  # (the sheet shows the scan as it was)
         )
         if args.faces:
             from photomend.cli.upscale import _float_rgb

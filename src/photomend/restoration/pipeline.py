@@ -145,8 +145,12 @@ def restore_loaded(
     upscale: int | None = None,
     max_pixels: int | None = None,
     progress: ProgressFn | None = None,
+    in_place: bool = False,
 ) -> tuple[LoadedImage, np.ndarray]:
-    """(restored image, filled mask) of a loaded scan; metadata and alpha are kept."""
+    """(restored image, filled mask) of a loaded scan; metadata and alpha are kept.
+
+    ``in_place=True``: the caller gives ``loaded.rgb`` up, and the repair may be written into
+    it (the command line does so with the scan it decoded: 144 MB less to touch at 12 MP)."""
     check_detector(detector)
     check_threshold(threshold)
     w, h = loaded.size
@@ -161,7 +165,7 @@ def restore_loaded(
         raise MaskError(f"the extra mask is {extra_mask.shape[1]}x{extra_mask.shape[0]} but the "
                         f"scan is {w}x{h}")
     rgb, mask = restore_array(loaded.rgb, detector=detector, threshold=threshold,
-                              extra_mask=extra_mask, progress=progress)
+                              extra_mask=extra_mask, progress=progress, in_place=in_place)
     result = loaded.with_rgb(rgb)
     if colorize:
         result = _colorize(result, colorize, max_pixels, progress)
@@ -182,10 +186,12 @@ def restore_array(
     extra_mask: np.ndarray | None = None,
     seed: int = 0,
     progress: ProgressFn | None = None,
+    in_place: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Detect, dilate, fill: (restored float32 HxWx3, filled bool HxW mask) of ``rgb``.
 
-    An empty mask returns an unchanged copy.
+    An empty mask returns an unchanged copy (``rgb`` itself when ``in_place``: see
+    :func:`repair`).
     """
     rgb = np.asarray(rgb, np.float32)
     mask = detect_defects(rgb, detector=detector, threshold=threshold, progress=progress)
@@ -203,7 +209,7 @@ def restore_array(
         raise MaskError(f"the defects cover the whole scan: there is nothing left to copy from; "
                         f"{advice}")
     try:
-        return repair(rgb, mask, seed=seed, progress=progress), mask
+        return repair(rgb, mask, seed=seed, progress=progress, in_place=in_place), mask
     except MaskError as exc:  # e.g. defects everywhere but in a few specks
         raise MaskError(f"the defects found ({mask.mean():.0%} of the scan once grown) leave "
                         f"too little to copy from ({exc}); {advice}") from None
@@ -219,21 +225,24 @@ def dilate_mask(mask: np.ndarray, radius: float = DILATE) -> np.ndarray:
 
 
 def repair(rgb: np.ndarray, mask: np.ndarray, *, seed: int = 0,
-           progress: ProgressFn | None = None) -> np.ndarray:
+           progress: ProgressFn | None = None, in_place: bool = False) -> np.ndarray:
     """Fill ``mask``: thin defects (scratches, hairlines, dust, cracks) by OpenCV's Telea
     diffusion, which is exact enough across a few pixels and fast at any size; the thick ones
     (tears, stains, big specks) by the PatchMatch engine with the ``auto`` HD strategy (CRA for
-    large regions of big scans)."""
+    large regions of big scans). A new array, unless ``in_place`` (the caller gives ``rgb``
+    up: the fill may be written into it)."""
     if not mask.any():
-        return rgb.copy()
+        return rgb if in_place else rgb.copy()
     thin, thick = split_thin(mask)
     out = rgb
     if thin.any():
-        out = remove_array(out, thin, engine="telea", hd_strategy="original", progress=progress)
+        out = remove_array(out, thin, engine="telea", hd_strategy="original", progress=progress,
+                           in_place=in_place)
     if thick.any():
-        # (into the Telea result when there is one: it is ours; the caller's rgb never is)
+        # (into the Telea result when there is one: it is ours; the caller's rgb only when
+        # given up)
         out = _fill_thick(out, thick, seed=seed, progress=progress,
-                          in_place=not np.may_share_memory(out, rgb))
+                          in_place=in_place or not np.may_share_memory(out, rgb))
     return out
 
 

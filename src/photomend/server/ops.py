@@ -303,12 +303,12 @@ def _run_restore(files: dict[str, bytes], opts: RestoreOptions, max_pixels: int,
                                            threshold=opts.threshold, progress=progress))
         return {"mask": _mask_layer(loaded, found if extra is None else found | extra)}
     if mask is not None:  # the user's edited mask: fill exactly that
-        result = loaded.with_rgb(repair(loaded.rgb, mask, progress=progress))
-    else:
+        result = loaded.with_rgb(repair(loaded.rgb, mask, progress=progress, in_place=True))
+    else:  # (in place: the scan decoded for this request)
         result, mask = restore_loaded(
             loaded, detector=opts.detector, threshold=opts.threshold, extra_mask=extra,
             colorize=opts.colorize or None, upscale=opts.upscale, max_pixels=max_pixels,
-            progress=progress)
+            progress=progress, in_place=True)
     extra: Outputs = {}
     result = _apply_faces(result, result, opts, opts.faces, progress, extra)
     return {"image": _encode(result, opts), "mask": _mask_layer(loaded, mask), **extra}
