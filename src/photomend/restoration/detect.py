@@ -95,9 +95,8 @@ def defect_score(
 
     The map is float32 in [0, 1], of the size of :func:`detection_input` (the scan's own size
     for a scan of 768-1024 px, or any scan with ``classical``). For ``learned`` it is the
-    chain's score (:func:`chain_maps`). (A stacked per-pixel classifier over the chain's maps,
-    :mod:`photomend.restoration.detect_stacked`, was measured in issue 21 and not shipped:
-    docs/restore.md, session 13.)
+    chain's score (:func:`chain_maps`). (A stacked per-pixel classifier over the chain's maps
+    was measured in issue 21 and not shipped: docs/restore.md, session 13.)
     """
     check_detector(detector)
     h, w = rgb.shape[:2]
@@ -121,7 +120,7 @@ def defect_score(
 def chain_maps(small: np.ndarray, progress: ProgressFn | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(classical score, network probability, chain score) of ``small`` (the scan at the
-    detection size), the inputs of the stacked classifier. The chain score is the network's
+    detection size). The chain score is the network's
     probability, fused with the classical detections it supports (:func:`fuse`) when the
     model's metadata asks for it, less the regions above the default threshold that look like
     photo content (:func:`~photomend.restoration.detect_regions.drop_content`), raised along
