@@ -20,7 +20,8 @@ Photos, at 1024 px on the long side, frozen splits:
 Detectors: ``learned`` (the default) and ``classical`` of :func:`photomend.restoration.detect.
 detect_defects`, and the issue's **top-hat baseline**: grey (``cv2.COLOR_RGB2GRAY`` of the
 8-bit scan) white top-hat and black top-hat with a 9x9 square, each thresholded at 30 (of 255),
-the union. Scores pooled over the scans of a family with a 2-px tolerance
+the union; with ``--detectors ... bopbtl``, where it is installed (``photomend models fetch
+bopbtl-scratch``), the published detector of Bringing Old Photos Back to Life. Scores pooled over the scans of a family with a 2-px tolerance
 (:func:`photomend.metrics.tolerant_counts`); per-type recall (thin / wide scratch, dust, crease,
 tear, ...) on each type's own truth; "clean flagged" is the share of pixels flagged on the clean
 twin (the same ageing and scan effects, no damage). Repair gain: PSNR against the clean twin
@@ -91,10 +92,14 @@ DETECTORS = {
     "learned": lambda rgb: detect_defects(rgb, detector="learned"),
     "classical": lambda rgb: detect_defects(rgb, detector="classical"),
     "top-hat": tophat_baseline,
+    # (Bringing Old Photos Back to Life's published detector: only where it is installed,
+    # ``photomend models fetch bopbtl-scratch``; ``--detectors ... bopbtl``)
+    "bopbtl": lambda rgb: detect_defects(rgb, detector="bopbtl"),
 }
 REPAIRS = {"learned": lambda rgb, m: repair(rgb, dilate_mask(m)),
            "classical": lambda rgb, m: repair(rgb, dilate_mask(m)),
-           "top-hat": telea}
+           "top-hat": telea,
+           "bopbtl": lambda rgb, m: repair(rgb, dilate_mask(m))}
 
 
 def photos(split: str, quick: bool) -> dict[str, np.ndarray]:
@@ -246,7 +251,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=("heldout", "tune"), default="heldout")
     ap.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
-    ap.add_argument("--detectors", nargs="+", choices=list(DETECTORS), default=list(DETECTORS))
+    ap.add_argument("--detectors", nargs="+", choices=list(DETECTORS),
+                    default=["learned", "classical", "top-hat"])
     ap.add_argument("--quick", action="store_true", help="2 photos, no repair")
     ap.add_argument("--no-repair", action="store_true")
     ap.add_argument("--out", type=Path, default=None,

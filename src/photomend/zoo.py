@@ -46,6 +46,7 @@ CATALOG_MODULES: list[str] = [
     "photomend.colorization.zoo_entries",
     "photomend.faces.zoo_entries",
     "photomend.video.zoo_entries",
+    "photomend.restoration.detect_bopbtl",
 ]
 
 #: ``fetch(spec, workdir) -> Path``: download the published file into ``workdir``.

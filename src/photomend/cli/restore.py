@@ -64,7 +64,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("scan", metavar="SCAN", type=Path, help="scanned photo or folder of scans")
     p.add_argument("-o", "--output", required=True, type=Path, help="output file or folder")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS,
-                   help=f"defect detector (default: {DEFAULT_DETECTOR})")
+                   help=f"defect detector (default: {DEFAULT_DETECTOR}; bopbtl: Bringing Old "
+                   "Photos Back to Life's published one, once installed with `photomend models "
+                   "fetch bopbtl-scratch`)")
     p.add_argument("--threshold", type=float, default=None, metavar="T",
                    help="decision threshold in (0, 1); lower finds more (default: the "
                    "detector's calibrated one)")

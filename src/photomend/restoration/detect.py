@@ -10,7 +10,9 @@ from photomend.errors import ImageTooSmallError, InputError, UnknownEngineError
 from photomend.ops.morphology import touching
 
 #: The detectors :func:`detect_defects` knows.
-DETECTORS = ("learned", "classical")
+#: ``bopbtl``: the published scratch detector of Bringing Old Photos Back to Life, once
+#: installed (:mod:`photomend.restoration.detect_bopbtl`).
+DETECTORS = ("learned", "classical", "bopbtl")
 #: The learned detector (U-Net fused with the classical detections it supports, a second look
 #: at each region, stains and torn corners) since session 7: it wins every benchmark suite by
 #: far (benchmarks/results_restore.md) and, with the region step and small photos enlarged,
@@ -95,12 +97,22 @@ def defect_score(
 
     The map is float32 in [0, 1], of the size of :func:`detection_input` (the scan's own size
     for a scan of 768-1024 px, or any scan with ``classical``). For ``learned`` it is the
-    chain's score (:func:`chain_maps`). (A stacked per-pixel classifier over the chain's maps
+    chain's score (:func:`chain_maps`); for ``bopbtl`` the published network's probability,
+    at the scan's size. (A stacked per-pixel classifier over the chain's maps
     was measured in issue 21 and not shipped: docs/restore.md, session 13.)
     """
     check_detector(detector)
     h, w = rgb.shape[:2]
     check_size(h, w)
+    if detector == "bopbtl":  # (the network scales the scan itself: 256 px short side)
+        from photomend.restoration.detect_bopbtl import THRESHOLD, full_size_probability
+
+        if progress is not None:
+            progress("detect", 0, 1)
+        score = full_size_probability(rgb)
+        if progress is not None:
+            progress("detect", 1, 1)
+        return score, THRESHOLD, 0.0
     small = detection_input(rgb, detector)
     if detector == "classical":
         from photomend.restoration.detect_classical import DEFAULT_THRESHOLD, classical_score

@@ -241,7 +241,7 @@ UPSCALE = Operation(
 
 
 class RestoreOptions(Options, FaceOptions):
-    detector: Literal["learned", "classical"] = Field(DEFAULT_DETECTOR,
+    detector: Literal["learned", "classical", "bopbtl"] = Field(DEFAULT_DETECTOR,
                                                       description="defect detector")
     threshold: float | None = Field(None, gt=0, lt=1, description="lower finds more defects "
                                     "(default: the detector's calibrated threshold)")
