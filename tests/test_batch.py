@@ -186,6 +186,14 @@ def test_unknown_operation_and_option_fail_before_work(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_detector_that_is_not_installed_fails_before_work(tmp_path, monkeypatch):
+    monkeypatch.setenv("PHOTOMEND_MODELS", str(tmp_path / "no-models"))
+    make_photos(tmp_path / "in", 1, masks=tmp_path / "masks")
+    with pytest.raises(InputError, match="photomend models fetch bopbtl-scratch"):
+        run_inline(remove_job(tmp_path, steps=(Step("restore", {"detector": "bopbtl"}),)))
+    assert not (tmp_path / "out").exists()
+
+
 def test_manifest_csv_and_jsonl(tmp_path):
     photos = make_photos(tmp_path / "in", 3)
     m = np.zeros((48, 64), np.uint8)

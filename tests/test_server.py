@@ -187,6 +187,16 @@ def test_colorize_with_nothing_to_colour_from(client, tmp_path, monkeypatch):
     assert "models fetch zhang-siggraph17" in body["message"] and "--" not in body["message"]
 
 
+def test_restore_with_a_detector_that_is_not_installed(client, tmp_path, monkeypatch):
+    """``detector=bopbtl`` without its model: 422 at once, with the command that installs it."""
+    monkeypatch.setenv("PHOTOMEND_MODELS", str(tmp_path / "no-models"))
+    scan = np.full((80, 100, 3), 128, np.uint8)
+    body = _assert_error(client.post("/v1/restore", files={"image": ("s.png", _png(scan))},
+                                     data={"detector": "bopbtl"}), 422)
+    assert "photomend models fetch bopbtl-scratch" in body["message"]
+    assert "--" not in body["message"]
+
+
 # --- malformed requests: each a 4xx with a JSON body, and the server stays healthy -------------
 
 

@@ -94,6 +94,14 @@ def _faces(image: LoadedImage, *, mask: str | None, hints: str | None,
     return image.with_rgb(done.rgb) if done.summary["faces"] else image
 
 
+def _check_restore(options: Mapping[str, Any]) -> None:
+    """A detector whose model is not installed: refused before any photo (with the command)."""
+    if options.get("detector") == "bopbtl":
+        from photomend.restoration.detect_bopbtl import weights_path
+
+        weights_path()
+
+
 def _video_only(image: LoadedImage, **_: Any) -> LoadedImage:
     raise InputError("upscale_video and remove_video work on videos: a job with one reads the "
                      "videos of its input folder or manifest (photomend.batch.video)")
@@ -104,7 +112,7 @@ def _video_only(image: LoadedImage, **_: Any) -> LoadedImage:
 OPERATIONS: dict[str, Operation] = {
     "remove": Operation("remove", _remove, needs_mask=True,
                         options=("engine", "hd_strategy", "working_size", "seed", "resize_mask")),
-    "restore": Operation("restore", _restore, verb="restore"),
+    "restore": Operation("restore", _restore, verb="restore", check=_check_restore),
     "colorize": Operation("colorize", _colorize, verb="colorize", uses_hints=True),
     "upscale": Operation("upscale", _upscale, verb="upscale"),
     # videos cut into segments, run by the workers and joined (photomend.batch.video): the

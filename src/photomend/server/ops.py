@@ -285,6 +285,10 @@ def _check_restore(files: dict[str, bytes], opts: RestoreOptions, max_pixels: in
         _check_faces(opts, opts.faces)
     if mask is not None and mask.all():
         raise MaskError("the mask covers the whole image: there is nothing left to copy from")
+    if mask is None and opts.detector == "bopbtl":
+        from photomend.restoration.detect_bopbtl import weights_path
+
+        weights_path()  # (not installed: 422 now, with the command that installs it)
     if opts.upscale is not None:
         from photomend.upscaling.api import check_output_size
 

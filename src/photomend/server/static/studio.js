@@ -21,7 +21,7 @@ const OPS = {
     hint: "Press Detect to see the defects found; add or erase strokes, then Repair " +
       "(or Repair at once: the detector's finds plus your strokes are filled).",
     options: [
-      { name: "detector", label: "Detector", values: ["learned", "classical"] },
+      { name: "detector", label: "Detector", values: ["learned", "classical", "bopbtl"] },
       ...faceOptions(["gfpgan"]),
     ],
   },
