@@ -120,3 +120,40 @@ def test_numba_starts_without_scipy_linalg():
                          text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "ok"
+
+
+def test_a_kernel_not_in_numbas_cache_is_not_compiled_by_the_warm_up(monkeypatch):
+    """prewarm's ``load_kernels`` loads the banded scan of big photos only when numba's cache
+    holds it: compiling it (~5 s) would make a first run on a small photo wait for a kernel it
+    never uses. Where it is cached, loading it runs it once on a tiny level."""
+    import numpy as np
+
+    from photomend import jit
+    from photomend.engines import create_engine
+    from photomend.ops import patchmatch_kernels as k
+
+    assert jit.is_cached(np.add) is True  # (not a numba kernel: cannot tell, as if cached)
+    calls = []
+    monkeypatch.setattr(k, "patchmatch", lambda *a, **kw: calls.append(kw))
+    monkeypatch.setattr(jit, "is_cached", lambda kernel: False)
+    create_engine("patchmatch").load_kernels()
+    assert calls == []
+    monkeypatch.setattr(jit, "is_cached", lambda kernel: kernel is k._banded_scan)
+    create_engine("patchmatch").load_kernels()
+    assert calls == [{"banded": True}]
+
+
+def test_is_cached_reads_numbas_index():
+    import numpy as np
+
+    from photomend.jit import import_numba, is_cached
+
+    import_numba()
+    from photomend.ops import patchmatch_kernels as k
+
+    img = np.zeros((12, 12, 3), np.float32)
+    targets = np.array([[5, 5]], np.int32)
+    nnf = np.array([[2, 2]], np.int32)
+    cost = np.zeros(1, np.float32)
+    k.compute_costs(img, targets, nnf, cost, 1, np.float32(0.0))  # (compiled and saved if new)
+    assert is_cached(k._compute_costs) is True

@@ -68,3 +68,20 @@ def import_numba() -> None:
         finally:
             if placeholder is not None and sys.modules.get(_PROBE) is placeholder:
                 del sys.modules[_PROBE]
+
+
+def is_cached(kernel) -> bool:
+    """Whether numba's on-disk cache holds ``kernel`` (an ``@njit(cache=True)`` function)
+    compiled from its current source: loading it then costs a fraction of a second, compiling
+    it can cost seconds. True where numba's internals cannot tell (as if it were).
+
+    >>> import_numba()
+    >>> from photomend.ops import patchmatch_kernels as k
+    >>> isinstance(is_cached(k.random_init), bool)
+    True
+    """
+    try:
+        # (the index lists the compiled signatures; it reads as empty for another source)
+        return bool(kernel._cache._cache_file._load_index())
+    except Exception:  # noqa: BLE001  (numba's private API moved, or an unreadable file)
+        return True

@@ -137,8 +137,15 @@ class PatchMatchEngine(Engine):
     halo = 3
 
     def load_kernels(self) -> None:
-        """The banded scan of photos larger than ``lines_side``, on a tiny level."""
+        """The banded scan of photos larger than ``lines_side``, on a tiny level, when numba's
+        cache holds it. Compiling it takes about 5 s on 2 cores: a first run on a small photo
+        (``photomend example``) does not need it and should not wait for it; a big photo
+        compiles it when it first scans."""
+        from photomend.jit import is_cached
         from photomend.ops import patchmatch_kernels as k
+
+        if not is_cached(k._banded_scan):
+            return
 
         img = np.zeros((16, 16, 3), np.float32)
         hole = np.zeros((16, 16), bool)
