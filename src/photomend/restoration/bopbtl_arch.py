@@ -2,8 +2,8 @@
 MIT licence) in torch, with the parameter names and shapes of the published
 ``checkpoints/detection/FT_Epoch_latest.pt`` (under ``model_state``).
 
-Written from the paper's description and the layout of the release, for converting the
-checkpoint to ONNX (torch is needed once, at import; inference runs on ONNX Runtime). The
+Written from the official code's architecture (read, not copied) and the layout of the
+release, for converting the checkpoint to ONNX (torch is needed once, at import; inference runs on ONNX Runtime). The
 network is a U-Net on the grey scan: a 7x7 convolution (64 channels), four levels down, each an
 anti-aliased downsampling (a 3x3 convolution, batch norm, leaky ReLU, then a [1 2 1]^2 blur at
 stride 2, Zhang 2019) and two 3x3 convolutions with batch norm (128 to 1024 channels), four
