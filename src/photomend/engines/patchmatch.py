@@ -254,6 +254,7 @@ class PatchMatchEngine(Engine):
                 up = cv2.resize(img[..., :3], (w, h), interpolation=cv2.INTER_LINEAR)
                 rgb = level.img.copy()
                 rgb[level.hole] = up[level.hole]
+                del up, img  # (not kept through the level's search: a 4K crop's are 30 MB each)
             # A big level (4K and up) only refines the doubled matches: they are right up to a
             # pixel or two, so one local scan (or, at the finest level, none) does what a full
             # search would, at a fraction of its cost; the structure lines have done their work
