@@ -29,41 +29,24 @@ def convert_checkpoint(source: Path, dest: Path, *, size: int | None = None) -> 
     state dict itself) and export it to ONNX (float32, 1x3xSxS in [-1, 1] -> the same)."""
     import torch
 
-    from photomend.errors import ModelArchitectureError, ModelError
     from photomend.faces.gfpgan_arch import GFPGANv1Clean
-    from photomend.faces.pulse_search import _load, check_layout
+    from photomend.nn.torch_export import export_onnx, load_torch_file
 
     size = size or SIZE
-    state = _load(Path(source), Path(source).name)
+    state = load_torch_file(Path(source), Path(source).name)
     for key in ("params_ema", "params"):
         if isinstance(state.get(key), dict):
             state = state[key]
             break
-    net = GFPGANv1Clean(size)
-    try:
-        check_layout(state, net.state_dict(), Path(source).name)
-    except ModelError as exc:
-        raise ModelArchitectureError(f"not a GFPGAN v1.3/v1.4 checkpoint: {exc}") from None
-    net.load_state_dict(state)
-    net.eval()
-    x = torch.zeros(1, 3, size, size)
-    import warnings
-
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's deprecation and tracer chatter
-        torch.onnx.export(net, (x,), str(dest), input_names=["face"], output_names=["restored"],
-                          opset_version=17, dynamo=False)
+    export_onnx(GFPGANv1Clean(size), state, dest, torch.zeros(1, 3, size, size),
+                what=Path(source).name, label="a GFPGAN v1.3/v1.4 checkpoint",
+                input_names=["face"], output_names=["restored"])
 
 
 def _convert(spec, source: Path, dest: Path) -> None:
-    from photomend.errors import OptionalDependencyError
+    from photomend.nn.torch_export import require_torch
 
-    try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise OptionalDependencyError(f"importing {spec.name} needs torch once (to write its "
-                                      f"ONNX file): pip install 'photomend[torch]' ({exc})"
-                                      ) from None
+    require_torch(spec.name)
     convert_checkpoint(source, dest)
 
 

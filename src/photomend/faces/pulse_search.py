@@ -25,8 +25,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from photomend.errors import InputError, ModelError
+from photomend.errors import InputError
 from photomend.faces.stylegan import LATENT, NUM_LAYERS, Mapping, Synthesis, noise_shapes
+from photomend.nn.torch_export import check_layout, load_torch_file
 
 DEFAULT_LOSS = "100*L2+0.05*GEOCROSS"
 DEFAULT_EPS = 2e-3
@@ -37,36 +38,12 @@ OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamax": torch.
 
 
 # ---------------------------------------------------------------------------------- layouts
-def check_layout(state: dict, reference: dict, what: str) -> None:
-    """Refuse ``state`` unless it has exactly ``reference``'s keys and shapes; the error names
-    the first key that is missing, unexpected or of another shape."""
-    for key, ref in reference.items():
-        if key not in state:
-            raise ModelError(f"{what}: missing key {key!r} (expected shape {tuple(ref.shape)})")
-        shape = tuple(getattr(state[key], "shape", ()))
-        if shape != tuple(ref.shape):
-            raise ModelError(f"{what}: key {key!r} has shape {shape}, expected "
-                             f"{tuple(ref.shape)}")
-    for key in state:
-        if key not in reference:
-            raise ModelError(f"{what}: unexpected key {key!r}")
-
-
-def _load(path: Path, what: str) -> dict:
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001  (pickle, zip, truncation: one message)
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:100]
-        raise ModelError(f"{what}: cannot read {path} as a torch state dict ({reason})") from None
-    if not isinstance(state, dict):
-        raise ModelError(f"{what}: {path} holds a {type(state).__name__}, not a state dict")
-    return state
 
 
 def load_synthesis(path: str | Path, resolution: int = 1024) -> Synthesis:
     """PULSE's ``synthesis.pt`` (a state dict) in :class:`Synthesis`, layout checked."""
     net = Synthesis(resolution)
-    state = _load(Path(path), "synthesis.pt")
+    state = load_torch_file(Path(path), "synthesis.pt")
     check_layout(state, net.state_dict(), "synthesis.pt")
     net.load_state_dict(state)
     return net.eval().requires_grad_(False)
@@ -75,7 +52,7 @@ def load_synthesis(path: str | Path, resolution: int = 1024) -> Synthesis:
 def load_mapping(path: str | Path) -> Mapping:
     """PULSE's ``mapping.pt`` (a state dict) in :class:`Mapping`, layout checked."""
     net = Mapping()
-    state = _load(Path(path), "mapping.pt")
+    state = load_torch_file(Path(path), "mapping.pt")
     check_layout(state, net.state_dict(), "mapping.pt")
     net.load_state_dict(state)
     return net.eval().requires_grad_(False)
@@ -84,7 +61,7 @@ def load_mapping(path: str | Path) -> Mapping:
 def load_gaussian_fit(path: str | Path) -> dict[str, torch.Tensor]:
     """PULSE's ``gaussian_fit.pt``: {"mean": (512,), "std": (512,)} (saved on CUDA; read on
     the CPU)."""
-    state = _load(Path(path), "gaussian_fit.pt")
+    state = load_torch_file(Path(path), "gaussian_fit.pt")
     check_layout(state, {"mean": torch.zeros(LATENT), "std": torch.zeros(LATENT)},
                  "gaussian_fit.pt")
     return {k: state[k].float() for k in ("mean", "std")}

@@ -107,26 +107,26 @@ def defect_score(
     if detector == "bopbtl":  # (the network scales the scan itself: 256 px short side)
         from photomend.restoration.detect_bopbtl import THRESHOLD, full_size_probability
 
-        if progress is not None:
-            progress("detect", 0, 1)
-        score = full_size_probability(rgb)
-        if progress is not None:
-            progress("detect", 1, 1)
-        return score, THRESHOLD, 0.0
+        return _in_one_step(full_size_probability, rgb, progress), THRESHOLD, 0.0
     small = detection_input(rgb, detector)
     if detector == "classical":
         from photomend.restoration.detect_classical import DEFAULT_THRESHOLD, classical_score
 
-        if progress is not None:
-            progress("detect", 0, 1)
-        score = classical_score(small)
-        if progress is not None:
-            progress("detect", 1, 1)
-        return score, DEFAULT_THRESHOLD, 0.0
+        return _in_one_step(classical_score, small, progress), DEFAULT_THRESHOLD, 0.0
     from photomend.restoration.detect_learned import default_threshold, hysteresis_margin
 
     _, _, score = chain_maps(small, progress)
     return score, default_threshold(), hysteresis_margin()
+
+
+def _in_one_step(score_fn, image: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
+    """``score_fn(image)``, reported as one step of ``detect``."""
+    if progress is not None:
+        progress("detect", 0, 1)
+    score = score_fn(image)
+    if progress is not None:
+        progress("detect", 1, 1)
+    return score
 
 
 def chain_maps(small: np.ndarray, progress: ProgressFn | None = None

@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from photomend import zoo
-from photomend.errors import ModelArchitectureError, ModelError, OptionalDependencyError
+from photomend.errors import ModelArchitectureError, ModelError
 
 MODEL_NAME = "bopbtl-scratch"
 RELEASE_URL = ("https://github.com/microsoft/Bringing-Old-Photos-Back-to-Life/releases/download/"
@@ -125,41 +125,27 @@ def _checkpoint(source: Path, workdir: Path) -> Path:
 def convert_checkpoint(source: Path, dest: Path) -> None:
     """Layout-check the published checkpoint (``model_state``: the U-Net's state dict) and
     export it to ONNX (1x1xHxW in [-1, 1] -> 1x1xHxW logits; H and W free)."""
-    import warnings
-
     import torch
 
-    from photomend.faces.pulse_search import _load, check_layout
+    from photomend.nn.torch_export import export_onnx, load_torch_file
     from photomend.restoration.bopbtl_arch import ScratchUNet
 
     with tempfile.TemporaryDirectory() as tmp:
         path = _checkpoint(Path(source), Path(tmp))
-        state = _load(path, Path(source).name)
+        state = load_torch_file(path, Path(source).name)
     if isinstance(state.get("model_state"), dict):
         state = state["model_state"]
-    net = ScratchUNet()
-    try:
-        check_layout(state, net.state_dict(), Path(source).name)
-    except ModelError as exc:
-        raise ModelArchitectureError(f"not the published scratch detector: {exc}") from None
-    net.load_state_dict(state)
-    net.eval()
-    x = torch.zeros(1, 1, SHORT_SIDE, SHORT_SIDE)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's deprecation and tracer chatter
-        torch.onnx.export(net, (x,), str(dest), input_names=["grey"], output_names=["logit"],
-                          dynamic_axes={"grey": {2: "height", 3: "width"},
-                                        "logit": {2: "height", 3: "width"}},
-                          opset_version=17, dynamo=False)
+    export_onnx(ScratchUNet(), state, dest, torch.zeros(1, 1, SHORT_SIDE, SHORT_SIDE),
+                what=Path(source).name, label="the published scratch detector",
+                input_names=["grey"], output_names=["logit"],
+                dynamic_axes={"grey": {2: "height", 3: "width"},
+                              "logit": {2: "height", 3: "width"}})
 
 
 def _convert(spec: zoo.ModelSpec, source: Path, dest: Path) -> None:
-    try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise OptionalDependencyError(f"importing {spec.name} needs torch once (to write its "
-                                      f"ONNX file): pip install 'photomend[torch]' ({exc})"
-                                      ) from None
+    from photomend.nn.torch_export import require_torch
+
+    require_torch(spec.name)
     convert_checkpoint(source, dest)
 
 

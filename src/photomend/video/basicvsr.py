@@ -81,6 +81,7 @@ def load_checkpoint(source: Path, *, channels: int | None = None, blocks: int | 
     ``blocks`` (default: the published 64 and 30) are for tests with small networks."""
     import torch
 
+    from photomend.nn.torch_export import check_layout
     from photomend.video import basicvsr_arch as arch
 
     source = Path(source)
@@ -97,18 +98,10 @@ def load_checkpoint(source: Path, *, channels: int | None = None, blocks: int | 
     given = {k: v for k, v in state.items() if k not in IGNORED_KEYS}
     for key in OPTIONAL_KEYS:
         given.setdefault(PREFIX + key, reference[PREFIX + key])
-    what = f"{source.name} is not an mmagic BasicVSR checkpoint"
-    for key, ref in reference.items():
-        if key not in given:
-            raise ModelArchitectureError(f"{what}: missing key {key!r} (expected shape "
-                                         f"{tuple(ref.shape)})")
-        shape = tuple(getattr(given[key], "shape", ()))
-        if shape != tuple(ref.shape):
-            raise ModelArchitectureError(f"{what}: key {key!r} has shape {shape}, expected "
-                                         f"{tuple(ref.shape)}")
-    for key in given:
-        if key not in reference:
-            raise ModelArchitectureError(f"{what}: unexpected key {key!r}")
+    try:
+        check_layout(given, reference, f"{source.name} is not an mmagic BasicVSR checkpoint")
+    except ModelError as exc:
+        raise ModelArchitectureError(str(exc)) from None
     net.load_state_dict({k[len(PREFIX):]: v for k, v in given.items()})
     return net.eval()
 
@@ -151,14 +144,9 @@ def convert_checkpoint(source: Path, dest: Path) -> None:
 
 
 def _convert(spec, source: Path, dest: Path) -> None:
-    from photomend.errors import OptionalDependencyError
+    from photomend.nn.torch_export import require_torch
 
-    try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise OptionalDependencyError(f"importing {spec.name} needs torch once (to write its "
-                                      f"ONNX graphs): pip install 'photomend[torch]' ({exc})"
-                                      ) from None
+    require_torch(spec.name, "ONNX graphs")
     convert_checkpoint(source, dest)
 
 
