@@ -10,6 +10,7 @@ _OPTIONAL = {
     "src/photomend/lama/model.py": "torch",
     "src/photomend/lama/synthetic.py": "torch",
     "src/photomend/faces/gfpgan_arch.py": "torch",
+    "src/photomend/restoration/bopbtl_arch.py": "torch",
     "src/photomend/faces/pulse_search.py": "torch",
     "src/photomend/faces/stylegan.py": "torch",
     "src/photomend/video/basicvsr_arch.py": "torch",
