@@ -171,14 +171,16 @@ class PatchMatchEngine(Engine):
         return levels[::-1]
 
     def _inpaint(self, image: np.ndarray, mask: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
-        searched = self._search(image, mask, progress)
+        searched = list(self._search(image, mask, progress))
         win = self._window(mask)
-        parts = [np.ascontiguousarray(a[win]) for a in (image, mask, *searched)]
+        # (each full-size vote dropped once its window is copied, the output made after the
+        # composition: at the peak of a 4K fill, 170 of 580 MB less, each page of which a fresh
+        # process faults in)
+        parts = [np.ascontiguousarray(image[win]), np.ascontiguousarray(mask[win])]
+        while searched:
+            parts.append(np.ascontiguousarray(searched.pop(0)[win]))
         if parts[0].shape == image.shape:  # the whole image: no second full-size copy
             return self._compose(*parts)
-        # (the full-size votes dropped before the composition, the output made after it: at
-        # the peak of a 4K fill, 110 of 580 MB less, each page of which a fresh process faults in)
-        del searched
         composed = self._compose(*parts)
         del parts
         out = image.copy()
