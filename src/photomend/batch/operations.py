@@ -96,10 +96,10 @@ def _faces(image: LoadedImage, *, mask: str | None, hints: str | None,
 
 def _check_restore(options: Mapping[str, Any]) -> None:
     """A detector whose model is not installed: refused before any photo (with the command)."""
-    if options.get("detector") == "bopbtl":
-        from photomend.restoration.detect_bopbtl import weights_path
+    if "detector" in options:
+        from photomend.restoration.detect import check_detector_ready
 
-        weights_path()
+        check_detector_ready(options["detector"])
 
 
 def _video_only(image: LoadedImage, **_: Any) -> LoadedImage:

@@ -78,6 +78,19 @@ def check_detector(name: str) -> None:
         raise UnknownEngineError(f"unknown detector {name!r}; available: {', '.join(DETECTORS)}")
 
 
+def check_detector_ready(name: str) -> None:
+    """:func:`check_detector`, and ModelMissingError (with the command that installs it) when
+    ``name`` needs a model that is not installed: for front ends to call before any work.
+
+    >>> check_detector_ready("learned")
+    """
+    check_detector(name)
+    if name == "bopbtl":
+        from photomend.restoration.detect_bopbtl import weights_path
+
+        weights_path()
+
+
 def check_threshold(threshold: float | None) -> None:
     if threshold is not None and not 0.0 < float(threshold) < 1.0:
         raise InputError(f"threshold must be between 0 and 1 (exclusive), got {threshold}")

@@ -273,7 +273,7 @@ def _restore_masks(files, loaded, max_pixels):
 
 
 def _check_restore(files: dict[str, bytes], opts: RestoreOptions, max_pixels: int) -> None:
-    from photomend.restoration.detect import check_size
+    from photomend.restoration.detect import check_detector_ready, check_size
 
     loaded = read_image(files["image"], max_pixels=max_pixels)
     check_size(loaded.size[1], loaded.size[0])
@@ -285,10 +285,8 @@ def _check_restore(files: dict[str, bytes], opts: RestoreOptions, max_pixels: in
         _check_faces(opts, opts.faces)
     if mask is not None and mask.all():
         raise MaskError("the mask covers the whole image: there is nothing left to copy from")
-    if mask is None and opts.detector == "bopbtl":
-        from photomend.restoration.detect_bopbtl import weights_path
-
-        weights_path()  # (not installed: 422 now, with the command that installs it)
+    if mask is None:  # (a detector whose model is not installed: 422 now, with the command)
+        check_detector_ready(opts.detector)
     if opts.upscale is not None:
         from photomend.upscaling.api import check_output_size
 
